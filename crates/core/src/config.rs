@@ -1,0 +1,136 @@
+//! Configuration, parsed once from the worker's vars and secrets into typed values.
+//!
+//! The parser takes a lookup function, so the worker passes its `Env` and tests pass a map.
+//! A provider whose secret is missing is `None` here: the worker answers its endpoint with 503
+//! `source_not_configured` and never skips verification.
+
+use crate::providers::vonage::{SmsMethod, VonageConfig};
+use crate::secret::Secret;
+
+pub const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration `{name}`: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bearer tokens accepted by the status API (`STATUS_API_TOKEN`, comma-separated). Empty:
+    /// the status API refuses every request.
+    pub status_api_tokens: Vec<Secret>,
+    /// `SIGNATURE_TOLERANCE_SECONDS`: how far a signed timestamp may be from now, either way.
+    pub tolerance_seconds: u32,
+    /// `MAX_BODY_BYTES`: larger webhook bodies get 413.
+    pub max_body_bytes: usize,
+    pub vonage: Option<VonageConfig>,
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (which returns `None` for unset names).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let tolerance_seconds = parse_number(&lookup, "SIGNATURE_TOLERANCE_SECONDS")?
+            .unwrap_or(DEFAULT_TOLERANCE_SECONDS);
+        let max_body_bytes =
+            parse_number(&lookup, "MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(ConfigError {
+                name: "MAX_BODY_BYTES",
+                problem: "must be at least 1".into(),
+            });
+        }
+
+        let secrets = |name| lookup(name).map(|value| Secret::parse_list(&value)).unwrap_or_default();
+        let vonage_secrets = secrets("VONAGE_SIGNATURE_SECRET");
+        let sms_method = match lookup("VONAGE_SIGNATURE_METHOD").filter(|value| !value.trim().is_empty()) {
+            None => None,
+            Some(value) => Some(value.trim().parse::<SmsMethod>().map_err(|_| ConfigError {
+                name: "VONAGE_SIGNATURE_METHOD",
+                problem: format!("`{}` is not one of md5hash, md5, sha1, sha256, sha512", value.trim()),
+            })?),
+        };
+        let vonage = (!vonage_secrets.is_empty()).then(|| VonageConfig {
+            secrets: vonage_secrets,
+            sms_method,
+            tolerance_seconds,
+        });
+
+        Ok(Self {
+            status_api_tokens: secrets("STATUS_API_TOKEN"),
+            tolerance_seconds,
+            max_body_bytes,
+            vonage,
+        })
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match lookup(name).filter(|value| !value.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError {
+            name,
+            problem: format!("`{}` is not a whole number", value.trim()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_and_missing_secret_disables_the_provider() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.tolerance_seconds, 300);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert!(config.vonage.is_none());
+        assert!(config.status_api_tokens.is_empty());
+    }
+
+    #[test]
+    fn parses_rotation_lists_method_and_numbers() {
+        let config = config(&[
+            ("VONAGE_SIGNATURE_SECRET", "old, new"),
+            ("VONAGE_SIGNATURE_METHOD", "sha256"),
+            ("SIGNATURE_TOLERANCE_SECONDS", "60"),
+            ("STATUS_API_TOKEN", "t1,t2"),
+        ])
+        .unwrap();
+        let vonage = config.vonage.unwrap();
+        assert_eq!(vonage.secrets.len(), 2);
+        assert_eq!(vonage.sms_method, Some(SmsMethod::Sha256));
+        assert_eq!(vonage.tolerance_seconds, 60);
+        assert_eq!(config.status_api_tokens.len(), 2);
+    }
+
+    #[test]
+    fn blank_secret_is_the_same_as_missing() {
+        assert!(config(&[("VONAGE_SIGNATURE_SECRET", " , ")]).unwrap().vonage.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let error = config(&[("VONAGE_SIGNATURE_METHOD", "crc32")]).unwrap_err();
+        assert_eq!(error.name, "VONAGE_SIGNATURE_METHOD");
+        let error = config(&[("SIGNATURE_TOLERANCE_SECONDS", "-5")]).unwrap_err();
+        assert_eq!(error.name, "SIGNATURE_TOLERANCE_SECONDS");
+        let error = config(&[("MAX_BODY_BYTES", "0")]).unwrap_err();
+        assert_eq!(error.name, "MAX_BODY_BYTES");
+    }
+}

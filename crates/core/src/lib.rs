@@ -1,0 +1,41 @@
+//! Switchboard's pure core: everything that decides whether a telephony webhook is genuine and
+//! what it means, with no I/O, no clock and no dependency on the Workers runtime.
+//!
+//! * [`request`]: the raw request as received (also the CLI's captured-request file format);
+//! * [`provider`]: the trait each provider module implements (verify → normalize; sign);
+//! * [`providers`]: the provider modules;
+//! * [`model`]: the normalized event and the status vocabulary;
+//! * [`state`]: the order-independent per-call / per-message state machine;
+//! * [`config`], [`secret`]: typed configuration and constant-time comparison.
+//!
+//! All cryptography lives in this crate. Time is always an argument ([`time::Timestamp`]).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod provider;
+pub mod providers;
+pub mod request;
+pub mod secret;
+pub mod state;
+pub mod time;
+
+pub use config::Config;
+pub use error::{ErrorClass, WebhookError};
+pub use model::{Event, Kind, ProviderId, Status};
+pub use provider::{Provider, Verified};
+pub use request::CapturedRequest;
+pub use state::{SubjectState, Summary};
+pub use time::Timestamp;
+
+/// Builds the provider named `id` from the configuration, or `None` if its secret is not set.
+pub fn configured_provider(config: &Config, id: ProviderId) -> Option<Box<dyn Provider>> {
+    match id {
+        ProviderId::Vonage => config
+            .vonage
+            .clone()
+            .map(|vonage| Box::new(providers::vonage::Vonage::new(vonage)) as Box<dyn Provider>),
+    }
+}

@@ -1,0 +1,65 @@
+//! The contract every provider module implements.
+//!
+//! A provider turns the exact bytes of a webhook into normalized [`Event`]s in two steps that
+//! cannot be swapped: [`Provider::verify`] checks the signature with the provider's own scheme
+//! and returns a [`Verified`] token, and only that token can be passed to
+//! [`Provider::normalize`]. [`Provider::sign`] does the provider's side, for the CLI and tests.
+//!
+//! Adding a provider is one module under `providers/` implementing this trait, plus fixtures.
+
+use crate::error::WebhookError;
+use crate::model::{Event, ProviderId};
+use crate::request::CapturedRequest;
+use crate::time::Timestamp;
+
+/// A request whose signature has been checked. Only provider modules can create one.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    request: &'a CapturedRequest,
+}
+
+impl<'a> Verified<'a> {
+    pub(crate) fn new(request: &'a CapturedRequest) -> Self {
+        Self { request }
+    }
+
+    pub fn request(&self) -> &'a CapturedRequest {
+        self.request
+    }
+}
+
+pub trait Provider {
+    fn id(&self) -> ProviderId;
+
+    /// Checks the request's signature (and signed timestamp, where the scheme has one) against
+    /// every configured secret. `now` is the current time; the core never reads a clock.
+    fn verify<'a>(
+        &self,
+        request: &'a CapturedRequest,
+        now: Timestamp,
+    ) -> Result<Verified<'a>, WebhookError>;
+
+    /// Maps a verified request to normalized events (usually one).
+    fn normalize(
+        &self,
+        request: Verified<'_>,
+        received_at: Timestamp,
+    ) -> Result<Vec<Event>, WebhookError>;
+
+    /// Signs `request` as the provider would at `now`, with the first configured secret.
+    fn sign(
+        &self,
+        request: &CapturedRequest,
+        now: Timestamp,
+    ) -> Result<CapturedRequest, WebhookError>;
+
+    /// Verifies, then normalizes.
+    fn receive(
+        &self,
+        request: &CapturedRequest,
+        now: Timestamp,
+    ) -> Result<Vec<Event>, WebhookError> {
+        let verified = self.verify(request, now)?;
+        self.normalize(verified, now)
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per provider, each implementing [`Provider`](crate::provider::Provider).
+
+pub mod vonage;

@@ -1,0 +1,254 @@
+//! The raw webhook request, exactly as received, and the helpers that read it.
+//!
+//! [`CapturedRequest`] is also the file format of the CLI (`switchboard verify FILE`) and of the
+//! worker's raw-request export, so a request stored in production can be re-verified offline:
+//!
+//! ```json
+//! {"method": "POST", "url": "https://hooks.example.com/webhooks/vonage?x=1",
+//!  "headers": {"content-type": "application/json"}, "body": "{...}"}
+//! ```
+//!
+//! `body_base64` replaces `body` when the bytes are not UTF-8.
+
+use std::collections::BTreeMap;
+
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::WebhookError;
+
+/// An HTTP request as the provider sent it. Signatures are checked on these exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedRequest {
+    /// Upper-case method (`GET`, `POST`).
+    pub method: String,
+    /// The full URL the provider called, including the raw (still percent-encoded) query.
+    pub url: String,
+    /// Header names lower-cased; repeated headers joined with `", "` as the Fetch API does.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// How a request body is encoded, from its `Content-Type` (parameters such as `charset` ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body bytes, whatever the content type says.
+    Empty,
+    Json,
+    Form,
+    /// Any other media type (or none) with a non-empty body.
+    Other(String),
+}
+
+impl CapturedRequest {
+    pub fn new(method: &str, url: &str) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            url: url.to_owned(),
+            headers: BTreeMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Sets a header, lower-casing its name.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.set_header(name, value);
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_owned());
+    }
+
+    /// A header's value by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The raw query string after `?` (before any `#`), still percent-encoded; `""` if none.
+    pub fn raw_query(&self) -> &str {
+        let without_fragment = self.url.split('#').next().unwrap_or("");
+        without_fragment
+            .split_once('?')
+            .map(|(_, query)| query)
+            .unwrap_or("")
+    }
+
+    /// The query's parameters, percent-decoded (`+` is a space), in order.
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        parse_form(self.raw_query().as_bytes())
+    }
+
+    pub fn body_kind(&self) -> BodyKind {
+        if self.body.is_empty() {
+            return BodyKind::Empty;
+        }
+        let media_type = self
+            .header("content-type")
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media_type.as_str() {
+            "application/json" => BodyKind::Json,
+            "application/x-www-form-urlencoded" => BodyKind::Form,
+            _ if media_type.ends_with("+json") => BodyKind::Json,
+            _ => BodyKind::Other(media_type),
+        }
+    }
+
+    /// The `Bearer` credential of the `Authorization` header, if the header uses that scheme.
+    pub fn bearer_token(&self) -> Option<&str> {
+        let value = self.header("authorization")?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|token| !token.is_empty())
+    }
+
+    /// Reads a captured-request file (see the module docs).
+    pub fn from_json(text: &str) -> Result<Self, WebhookError> {
+        serde_json::from_str(text)
+            .map_err(|error| WebhookError::Malformed(format!("captured request: {error}")))
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded` bytes (also a raw query string).
+///
+/// Invalid UTF-8 after percent-decoding is replaced with U+FFFD, so a forged byte can only make a
+/// signature check fail, never pass.
+pub fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// The serialized shape: `body` when the bytes are UTF-8, else `body_base64`.
+#[derive(Serialize, Deserialize)]
+struct CapturedRequestFile {
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+}
+
+impl Serialize for CapturedRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (body, body_base64) = match std::str::from_utf8(&self.body) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(BASE64.encode(&self.body))),
+        };
+        CapturedRequestFile {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body,
+            body_base64,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CapturedRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let file = CapturedRequestFile::deserialize(deserializer)?;
+        let body = match (file.body, file.body_base64) {
+            (Some(_), Some(_)) => {
+                return Err(serde::de::Error::custom(
+                    "give either `body` or `body_base64`, not both",
+                ))
+            }
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(encoded)) => BASE64
+                .decode(encoded.trim())
+                .map_err(|error| serde::de::Error::custom(format!("body_base64: {error}")))?,
+            (None, None) => Vec::new(),
+        };
+        if file.method.trim().is_empty() {
+            return Err(serde::de::Error::custom("`method` is empty"));
+        }
+        Ok(Self {
+            method: file.method.trim().to_ascii_uppercase(),
+            url: file.url,
+            headers: file
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value))
+                .collect(),
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_utf8_and_binary_bodies() {
+        let text = CapturedRequest::new("post", "https://h.example/webhooks/vonage?a=1")
+            .with_header("Content-Type", "application/json")
+            .with_body(b"{\"a\":1}".to_vec());
+        let json = serde_json::to_string(&text).unwrap();
+        assert!(json.contains("\"body\":\"{\\\"a\\\":1}\""));
+        assert_eq!(CapturedRequest::from_json(&json).unwrap(), text);
+
+        let binary = CapturedRequest::new("POST", "https://h.example/").with_body(vec![0xff, 0x00]);
+        let json = serde_json::to_string(&binary).unwrap();
+        assert!(json.contains("body_base64"));
+        assert_eq!(CapturedRequest::from_json(&json).unwrap(), binary);
+    }
+
+    #[test]
+    fn rejects_both_body_fields() {
+        let err = CapturedRequest::from_json(
+            r#"{"method":"POST","url":"u","body":"a","body_base64":"YQ=="}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "malformed_request");
+    }
+
+    #[test]
+    fn reads_query_headers_and_body_kind() {
+        let request = CapturedRequest::new("GET", "https://h.example/p?b=2&a=x+y%26#frag")
+            .with_header("Authorization", "Bearer abc.def.ghi");
+        assert_eq!(request.raw_query(), "b=2&a=x+y%26");
+        assert_eq!(
+            request.query_params(),
+            vec![("b".into(), "2".into()), ("a".into(), "x y&".into())]
+        );
+        assert_eq!(request.bearer_token(), Some("abc.def.ghi"));
+        assert_eq!(request.body_kind(), BodyKind::Empty);
+
+        let form = CapturedRequest::new("POST", "https://h.example/")
+            .with_header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .with_body("a=1");
+        assert_eq!(form.body_kind(), BodyKind::Form);
+        let other = form.clone().with_header("content-type", "text/plain");
+        assert_eq!(other.body_kind(), BodyKind::Other("text/plain".into()));
+    }
+
+    #[test]
+    fn bearer_requires_the_scheme_and_a_token() {
+        let basic = CapturedRequest::new("GET", "u").with_header("authorization", "Basic abc");
+        assert_eq!(basic.bearer_token(), None);
+        let empty = CapturedRequest::new("GET", "u").with_header("authorization", "Bearer ");
+        assert_eq!(empty.bearer_token(), None);
+    }
+}
