@@ -52,7 +52,7 @@ impl Config {
                 problem: format!("`{}` is not one of md5hash, md5, sha1, sha256, sha512", value.trim()),
             })?),
         };
-        let vonage = (!vonage_secrets.is_empty()).then(|| VonageConfig {
+        let vonage = (!vonage_secrets.is_empty()).then_some(VonageConfig {
             secrets: vonage_secrets,
             sms_method,
             tolerance_seconds,

@@ -1,10 +1,29 @@
 //! Vonage: Voice API call events (JWT) and SMS API delivery receipts (`sig`).
 //! Spec: providers.md §1 (voice), §2 (SMS).
+//!
+//! One endpoint receives both; the scheme is chosen by what the request carries, never guessed:
+//!
+//! * `Authorization: Bearer <JWT>` → a voice event ([`voice`]);
+//! * else a `sig` parameter → an SMS delivery receipt ([`sms`]);
+//! * else, if the parameters look like a voice event (`uuid`, `call_uuid` or
+//!   `conversation_uuid`) → [`WebhookError::UnsignedCallback`]: Vonage documents rare unsigned
+//!   callbacks that it retries signed on a 5xx ("In the rare case of an internal error, it is
+//!   possible that the callback service will send an unsigned callback. By returning an HTTP 5xx
+//!   response, a retry will be triggered", `Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
+//!   _documentation/en/voice/voice-api/guides/signed-webhooks.md`);
+//! * otherwise → [`WebhookError::MissingSignature`].
+
+mod params;
+pub mod sms;
+pub mod voice;
 
 use std::str::FromStr;
 
+use hmac::{KeyInit, Mac};
+
+use self::params::Params;
 use crate::error::WebhookError;
-use crate::model::{Event, ProviderId, UnknownName};
+use crate::model::{Event, Kind, ProviderId, UnknownName};
 use crate::provider::{Provider, Verified};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -56,6 +75,38 @@ impl Vonage {
     }
 }
 
+/// Whether `word` is a `status` this version knows for `kind`. Events with other words are
+/// stored with no normalized status (their word is kept in `provider_status`); the worker logs
+/// them with this.
+pub fn is_known_word(kind: Kind, word: &str) -> bool {
+    match kind {
+        Kind::Call => voice::call_status(word).is_some(),
+        Kind::Message => sms::message_status(word).is_some(),
+    }
+}
+
+/// Fields only a voice event has (providers.md §1; `call_uuid` on `human`/`machine` events).
+const VOICE_FIELDS: [&str; 3] = ["uuid", "call_uuid", "conversation_uuid"];
+
+/// Whether `unix_seconds` lies within `tolerance_seconds` of `now`, either way. Computed in
+/// `i128`, so that no claimed time, however large, overflows.
+fn seconds_within(unix_seconds: i64, now: Timestamp, tolerance_seconds: u32) -> bool {
+    let delta = i128::from(unix_seconds) * 1000 - i128::from(now.millis());
+    delta.unsigned_abs() <= u128::from(tolerance_seconds) * 1000
+}
+
+/// The HMAC of `message` under `key`. HMAC accepts keys of any length (RFC 2104 §2), so
+/// `new_from_slice` cannot fail; were it to, the empty tag would match no signature.
+fn hmac_tag<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+    <M as KeyInit>::new_from_slice(key).map_or_else(
+        |_| Vec::new(),
+        |mut mac| {
+            Mac::update(&mut mac, message);
+            mac.finalize().into_bytes().to_vec()
+        },
+    )
+}
+
 impl Provider for Vonage {
     fn id(&self) -> ProviderId {
         ProviderId::Vonage
@@ -66,9 +117,28 @@ impl Provider for Vonage {
         request: &'a CapturedRequest,
         now: Timestamp,
     ) -> Result<Verified<'a>, WebhookError> {
-        let _ = (&self.config, now);
-        Err(WebhookError::MissingSignature("not implemented yet"))
-            .map(|()| Verified::new(request))
+        let config = &self.config;
+        if let Some(token) = request.bearer_token() {
+            voice::verify_webhook(
+                token,
+                &request.body,
+                &config.secrets,
+                config.tolerance_seconds,
+                now,
+            )?;
+            return Ok(Verified::new(request));
+        }
+        let params = Params::from_request(request)?;
+        if params.contains("sig") {
+            sms::verify_webhook(&params.into_flat()?, config, now)?;
+            Ok(Verified::new(request))
+        } else if VOICE_FIELDS.iter().any(|field| params.contains(field)) {
+            Err(WebhookError::UnsignedCallback)
+        } else {
+            Err(WebhookError::MissingSignature(
+                "neither an `Authorization: Bearer` JWT nor a `sig` parameter",
+            ))
+        }
     }
 
     fn normalize(
@@ -76,16 +146,71 @@ impl Provider for Vonage {
         request: Verified<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let _ = (request, received_at);
-        Ok(Vec::new())
+        let request = request.request();
+        let params = Params::from_request(request)?;
+        let event = if request.bearer_token().is_some() {
+            voice::normalize(request, &params, received_at)?
+        } else {
+            sms::normalize(params, received_at)?
+        };
+        Ok(vec![event])
     }
 
+    /// A request whose parameters carry `messageId` is signed as an SMS delivery receipt (with
+    /// the configured method, `md5hash` by default); any other as a voice event (JWT).
     fn sign(
         &self,
         request: &CapturedRequest,
         now: Timestamp,
     ) -> Result<CapturedRequest, WebhookError> {
-        let _ = now;
-        Ok(request.clone())
+        let secret = self
+            .config
+            .secrets
+            .first()
+            .ok_or(WebhookError::MissingSignature(
+                "no signature secret is configured",
+            ))?;
+        match Params::from_request(request) {
+            Ok(params) if params.contains("messageId") => sms::sign(
+                request,
+                params,
+                secret,
+                self.config.sms_method.unwrap_or(SmsMethod::Md5Hash),
+                now,
+            ),
+            _ => Ok(voice::sign(request, secret, now)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerance_is_inclusive_and_never_overflows() {
+        let now = Timestamp::from_unix_seconds(1_000);
+        assert!(seconds_within(700, now, 300));
+        assert!(seconds_within(1_300, now, 300));
+        assert!(!seconds_within(699, now, 300));
+        assert!(!seconds_within(1_301, now, 300));
+        assert!(!seconds_within(
+            i64::MIN,
+            Timestamp::from_millis(i64::MAX),
+            u32::MAX
+        ));
+        assert!(!seconds_within(
+            i64::MAX,
+            Timestamp::from_millis(i64::MIN),
+            u32::MAX
+        ));
+    }
+
+    #[test]
+    fn known_words_are_per_kind() {
+        assert!(is_known_word(Kind::Call, "machine"));
+        assert!(is_known_word(Kind::Message, "buffered"));
+        assert!(!is_known_word(Kind::Call, "buffered"));
+        assert!(!is_known_word(Kind::Message, "teleported"));
     }
 }
