@@ -1,1 +1,282 @@
-fn main() {}
+//! `switchboard`: verify captured webhooks offline, sign requests as a provider would, and play
+//! whole call / message lifecycles against a running worker.
+//!
+//! Exit codes: 0 success; 1 refused (the request does not verify, or the simulation did not end
+//! in the expected state); 2 usage error or unreadable input.
+
+mod clock;
+mod failure;
+mod scenario;
+mod settings;
+mod simulate;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use switchboard_core::secret::Secret;
+use switchboard_core::{CapturedRequest, Kind, ProviderId, Timestamp, WebhookError};
+
+use crate::clock::IdSource;
+use crate::failure::Failure;
+use crate::scenario::{ScenarioIds, ScenarioName};
+use crate::settings::{Settings, SIGNATURE_TOLERANCE_SECONDS, STATUS_API_TOKEN};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a captured webhook request and print its normalized events as JSON.
+    ///
+    /// Exit 0: valid (events on stdout). Exit 1: refused (`code: reason` on stderr).
+    /// Exit 2: bad arguments, missing secret, or FILE unreadable / not a captured request.
+    Verify(VerifyArgs),
+    /// Sign a captured request as the provider would and print it (captured-request JSON).
+    Sign(SignArgs),
+    /// Send a signed lifecycle (with a duplicate and a late event) to a running worker, then
+    /// print the final state from its status API.
+    ///
+    /// Exit 0: the final status is the scenario's expected one. Exit 1: it is not, or a webhook
+    /// or the status read failed.
+    Simulate(SimulateArgs),
+}
+
+/// Which provider, and its signature settings. Unset settings are read from the environment,
+/// then from the dotenv file, by the worker's names (VONAGE_SIGNATURE_SECRET, ...).
+#[derive(Debug, Args)]
+struct ProviderArgs {
+    /// The webhook provider.
+    #[arg(long, value_name = "NAME", value_parser = parse_provider)]
+    provider: ProviderId,
+    /// Signature secret; repeat (or comma-separate) to accept several. Signing uses the first.
+    /// [default: VONAGE_SIGNATURE_SECRET]
+    #[arg(long = "secret", value_name = "SECRET")]
+    secrets: Vec<String>,
+    /// Vonage SMS signature method (the Dashboard setting). [default: VONAGE_SIGNATURE_METHOD;
+    /// else verify infers it from the signature's length and sign uses md5hash]
+    #[arg(long, value_name = "METHOD", value_parser = ["md5hash", "md5", "sha1", "sha256", "sha512"])]
+    method: Option<String>,
+    /// Dotenv file with the worker's settings. [default: .dev.vars, if present]
+    #[arg(long, value_name = "PATH")]
+    dev_vars: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    provider: ProviderArgs,
+    /// How far a signed timestamp may be from now, in seconds. [default:
+    /// SIGNATURE_TOLERANCE_SECONDS, else 300]
+    #[arg(long, value_name = "SECONDS")]
+    tolerance: Option<u32>,
+    /// Verify as if now were this Unix time (seconds). [default: the host clock]
+    #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
+    now: Option<i64>,
+    /// Captured-request JSON file, or `-` for stdin.
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct SignArgs {
+    #[command(flatten)]
+    provider: ProviderArgs,
+    /// Sign as if now were this Unix time (seconds). [default: the host clock]
+    #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
+    now: Option<i64>,
+    /// Captured-request JSON file, or `-` for stdin.
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    provider: ProviderArgs,
+    /// Base URL of the worker; webhooks go to {target}/webhooks/{provider}.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    target: String,
+    #[arg(long, value_enum)]
+    scenario: ScenarioName,
+    /// Bearer token for the status API. [default: the first of STATUS_API_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Call uuid or SMS messageId to use. [default: a fresh one]
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// Time limit for each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+fn parse_provider(name: &str) -> Result<ProviderId, String> {
+    name.parse().map_err(|_| {
+        let known: Vec<&str> = ProviderId::ALL.iter().map(|id| id.as_str()).collect();
+        format!("unknown provider `{name}` (known: {})", known.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Verify(args) => verify(&args),
+        Command::Sign(args) => sign(&args),
+        Command::Simulate(args) => simulate(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), Failure> {
+    let mut settings = provider_settings(&args.provider)?;
+    settings.set_flag(
+        SIGNATURE_TOLERANCE_SECONDS,
+        args.tolerance.map(|seconds| seconds.to_string()),
+    );
+    let provider = settings.provider(args.provider.provider)?;
+    let request = read_captured_request(&args.file)?;
+    let events = provider
+        .receive(&request, now_or(args.now))
+        .map_err(refusal)?;
+    print_json(&events)
+}
+
+fn sign(args: &SignArgs) -> Result<(), Failure> {
+    let provider = provider_settings(&args.provider)?.provider(args.provider.provider)?;
+    let request = read_captured_request(&args.file)?;
+    let signed = provider.sign(&request, now_or(args.now)).map_err(refusal)?;
+    print_json(&signed)
+}
+
+fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
+    let provider_id = args.provider.provider;
+    let mut settings = provider_settings(&args.provider)?;
+    settings.set_flag(STATUS_API_TOKEN, args.token.clone());
+    let provider = settings.provider(provider_id)?;
+    let status_token = settings
+        .get(STATUS_API_TOKEN)
+        .and_then(|tokens| Secret::parse_list(&tokens).into_iter().next())
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "no status API token: pass --token, or set {STATUS_API_TOKEN} in the environment or {}",
+                settings::DEFAULT_DEV_VARS
+            ))
+        })?;
+    let base_url = target_base_url(&args.target)?;
+
+    let ids = scenario_ids(args)?;
+    let webhook_url = format!("{base_url}/webhooks/{provider_id}");
+    let scenario =
+        scenario::build_ending_at(provider_id, args.scenario, &webhook_url, &ids, clock::now());
+
+    let target = simulate::Target {
+        base_url,
+        status_token: status_token.expose().to_owned(),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let summary = simulate::run(provider.as_ref(), &scenario, &target)?;
+    print_json(&summary)?;
+    let expected = scenario.expected_status();
+    match summary.status {
+        Some(status) if status == expected => Ok(()),
+        other => Err(Failure::refused(format!(
+            "{} {}: final status is `{}`, expected `{expected}`",
+            scenario.kind().as_str(),
+            scenario.subject_id,
+            other.map_or("none", |status| status.as_str()),
+        ))),
+    }
+}
+
+fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
+    let mut settings = Settings::load(args.dev_vars.as_deref())?;
+    let secrets = (!args.secrets.is_empty()).then(|| args.secrets.join(","));
+    settings.set_flag(settings::secret_setting(args.provider), secrets);
+    settings.set_flag(settings::method_setting(args.provider), args.method.clone());
+    Ok(settings)
+}
+
+/// `--target` without a trailing `/`; https only when built with the `https` feature.
+fn target_base_url(target: &str) -> Result<String, Failure> {
+    let base_url = target.trim_end_matches('/');
+    let scheme = base_url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http") => Ok(base_url.to_owned()),
+        Some("https") if cfg!(feature = "https") => Ok(base_url.to_owned()),
+        Some("https") => Err(Failure::usage(
+            "--target: https needs a build with `--features https`",
+        )),
+        _ => Err(Failure::usage(format!(
+            "--target `{target}` is not an http:// URL"
+        ))),
+    }
+}
+
+/// `--id`, or fresh ids shaped like the provider's.
+fn scenario_ids(args: &SimulateArgs) -> Result<ScenarioIds, Failure> {
+    let mut fresh = IdSource::from_clock_and_pid();
+    let subject_id = match &args.id {
+        // The id becomes a URL path segment of the status API.
+        Some(id)
+            if !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) =>
+        {
+            id.clone()
+        }
+        Some(id) => {
+            return Err(Failure::usage(format!(
+                "--id `{id}`: use letters, digits, `-` and `_` only"
+            )))
+        }
+        None => match args.scenario.kind() {
+            Kind::Call => fresh.uuid(),
+            Kind::Message => fresh.message_id(),
+        },
+    };
+    Ok(ScenarioIds {
+        subject_id,
+        session_id: format!("CON-{}", fresh.uuid()),
+    })
+}
+
+fn now_or(unix_seconds: Option<i64>) -> Timestamp {
+    unix_seconds.map_or_else(clock::now, Timestamp::from_unix_seconds)
+}
+
+fn refusal(error: WebhookError) -> Failure {
+    Failure::refused(format!("{}: {error}", error.code()))
+}
+
+/// Reads a captured-request file, or stdin for `-`.
+fn read_captured_request(path: &Path) -> Result<CapturedRequest, Failure> {
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|mut file| file.read_to_string(&mut text))
+    };
+    read.map_err(|error| Failure::usage(format!("cannot read {}: {error}", path.display())))?;
+    CapturedRequest::from_json(&text)
+        .map_err(|error| Failure::usage(format!("{}: {error}", path.display())))
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| Failure::usage(format!("cannot encode the output: {error}")))?;
+    writeln!(std::io::stdout().lock(), "{text}")
+        .map_err(|error| Failure::usage(format!("cannot write the output: {error}")))
+}

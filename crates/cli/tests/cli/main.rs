@@ -1,0 +1,7 @@
+//! Runs the built `switchboard` binary: exit codes, messages and output of each command.
+
+mod fake_worker;
+mod sign;
+mod simulate;
+mod support;
+mod verify;
