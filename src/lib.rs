@@ -1,0 +1,144 @@
+//! Switchboard's worker: routes, configuration, storage and error mapping around the pure
+//! `switchboard-core`. Everything that decides what a webhook means lives in the core; this
+//! crate only moves bytes between HTTP, the core, the `Subject` Durable Objects and KV.
+//!
+//! Routes:
+//! * `GET|POST /webhooks/{provider}`: verify → normalize → commit in the subject's Durable
+//!   Object → 200. Nothing is acknowledged before it is committed.
+//! * `GET /v1/{calls|messages}` (list), `GET /v1/{calls|messages}/{provider}/{id}`,
+//!   `…/events`, `…/events/{event_id}/request`: the status API (bearer token).
+//! * `GET /healthz`.
+
+mod api;
+mod error;
+mod index;
+mod subject;
+mod webhook;
+
+use serde::Serialize;
+use switchboard_core::Config;
+use worker::{event, Context, Date, Env, Method, Request, Response, Result};
+
+use crate::error::AppError;
+
+/// The Durable Object namespace binding of [`subject::Subject`].
+const SUBJECTS_BINDING: &str = "SUBJECTS";
+
+/// Facts about one request for its log line.
+#[derive(Default, Serialize)]
+struct RequestLog {
+    request_id: String,
+    method: String,
+    route: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
+    outcome: &'static str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicates: Option<usize>,
+    latency_ms: u64,
+}
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response> {
+    let started = Date::now().as_millis();
+    let mut log = RequestLog {
+        request_id: request
+            .headers()
+            .get("cf-ray")?
+            .unwrap_or_else(|| format!("local-{started}")),
+        method: request.method().to_string(),
+        ..RequestLog::default()
+    };
+
+    let response = match route(request, &env, &mut log).await {
+        Ok(response) => {
+            log.outcome = "ok";
+            response
+        }
+        Err(error) => {
+            log.outcome = if error.status() >= 500 {
+                "error"
+            } else {
+                "rejected"
+            };
+            log.reason = Some(error.code());
+            log.detail = Some(error.log_detail());
+            error.into_response()?
+        }
+    };
+    log.status = response.status_code();
+    log.latency_ms = Date::now().as_millis().saturating_sub(started);
+    if let Ok(line) = serde_json::to_string(&log) {
+        worker::console_log!("{line}");
+    }
+    Ok(response)
+}
+
+async fn route(
+    request: Request,
+    env: &Env,
+    log: &mut RequestLog,
+) -> std::result::Result<Response, AppError> {
+    let path = request.path();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+
+    match segments.as_slice() {
+        ["healthz"] => {
+            log.route = "healthz";
+            require_method(&request, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
+            Ok(Response::from_json(&serde_json::json!({ "status": "ok" }))?)
+        }
+        ["webhooks", provider] => {
+            log.route = "webhook";
+            log.provider = Some((*provider).to_owned());
+            require_method(&request, &[Method::Get, Method::Post], &["GET", "POST"])?;
+            let config = load_config(env)?;
+            webhook::receive(request, env, &config, provider, log).await
+        }
+        ["v1", collection, rest @ ..] => {
+            log.route = "status_api";
+            require_method(&request, &[Method::Get], &["GET"])?;
+            let config = load_config(env)?;
+            api::authorize(&request, &config)?;
+            api::handle(&request, env, collection, rest).await
+        }
+        _ => {
+            log.route = "unknown";
+            Err(AppError::NotFound("route"))
+        }
+    }
+}
+
+fn require_method(
+    request: &Request,
+    allowed: &[Method],
+    names: &'static [&'static str],
+) -> std::result::Result<(), AppError> {
+    if allowed.contains(&request.method()) {
+        Ok(())
+    } else {
+        Err(AppError::MethodNotAllowed(names))
+    }
+}
+
+/// Parses the configuration from vars and secrets (`.dev.vars` locally).
+fn load_config(env: &Env) -> std::result::Result<Config, AppError> {
+    Config::from_lookup(|name| env.var(name).ok().map(|value| value.to_string()))
+        .map_err(|error| AppError::Config(error.to_string()))
+}

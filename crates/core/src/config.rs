@@ -4,11 +4,19 @@
 //! A provider whose secret is missing is `None` here: the worker answers its endpoint with 503
 //! `source_not_configured` and never skips verification.
 
+use crate::model::ProviderId;
 use crate::providers::vonage::{SmsMethod, VonageConfig};
 use crate::secret::Secret;
 
 pub const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The setting that holds a provider's secret; while it is unset the provider is disabled.
+pub fn secret_setting(provider: ProviderId) -> &'static str {
+    match provider {
+        ProviderId::Vonage => "VONAGE_SIGNATURE_SECRET",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration `{name}`: {problem}")]
@@ -43,13 +51,22 @@ impl Config {
             });
         }
 
-        let secrets = |name| lookup(name).map(|value| Secret::parse_list(&value)).unwrap_or_default();
+        let secrets = |name| {
+            lookup(name)
+                .map(|value| Secret::parse_list(&value))
+                .unwrap_or_default()
+        };
         let vonage_secrets = secrets("VONAGE_SIGNATURE_SECRET");
-        let sms_method = match lookup("VONAGE_SIGNATURE_METHOD").filter(|value| !value.trim().is_empty()) {
+        let sms_method = match lookup("VONAGE_SIGNATURE_METHOD")
+            .filter(|value| !value.trim().is_empty())
+        {
             None => None,
             Some(value) => Some(value.trim().parse::<SmsMethod>().map_err(|_| ConfigError {
                 name: "VONAGE_SIGNATURE_METHOD",
-                problem: format!("`{}` is not one of md5hash, md5, sha1, sha256, sha512", value.trim()),
+                problem: format!(
+                    "`{}` is not one of md5hash, md5, sha1, sha256, sha512",
+                    value.trim()
+                ),
             })?),
         };
         let vonage = (!vonage_secrets.is_empty()).then_some(VonageConfig {
@@ -121,7 +138,10 @@ mod tests {
 
     #[test]
     fn blank_secret_is_the_same_as_missing() {
-        assert!(config(&[("VONAGE_SIGNATURE_SECRET", " , ")]).unwrap().vonage.is_none());
+        assert!(config(&[("VONAGE_SIGNATURE_SECRET", " , ")])
+            .unwrap()
+            .vonage
+            .is_none());
     }
 
     #[test]

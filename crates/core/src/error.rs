@@ -90,21 +90,41 @@ mod tests {
     #[test]
     fn codes_are_stable_and_classes_match() {
         let cases = [
-            (WebhookError::Malformed("x".into()), "malformed_request", ErrorClass::Malformed),
-            (WebhookError::MissingField("uuid"), "missing_field", ErrorClass::Malformed),
+            (
+                WebhookError::Malformed("x".into()),
+                "malformed_request",
+                ErrorClass::Malformed,
+            ),
+            (
+                WebhookError::MissingField("uuid"),
+                "missing_field",
+                ErrorClass::Malformed,
+            ),
             (
                 WebhookError::UnsupportedContentType("text/plain".into()),
                 "unsupported_content_type",
                 ErrorClass::UnsupportedMediaType,
             ),
-            (WebhookError::MissingSignature("sig"), "missing_signature", ErrorClass::Unauthorized),
+            (
+                WebhookError::MissingSignature("sig"),
+                "missing_signature",
+                ErrorClass::Unauthorized,
+            ),
             (
                 WebhookError::InvalidSignature("x".into()),
                 "invalid_signature",
                 ErrorClass::Unauthorized,
             ),
-            (WebhookError::PayloadHashMismatch, "payload_hash_mismatch", ErrorClass::Unauthorized),
-            (WebhookError::UnsignedCallback, "unsigned_callback", ErrorClass::RetryLater),
+            (
+                WebhookError::PayloadHashMismatch,
+                "payload_hash_mismatch",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::UnsignedCallback,
+                "unsigned_callback",
+                ErrorClass::RetryLater,
+            ),
         ];
         for (error, code, class) in cases {
             assert_eq!(error.code(), code);

@@ -374,7 +374,14 @@ mod tests {
             .collect();
         assert_eq!(
             call_terminal,
-            ["completed", "busy", "no_answer", "rejected", "canceled", "failed"]
+            [
+                "completed",
+                "busy",
+                "no_answer",
+                "rejected",
+                "canceled",
+                "failed"
+            ]
         );
         let message_terminal: Vec<_> = Status::MESSAGE
             .into_iter()
@@ -383,7 +390,15 @@ mod tests {
             .collect();
         assert_eq!(
             message_terminal,
-            ["delivered", "read", "undelivered", "failed", "expired", "rejected", "canceled"]
+            [
+                "delivered",
+                "read",
+                "undelivered",
+                "failed",
+                "expired",
+                "rejected",
+                "canceled"
+            ]
         );
     }
 

@@ -237,7 +237,10 @@ mod tests {
         assert_eq!(request.body_kind(), BodyKind::Empty);
 
         let form = CapturedRequest::new("POST", "https://h.example/")
-            .with_header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .with_header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
             .with_body("a=1");
         assert_eq!(form.body_kind(), BodyKind::Form);
         let other = form.clone().with_header("content-type", "text/plain");

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_value() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! * the final state does not depend on the order events arrive in, nor on duplicates
 //!   (proved by the property tests below);
-//! * a status never moves back: it only ever takes a higher [`Rank`](crate::model::Rank), so a
+//! * a status never moves back: it only ever takes a higher [`Rank`], so a
 //!   late `ringing` cannot undo `completed`, and terminal statuses absorb every later
 //!   non-terminal one;
 //! * late data still lands: a summary event that arrives after the terminal status (price,
@@ -181,7 +181,11 @@ impl SubjectState {
         keep_min(&mut self.first_occurred_at, event.occurred_at);
 
         let details = &event.details;
-        keep_latest(&mut self.duration_seconds, &order, details.duration_seconds.as_ref());
+        keep_latest(
+            &mut self.duration_seconds,
+            &order,
+            details.duration_seconds.as_ref(),
+        );
         keep_latest(&mut self.answered_by, &order, details.answered_by.as_ref());
         keep_latest(&mut self.price, &order, details.price.as_ref());
         keep_latest(&mut self.currency, &order, details.currency.as_ref());
@@ -246,7 +250,9 @@ impl SubjectState {
                 .status
                 .as_ref()
                 .map(|claim| claim.provider_status.clone()),
-            terminal: self.status().is_some_and(|status| status.is_terminal(self.kind)),
+            terminal: self
+                .status()
+                .is_some_and(|status| status.is_terminal(self.kind)),
             direction: self.direction.as_ref().map(|register| register.value),
             from: value(&self.from),
             to: value(&self.to),
@@ -390,7 +396,10 @@ mod tests {
             call_event("b", Some(Status::Busy), "busy", 10),
         ];
         assert_eq!(fold(&events).status(), Some(Status::Busy));
-        assert_eq!(fold(&[events[1].clone(), events[0].clone()]).status(), Some(Status::Busy));
+        assert_eq!(
+            fold(&[events[1].clone(), events[0].clone()]).status(),
+            Some(Status::Busy)
+        );
     }
 
     #[test]
@@ -434,8 +443,14 @@ mod tests {
             Some(Status::NoAnswer),
             Some(Status::Failed),
         ]);
-        (0u32..40, statuses, 0i64..20, prop::option::of(0u64..500), any::<bool>()).prop_map(
-            |(id, status, at, duration, human)| {
+        (
+            0u32..40,
+            statuses,
+            0i64..20,
+            prop::option::of(0u64..500),
+            any::<bool>(),
+        )
+            .prop_map(|(id, status, at, duration, human)| {
                 let word = status.map_or("record", Status::as_str);
                 let mut event = call_event(&format!("e{id}"), status, word, at);
                 event.details.duration_seconds = duration;
@@ -446,8 +461,7 @@ mod tests {
                 });
                 event.from = Some(format!("from-{id}"));
                 event
-            },
-        )
+            })
     }
 
     /// A set of distinct events (by id, as the provider would send them) and an arrival

@@ -39,7 +39,10 @@ impl Timestamp {
 
     /// Parses a UTC wall-clock time in the given `time` format description, e.g. Vonage's
     /// DLR `message-timestamp` (`2018-10-25 12:10:29`).
-    pub fn parse_utc(text: &str, format: &[time::format_description::BorrowedFormatItem<'_>]) -> Option<Self> {
+    pub fn parse_utc(
+        text: &str,
+        format: &[time::format_description::BorrowedFormatItem<'_>],
+    ) -> Option<Self> {
         let parsed = PrimitiveDateTime::parse(text.trim(), format).ok()?;
         Self::from_datetime(parsed.assume_utc())
     }
@@ -51,7 +54,7 @@ impl Timestamp {
 
     /// Whether `self` lies within `tolerance_seconds` of `now`, in either direction.
     pub fn within(self, now: Timestamp, tolerance_seconds: u32) -> bool {
-        (self.0 - now.0).unsigned_abs() <= u64::from(tolerance_seconds) * 1000
+        self.0.abs_diff(now.0) <= u64::from(tolerance_seconds) * 1000
     }
 }
 
@@ -107,6 +110,7 @@ mod tests {
         assert!(Timestamp::from_unix_seconds(1_300).within(now, 300));
         assert!(!Timestamp::from_unix_seconds(699).within(now, 300));
         assert!(!Timestamp::from_unix_seconds(1_301).within(now, 300));
+        assert!(!Timestamp::from_millis(i64::MIN).within(Timestamp::from_millis(i64::MAX), 300));
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Every way a request can fail, mapped to one HTTP status and one stable `error` code.
+//!
+//! The body is always `{"error": "<code>", "message": "<text>"}`. Client errors say what was
+//! wrong; server errors are logged with their cause and answer a fixed message, so nothing
+//! internal (a stack, a binding name, a secret) reaches the caller.
+
+use serde::Serialize;
+use switchboard_core::{ErrorClass, WebhookError};
+use worker::{Headers, Response};
+
+#[derive(Debug)]
+pub enum AppError {
+    /// The provider rejected the webhook (signature, shape, content type).
+    Webhook(WebhookError),
+    NotFound(&'static str),
+    UnknownProvider(String),
+    MethodNotAllowed(&'static [&'static str]),
+    PayloadTooLarge {
+        limit: usize,
+    },
+    InvalidParameter(String),
+    Unauthorized,
+    /// The provider's secret is not configured: 503 so that the provider retries later.
+    SourceNotConfigured(&'static str),
+    /// A setting is present but invalid.
+    Config(String),
+    /// Durable Object, KV or runtime failure; details are logged, not returned.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Webhook(error) => match error.class() {
+                ErrorClass::Malformed => 400,
+                ErrorClass::Unauthorized => 401,
+                ErrorClass::UnsupportedMediaType => 415,
+                ErrorClass::RetryLater => 503,
+            },
+            Self::NotFound(_) | Self::UnknownProvider(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::InvalidParameter(_) => 400,
+            Self::Unauthorized => 401,
+            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Webhook(error) => error.code(),
+            Self::NotFound(_) => "not_found",
+            Self::UnknownProvider(_) => "unknown_provider",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidParameter(_) => "invalid_parameter",
+            Self::Unauthorized => "unauthorized",
+            Self::SourceNotConfigured(_) => "source_not_configured",
+            Self::Config(_) => "config_invalid",
+            Self::Internal(_) => "storage_unavailable",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Webhook(error) => error.to_string(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::UnknownProvider(name) => format!("no provider named `{name}`"),
+            Self::MethodNotAllowed(allowed) => format!("use {}", allowed.join(" or ")),
+            Self::PayloadTooLarge { limit } => format!("body larger than {limit} bytes"),
+            Self::InvalidParameter(problem) => problem.clone(),
+            Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
+            Self::SourceNotConfigured(secret) => {
+                format!("this source is disabled until `{secret}` is set; retry later")
+            }
+            Self::Config(_) => "the worker's configuration is invalid; retry later".into(),
+            Self::Internal(_) => "storage is unavailable; nothing was stored, retry later".into(),
+        }
+    }
+
+    /// The cause to log, which for server errors is more than the caller is told.
+    pub fn log_detail(&self) -> String {
+        match self {
+            Self::Config(detail) | Self::Internal(detail) => detail.clone(),
+            other => other.message(),
+        }
+    }
+
+    pub fn into_response(self) -> worker::Result<Response> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: &'a str,
+            message: String,
+        }
+        let body = Body {
+            error: self.code(),
+            message: self.message(),
+        };
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        match &self {
+            Self::MethodNotAllowed(allowed) => headers.set("allow", &allowed.join(", "))?,
+            Self::Unauthorized => headers.set("www-authenticate", "Bearer")?,
+            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => {
+                headers.set("retry-after", "60")?
+            }
+            _ => {}
+        }
+        let json = serde_json::to_vec(&body)?;
+        Ok(Response::from_bytes(json)?
+            .with_status(self.status())
+            .with_headers(headers))
+    }
+}
+
+impl From<WebhookError> for AppError {
+    fn from(error: WebhookError) -> Self {
+        Self::Webhook(error)
+    }
+}
+
+impl From<worker::Error> for AppError {
+    fn from(error: worker::Error) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<worker::KvError> for AppError {
+    fn from(error: worker::KvError) -> Self {
+        Self::Internal(format!("kv: {error:?}"))
+    }
+}

@@ -1,0 +1,176 @@
+//! The KV index behind `GET /v1/calls` and `GET /v1/messages`.
+//!
+//! KV is an eventually consistent *index*, never the truth: the Durable Object of each subject
+//! holds the state, and its alarm rewrites the subject's entries here (see `subject.rs`). A list
+//! may therefore lag a webhook by about a second locally (up to a minute across Cloudflare's
+//! edge), and the single-subject endpoints are always current.
+//!
+//! Each subject has one key per filter combination, so every list query is a single prefix scan
+//! with native KV cursors (no scan-and-filter pages):
+//!
+//! ```text
+//! {kind}/all/{newest-first}/{provider}/{id}
+//! {kind}/provider/{provider}/{newest-first}/{id}
+//! {kind}/status/{status}/{newest-first}/{provider}/{id}
+//! {kind}/provider-status/{provider}/{status}/{newest-first}/{id}
+//! ```
+//!
+//! `{newest-first}` is `9999999999999 − created_ms`, zero-padded, so lexicographic order is most
+//! recent first. `created_ms` is when the subject's first event was received, which never
+//! changes, so only the status keys move (old ones are deleted when the status changes).
+//! The entry itself is the key's metadata, so a page costs one KV call.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::Direction;
+use switchboard_core::{Kind, ProviderId, Status, Summary, Timestamp};
+use worker::kv::KvStore;
+
+pub const BINDING: &str = "INDEX";
+
+/// KV metadata is limited to 1024 bytes; long free-text fields are cut to this many characters.
+const MAX_FIELD_CHARS: usize = 64;
+
+/// One row of a list response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub provider: ProviderId,
+    pub kind: Kind,
+    pub id: String,
+    pub status: Option<Status>,
+    pub direction: Option<Direction>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+    pub event_count: u64,
+}
+
+impl IndexEntry {
+    fn from_summary(summary: &Summary) -> Self {
+        let cut = |text: &Option<String>| {
+            text.as_ref()
+                .map(|text| text.chars().take(MAX_FIELD_CHARS).collect())
+        };
+        Self {
+            provider: summary.provider,
+            kind: summary.kind,
+            id: summary.id.clone(),
+            status: summary.status,
+            direction: summary.direction,
+            from: cut(&summary.from),
+            to: cut(&summary.to),
+            created_at: summary.created_at,
+            updated_at: summary.updated_at,
+            event_count: summary.event_count,
+        }
+    }
+}
+
+/// Which subjects a list returns.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter {
+    pub kind: Kind,
+    pub provider: Option<ProviderId>,
+    pub status: Option<Status>,
+}
+
+impl Filter {
+    fn prefix(&self) -> String {
+        let kind = self.kind.as_str();
+        match (self.provider, self.status) {
+            (None, None) => format!("{kind}/all/"),
+            (Some(provider), None) => format!("{kind}/provider/{provider}/"),
+            (None, Some(status)) => format!("{kind}/status/{status}/"),
+            (Some(provider), Some(status)) => {
+                format!("{kind}/provider-status/{provider}/{status}/")
+            }
+        }
+    }
+}
+
+fn newest_first(created_ms: i64) -> String {
+    format!(
+        "{:013}",
+        9_999_999_999_999_i64.saturating_sub(created_ms).max(0)
+    )
+}
+
+fn status_keys(
+    kind: Kind,
+    provider: ProviderId,
+    status: Status,
+    order: &str,
+    id: &str,
+) -> [String; 2] {
+    let kind = kind.as_str();
+    [
+        format!("{kind}/status/{status}/{order}/{provider}/{id}"),
+        format!("{kind}/provider-status/{provider}/{status}/{order}/{id}"),
+    ]
+}
+
+/// Writes a subject's entries and deletes the status keys of `previous_status` if it changed.
+pub async fn write(
+    kv: &KvStore,
+    summary: &Summary,
+    created_ms: i64,
+    previous_status: Option<Status>,
+) -> Result<(), worker::KvError> {
+    let entry = IndexEntry::from_summary(summary);
+    let order = newest_first(created_ms);
+    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
+    let mut keys = vec![
+        format!("{}/all/{order}/{provider}/{id}", kind.as_str()),
+        format!("{}/provider/{provider}/{order}/{id}", kind.as_str()),
+    ];
+    if let Some(status) = summary.status {
+        keys.extend(status_keys(kind, provider, status, &order, id));
+    }
+    for key in &keys {
+        kv.put(key, "")?.metadata(&entry)?.execute().await?;
+    }
+    if let Some(previous) = previous_status.filter(|previous| Some(*previous) != summary.status) {
+        for key in status_keys(kind, provider, previous, &order, id) {
+            kv.delete(&key).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One page of a list, most recent first.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub items: Vec<IndexEntry>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub cursor: Option<String>,
+}
+
+pub async fn list(
+    kv: &KvStore,
+    filter: Filter,
+    limit: u64,
+    cursor: Option<String>,
+) -> Result<Page, worker::KvError> {
+    let mut request = kv.list().prefix(filter.prefix()).limit(limit);
+    if let Some(cursor) = cursor {
+        request = request.cursor(cursor);
+    }
+    let response = request.execute().await?;
+    let items = response
+        .keys
+        .into_iter()
+        .filter_map(|key| serde_json::from_value::<IndexEntry>(key.metadata?).ok())
+        // A status key deleted a moment ago may still be listed: the entry knows better.
+        .filter(|entry| {
+            filter
+                .status
+                .is_none_or(|status| entry.status == Some(status))
+        })
+        .collect();
+    Ok(Page {
+        items,
+        cursor: (!response.list_complete)
+            .then_some(response.cursor)
+            .flatten(),
+    })
+}

@@ -1,0 +1,302 @@
+//! `Subject`: the Durable Object that owns one call or one message.
+//!
+//! Named `{provider}:{kind}:{id}` (see [`object_name`]), so every event about a subject reaches
+//! the same single-threaded object, and objects scale with the number of calls, not with the
+//! traffic of one hot object.
+//!
+//! Storage (SQLite):
+//! * `events`: one row per distinct event id (primary key → exact dedup), the normalized event
+//!   and the raw request exactly as received;
+//! * `subject`: the merged [`SubjectState`] and the event count.
+//!
+//! An append is `INSERT OR IGNORE` on `events` plus the state update, issued without an `await`
+//! between them, so the runtime commits them atomically; the worker acknowledges the webhook only
+//! after this object has answered, i.e. after the commit.
+//!
+//! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
+//! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
+//! one-write-per-second-per-key limit, and no KV work delays the acknowledgement.
+
+use std::cell::Cell;
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
+};
+
+use crate::index;
+
+/// How long after an event the index is refreshed; events in between are coalesced.
+pub const INDEX_FLUSH_DELAY_MS: i64 = 1_000;
+
+/// The object name for a subject; also the namespace key of the KV index entries.
+pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {
+    format!("{provider}:{}:{id}", kind.as_str())
+}
+
+/// Body of `POST /append`.
+#[derive(Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub event: Event,
+    pub raw: CapturedRequest,
+}
+
+/// Answer to `POST /append`.
+#[derive(Serialize, Deserialize)]
+pub struct AppendOutcome {
+    pub duplicate: bool,
+    pub status: Option<Status>,
+}
+
+#[derive(Deserialize)]
+struct SubjectRow {
+    state: String,
+    event_count: i64,
+    created_ms: i64,
+    indexed_status: Option<String>,
+}
+
+#[durable_object]
+pub struct Subject {
+    state: State,
+    env: Env,
+    schema_ready: Cell<bool>,
+}
+
+impl DurableObject for Subject {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            schema_ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut request: Request) -> Result<Response> {
+        let path = request.path();
+        match (request.method(), path.as_str()) {
+            (Method::Post, "/append") => {
+                let append: AppendRequest = request.json().await?;
+                self.append(append).await
+            }
+            (Method::Get, "/summary") => match self.read_row()? {
+                Some(row) => Response::from_json(&summary_of(&row)?),
+                None => not_found(),
+            },
+            (Method::Get, "/events") => self.events(),
+            (Method::Get, "/request") => {
+                let url = request.url()?;
+                let event_id = url
+                    .query_pairs()
+                    .find(|(name, _)| name == "event_id")
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default();
+                self.raw_request(&event_id)
+            }
+            _ => not_found(),
+        }
+    }
+
+    /// Refreshes this subject's KV index entries from the committed state. A failure returns an
+    /// error, and the runtime retries the alarm.
+    async fn alarm(&self) -> Result<Response> {
+        let Some(row) = self.read_row()? else {
+            return Response::empty();
+        };
+        let summary = summary_of(&row)?;
+        let kv = self.env.kv(index::BINDING)?;
+        let previous = row
+            .indexed_status
+            .as_deref()
+            .and_then(|status| status.parse::<Status>().ok());
+        index::write(&kv, &summary, row.created_ms, previous).await?;
+        self.sql().exec(
+            "UPDATE subject SET indexed_status = ? WHERE id = 1",
+            vec![summary.status.map(Status::as_str).into()],
+        )?;
+        Response::empty()
+    }
+}
+
+impl Subject {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    /// Creates the tables on first write. Reads never create storage for an unknown subject.
+    fn ensure_schema(&self, sql: &SqlStorage) -> Result<()> {
+        if !self.schema_ready.get() {
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS events (
+                    event_id TEXT PRIMARY KEY,
+                    received_at INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    raw TEXT NOT NULL
+                )",
+                None,
+            )?;
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS subject (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    state TEXT NOT NULL,
+                    event_count INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    indexed_status TEXT
+                )",
+                None,
+            )?;
+            self.schema_ready.set(true);
+        }
+        Ok(())
+    }
+
+    fn has_schema(&self, sql: &SqlStorage) -> Result<bool> {
+        if self.schema_ready.get() {
+            return Ok(true);
+        }
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let counts: Vec<Count> = sql
+            .exec(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'subject'",
+                None,
+            )?
+            .to_array()?;
+        Ok(counts.first().is_some_and(|count| count.n > 0))
+    }
+
+    fn read_row(&self) -> Result<Option<SubjectRow>> {
+        let sql = self.sql();
+        if !self.has_schema(&sql)? {
+            return Ok(None);
+        }
+        let rows: Vec<SubjectRow> = sql
+            .exec(
+                "SELECT state, event_count, created_ms, indexed_status FROM subject WHERE id = 1",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn append(&self, append: AppendRequest) -> Result<Response> {
+        let AppendRequest { event, raw } = append;
+        let sql = self.sql();
+        self.ensure_schema(&sql)?;
+        let event_json = serde_json::to_string(&event)?;
+        let raw_json = serde_json::to_string(&raw)?;
+        let inserted = sql
+            .exec(
+                "INSERT OR IGNORE INTO events (event_id, received_at, event, raw) VALUES (?, ?, ?, ?)",
+                vec![
+                    event.event_id.as_str().into(),
+                    event.received_at.millis().into(),
+                    event_json.into(),
+                    raw_json.into(),
+                ],
+            )?
+            .rows_written()
+            > 0;
+
+        let row = self.read_row()?;
+        if !inserted {
+            let status = match row {
+                Some(row) => parse_state(&row.state)?.status(),
+                None => None,
+            };
+            return Response::from_json(&AppendOutcome {
+                duplicate: true,
+                status,
+            });
+        }
+
+        let mut state = match &row {
+            Some(row) => parse_state(&row.state)?,
+            None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+        };
+        state.apply(&event);
+        sql.exec(
+            "INSERT INTO subject (id, state, event_count, created_ms) VALUES (1, ?, 1, ?)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, event_count = event_count + 1",
+            vec![
+                serde_json::to_string(&state)?.into(),
+                event.received_at.millis().into(),
+            ],
+        )?;
+
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+        }
+        Response::from_json(&AppendOutcome {
+            duplicate: false,
+            status: state.status(),
+        })
+    }
+
+    /// The timeline in provider order (see `EventOrder`), not arrival order.
+    fn events(&self) -> Result<Response> {
+        let sql = self.sql();
+        if !self.has_schema(&sql)? {
+            return not_found();
+        }
+        #[derive(Deserialize)]
+        struct EventRow {
+            event: String,
+        }
+        let rows: Vec<EventRow> = sql.exec("SELECT event FROM events", None)?.to_array()?;
+        let mut events = rows
+            .iter()
+            .map(|row| serde_json::from_str::<Event>(&row.event))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        events.sort_by_key(Event::order);
+        #[derive(Serialize)]
+        struct Timeline {
+            events: Vec<Event>,
+        }
+        Response::from_json(&Timeline { events })
+    }
+
+    fn raw_request(&self, event_id: &str) -> Result<Response> {
+        let sql = self.sql();
+        if !self.has_schema(&sql)? {
+            return not_found();
+        }
+        #[derive(Deserialize)]
+        struct RawRow {
+            raw: String,
+        }
+        let rows: Vec<RawRow> = sql
+            .exec(
+                "SELECT raw FROM events WHERE event_id = ?",
+                vec![event_id.into()],
+            )?
+            .to_array()?;
+        match rows.into_iter().next() {
+            Some(row) => {
+                let mut response = Response::ok(row.raw)?;
+                response
+                    .headers_mut()
+                    .set("content-type", "application/json")?;
+                Ok(response)
+            }
+            None => not_found(),
+        }
+    }
+}
+
+fn parse_state(json: &str) -> Result<SubjectState> {
+    Ok(serde_json::from_str(json)?)
+}
+
+fn summary_of(row: &SubjectRow) -> Result<Summary> {
+    let count = u64::try_from(row.event_count).unwrap_or(0);
+    Ok(parse_state(&row.state)?.summary(count))
+}
+
+fn not_found() -> Result<Response> {
+    Ok(Response::empty()?.with_status(404))
+}

@@ -1,0 +1,128 @@
+//! `GET|POST /webhooks/{provider}`: the ingress path.
+//!
+//! Order matters: size limits before reading, verification before parsing meaning, and the
+//! 200 only after every event is committed by its subject's Durable Object. Any storage failure
+//! answers 503, so the provider retries and nothing acknowledged is ever lost.
+
+use serde::Serialize;
+use switchboard_core::config::secret_setting;
+use switchboard_core::{CapturedRequest, Config, Event, Kind, ProviderId, Timestamp};
+use wasm_bindgen::JsValue;
+use worker::{Date, Env, Method, Request, RequestInit, Response};
+
+use crate::error::AppError;
+use crate::subject::{object_name, AppendOutcome, AppendRequest};
+use crate::{RequestLog, SUBJECTS_BINDING};
+
+/// Longest provider id accepted for a call or message: it becomes part of KV keys (≤ 512 bytes).
+const MAX_SUBJECT_ID_BYTES: usize = 200;
+
+#[derive(Serialize)]
+struct Accepted {
+    kind: Kind,
+    id: String,
+    event_id: String,
+    duplicate: bool,
+}
+
+#[derive(Serialize)]
+struct Acknowledgement {
+    accepted: Vec<Accepted>,
+}
+
+pub async fn receive(
+    mut request: Request,
+    env: &Env,
+    config: &Config,
+    provider_name: &str,
+    log: &mut RequestLog,
+) -> Result<Response, AppError> {
+    let provider_id: ProviderId = provider_name
+        .parse()
+        .map_err(|_| AppError::UnknownProvider(provider_name.to_owned()))?;
+    let provider = switchboard_core::configured_provider(config, provider_id)
+        .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
+
+    let limit = config.max_body_bytes;
+    let declared_length = request
+        .headers()
+        .get("content-length")?
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    let body = request.bytes().await?;
+    if body.len() > limit {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+
+    let captured = capture(&request, body)?;
+    let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
+    let events = provider.receive(&captured, now)?;
+    if let Some(event) = events
+        .iter()
+        .find(|event| event.subject_id.len() > MAX_SUBJECT_ID_BYTES)
+    {
+        return Err(AppError::Webhook(
+            switchboard_core::WebhookError::Malformed(format!(
+                "{} id longer than {MAX_SUBJECT_ID_BYTES} bytes",
+                event.kind.as_str()
+            )),
+        ));
+    }
+
+    let mut accepted = Vec::with_capacity(events.len());
+    for event in events {
+        let outcome = append(env, &event, &captured).await?;
+        accepted.push(Accepted {
+            kind: event.kind,
+            id: event.subject_id,
+            event_id: event.event_id,
+            duplicate: outcome.duplicate,
+        });
+    }
+    log.events = Some(accepted.len());
+    log.duplicates = Some(accepted.iter().filter(|item| item.duplicate).count());
+    Ok(Response::from_json(&Acknowledgement { accepted })?)
+}
+
+/// The request exactly as received: method, full URL, headers, body bytes.
+fn capture(request: &Request, body: Vec<u8>) -> Result<CapturedRequest, AppError> {
+    let mut captured = CapturedRequest::new(&request.method().to_string(), request.url()?.as_str());
+    for (name, value) in request.headers().entries() {
+        captured.set_header(&name, &value);
+    }
+    captured.body = body;
+    Ok(captured)
+}
+
+/// Commits one event in its subject's Durable Object.
+async fn append(
+    env: &Env,
+    event: &Event,
+    raw: &CapturedRequest,
+) -> Result<AppendOutcome, AppError> {
+    let name = object_name(event.provider, event.kind, &event.subject_id);
+    let stub = env
+        .durable_object(SUBJECTS_BINDING)?
+        .id_from_name(&name)?
+        .get_stub()?;
+    let body = serde_json::to_string(&AppendRequest {
+        event: event.clone(),
+        raw: raw.clone(),
+    })
+    .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&body)));
+    let mut response = stub
+        .fetch_with_request(Request::new_with_init("https://subject/append", &init)?)
+        .await?;
+    if response.status_code() != 200 {
+        return Err(AppError::Internal(format!(
+            "subject {name} answered {}",
+            response.status_code()
+        )));
+    }
+    Ok(response.json().await?)
+}
