@@ -88,7 +88,7 @@ pub async fn receive(
 
 /// The request exactly as received: method, full URL, headers, body bytes.
 fn capture(request: &Request, body: Vec<u8>) -> Result<CapturedRequest, AppError> {
-    let mut captured = CapturedRequest::new(&request.method().to_string(), request.url()?.as_str());
+    let mut captured = CapturedRequest::new(request.method().as_ref(), request.url()?.as_str());
     for (name, value) in request.headers().entries() {
         captured.set_header(&name, &value);
     }

@@ -201,7 +201,10 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
 fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let mut settings = Settings::load(args.dev_vars.as_deref())?;
     let secrets = (!args.secrets.is_empty()).then(|| args.secrets.join(","));
-    settings.set_flag(settings::secret_setting(args.provider), secrets);
+    settings.set_flag(
+        switchboard_core::config::secret_setting(args.provider),
+        secrets,
+    );
     settings.set_flag(settings::method_setting(args.provider), args.method.clone());
     Ok(settings)
 }

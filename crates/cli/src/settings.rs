@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::Path;
 
+use switchboard_core::config::secret_setting;
 use switchboard_core::{configured_provider, Config, Provider, ProviderId};
 
 use crate::failure::Failure;
@@ -16,13 +17,7 @@ pub const DEFAULT_DEV_VARS: &str = ".dev.vars";
 pub const SIGNATURE_TOLERANCE_SECONDS: &str = "SIGNATURE_TOLERANCE_SECONDS";
 pub const STATUS_API_TOKEN: &str = "STATUS_API_TOKEN";
 
-/// The names of a provider's signature settings.
-pub fn secret_setting(provider: ProviderId) -> &'static str {
-    match provider {
-        ProviderId::Vonage => "VONAGE_SIGNATURE_SECRET",
-    }
-}
-
+/// The name of a provider's signature-method setting.
 pub fn method_setting(provider: ProviderId) -> &'static str {
     match provider {
         ProviderId::Vonage => "VONAGE_SIGNATURE_METHOD",

@@ -172,6 +172,20 @@ fn failure_details_and_unknown_words_are_kept() {
 }
 
 #[test]
+fn input_and_record_results_without_a_status_join_the_timeline() {
+    let input = receive_body(
+        r#"{"uuid":"u1","conversation_uuid":"CON-1","dtmf":{"digits":"42","timed_out":false},"timestamp":"2020-01-01T12:00:00.000Z"}"#,
+    );
+    assert_eq!(input.provider_status, "input");
+    assert_eq!(input.status, None);
+    let record = receive_body(
+        r#"{"uuid":"u1","recording_url":"https://api.nexmo.com/v1/files/r1","timestamp":"2020-01-01T12:00:01.000Z"}"#,
+    );
+    assert_eq!(record.provider_status, "record");
+    assert_eq!(record.status, None);
+}
+
+#[test]
 fn an_event_without_a_call_id_or_status_is_refused() {
     assert_eq!(
         sign_and_receive(&voice_post(r#"{"conversation_uuid":"CON-1","reason":"x"}"#)).err(),

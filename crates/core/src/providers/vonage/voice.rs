@@ -267,6 +267,19 @@ pub(crate) fn sign(request: &CapturedRequest, secret: &Secret, now: Timestamp) -
         .with_header("authorization", &format!("Bearer {token}"))
 }
 
+/// The word for an action result, which Vonage posts to the action's `eventUrl` without a
+/// `status` field: `record` carries `recording_url`, `input` carries `dtmf` or `speech`
+/// (webhook-reference.md, "Record" and "Input").
+fn action_result_word(params: &Params) -> Option<&'static str> {
+    if params.text("recording_url").is_some() {
+        Some("record")
+    } else if params.contains("dtmf") || params.contains("speech") {
+        Some("input")
+    } else {
+        None
+    }
+}
+
 /// Maps a verified call event to its event.
 ///
 /// The call id is `uuid`, except that `human`/`machine` events carry `call_uuid`; either is
@@ -286,7 +299,9 @@ pub(crate) fn normalize(
     let subject_id = text("uuid")
         .or_else(|| text("call_uuid"))
         .ok_or(WebhookError::MissingField("uuid"))?;
-    let provider_status = text("status").ok_or(WebhookError::MissingField("status"))?;
+    let provider_status = text("status")
+        .or_else(|| action_result_word(params).map(str::to_owned))
+        .ok_or(WebhookError::MissingField("status"))?;
     let price = text("price");
 
     Ok(Event {
