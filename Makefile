@@ -1,0 +1,53 @@
+# Switchboard: `make dev` serves the worker locally, `make test` runs every check.
+# Both install what is missing into project-local folders first (scripts/bootstrap.sh).
+
+PORT ?= 8787
+WRANGLER := node_modules/.bin/wrangler
+
+# Keep wrangler offline and its files inside the project.
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+export WRANGLER_SEND_METRICS := false
+export XDG_CONFIG_HOME := $(CURDIR)/.config
+
+.PHONY: setup build dev test lint unit e2e dry-run deploy clean
+
+setup:
+	@sh scripts/bootstrap.sh
+
+build: setup
+	sh scripts/build-worker.sh
+
+.dev.vars:
+	cp .dev.vars.example .dev.vars
+	@echo "created .dev.vars from .dev.vars.example (development secrets)"
+
+## Serves the worker on 127.0.0.1:$(PORT) with local KV/DO state in .wrangler/state;
+## rebuilds when src/ or crates/core/src/ change.
+dev: setup .dev.vars
+	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to .wrangler/state
+
+## Everything CI runs: lint, unit/property/vector/CLI tests, the release build, end-to-end
+## tests against that build in workerd, and a deploy dry run.
+test: setup lint unit build e2e dry-run
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p switchboard-worker --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test -p switchboard-core -p switchboard-cli
+
+## Needs `make build` first (the tests start wrangler with the build step skipped).
+e2e:
+	cargo build -p switchboard-cli
+	cargo test -p switchboard-worker --test e2e
+
+dry-run:
+	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
+
+deploy: build
+	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy
+
+clean:
+	rm -rf build target/e2e target/deploy-dry-run

@@ -1,0 +1,215 @@
+//! Starts the real built worker (`build/`, made by `make build`) in workerd through
+//! `wrangler dev`, and stops it.
+//!
+//! Each instance gets its own directory under `target/e2e/` holding a copy of the project's
+//! `wrangler.toml` (with `main` made absolute and the build step removed, so nothing is rebuilt)
+//! and its own `.dev.vars`, so tests never depend on a developer's `.dev.vars`. State persists in
+//! a directory the caller chooses, so a restart can reuse it. wrangler runs in its own process
+//! group, and [`Drop`] stops the whole group (wrangler, workerd and esbuild).
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::http::Client;
+
+/// How long a cold `wrangler dev` may take to answer `/healthz`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A directory for this test run's files, fresh for each run.
+pub fn run_dir() -> PathBuf {
+    project_root()
+        .join("target")
+        .join("e2e")
+        .join(format!("run-{}", std::process::id()))
+}
+
+pub struct Worker {
+    pub name: String,
+    pub base_url: String,
+    pub vars: Vec<(String, String)>,
+    dir: PathBuf,
+    state_dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Worker {
+    /// Starts a worker with these vars/secrets and state in `state_dir`, and waits until it
+    /// answers `/healthz`.
+    pub fn start(name: &str, vars: &[(&str, &str)], state_dir: &Path) -> Result<Self, String> {
+        let root = project_root();
+        let entry = root.join("build").join("index.js");
+        if !entry.exists() {
+            return Err(format!(
+                "{} is missing: run `make build` first (make test does)",
+                entry.display()
+            ));
+        }
+        let dir = run_dir().join(name);
+        fs::create_dir_all(&dir).map_err(|error| format!("create {}: {error}", dir.display()))?;
+        let config = test_config(&root, &entry)?;
+        fs::write(dir.join("wrangler.toml"), config).map_err(|error| error.to_string())?;
+        let dev_vars: String = vars
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}\n"))
+            .collect();
+        fs::write(dir.join(".dev.vars"), dev_vars).map_err(|error| error.to_string())?;
+
+        let mut worker = Self {
+            name: name.to_owned(),
+            base_url: String::new(),
+            vars: vars
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            dir,
+            state_dir: state_dir.to_owned(),
+            child: None,
+        };
+        worker.launch()?;
+        Ok(worker)
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        use std::os::unix::process::CommandExt;
+
+        let port = free_port()?;
+        let root = project_root();
+        let log = fs::File::create(self.dir.join("wrangler.log")).map_err(|e| e.to_string())?;
+        let child = Command::new(root.join("node_modules/.bin/wrangler"))
+            .args(["dev", "--config"])
+            .arg(self.dir.join("wrangler.toml"))
+            .args([
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--persist-to",
+            ])
+            .arg(&self.state_dir)
+            .args(["--log-level", "info"])
+            .current_dir(&self.dir)
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("XDG_CONFIG_HOME", self.dir.join(".config"))
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|error| format!("start wrangler: {error} (run `make setup`)"))?;
+        self.child = Some(child);
+        self.base_url = format!("http://127.0.0.1:{port}");
+
+        let client = Client::new(&self.base_url);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(response) = client.get("/healthz", &[]) {
+                if response.status == 200 {
+                    return Ok(());
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(exit)) = child.try_wait() {
+                    return Err(format!("wrangler exited with {exit}:\n{}", self.log_tail()));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "worker `{}` not ready after {STARTUP_TIMEOUT:?}:\n{}",
+                    self.name,
+                    self.log_tail()
+                ));
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base_url)
+    }
+
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
+    }
+
+    /// Stops and starts the same worker on the same persisted state (a new port).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.launch()
+    }
+
+    /// The last lines of wrangler's output, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Stops wrangler's whole process group: TERM, then KILL if it lingers.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = format!("-{}", child.id());
+        // `--` is required: without it procps kill takes `-PID` for an option and does nothing.
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The project's `wrangler.toml` with `main` pointing at the built entry and no `[build]`.
+fn test_config(root: &Path, entry: &Path) -> Result<String, String> {
+    let original = fs::read_to_string(root.join("wrangler.toml")).map_err(|e| e.to_string())?;
+    let mut output = String::new();
+    let mut in_build_table = false;
+    for line in original.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_build_table = trimmed == "[build]";
+        }
+        if in_build_table {
+            continue;
+        }
+        if trimmed.starts_with("main =") {
+            output.push_str(&format!("main = {:?}\n", entry.display().to_string()));
+        } else {
+            output.push_str(line);
+            output.push('\n');
+        }
+    }
+    Ok(output)
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("find a free port: {error}"))
+}
