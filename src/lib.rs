@@ -42,6 +42,9 @@ struct RequestLog {
     events: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duplicates: Option<usize>,
+    /// Provider status words this version does not know: stored, and worth a look.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unknown_words: Vec<String>,
     latency_ms: u64,
 }
 

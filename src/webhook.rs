@@ -59,6 +59,11 @@ pub async fn receive(
     let captured = capture(&request, body)?;
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
+    log.unknown_words = events
+        .iter()
+        .filter(|event| !provider.is_known_word(event.kind, &event.provider_status))
+        .map(|event| event.provider_status.chars().take(32).collect())
+        .collect();
     if let Some(event) = events
         .iter()
         .find(|event| event.subject_id.len() > MAX_SUBJECT_ID_BYTES)

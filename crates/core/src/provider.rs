@@ -8,7 +8,7 @@
 //! Adding a provider is one module under `providers/` implementing this trait, plus fixtures.
 
 use crate::error::WebhookError;
-use crate::model::{Event, ProviderId};
+use crate::model::{Event, Kind, ProviderId};
 use crate::request::CapturedRequest;
 use crate::time::Timestamp;
 
@@ -45,6 +45,10 @@ pub trait Provider {
         request: Verified<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError>;
+
+    /// Whether `word` is in this provider's documented vocabulary for `kind`. Unknown words are
+    /// stored (status unchanged) and the worker logs them, so a new provider word is noticed.
+    fn is_known_word(&self, kind: Kind, word: &str) -> bool;
 
     /// Signs `request` as the provider would at `now`, with the first configured secret.
     fn sign(

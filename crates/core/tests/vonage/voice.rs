@@ -284,7 +284,7 @@ fn a_bearer_token_selects_the_voice_scheme_even_with_a_sig() {
     let with_bearer = signed_receipt.with_header("authorization", "Bearer a.b.c");
     assert!(matches!(
         provider.verify(&with_bearer, now()),
-        Err(WebhookError::Malformed(_))
+        Err(WebhookError::InvalidSignature(_))
     ));
     // Signing it again as an SMS drops the header, as Vonage sends none.
     let re_signed = provider.sign(&with_bearer, now()).expect("signed");
@@ -437,7 +437,7 @@ fn claims_rules_payload_hash_and_iat() {
     let string_iat = sign(serde_json::json!({"iat": NOW.to_string(), "payload_hash": hash}));
     assert!(matches!(
         provider.verify(&with_token(&string_iat), now()),
-        Err(WebhookError::Malformed(_))
+        Err(WebhookError::InvalidSignature(_))
     ));
 }
 

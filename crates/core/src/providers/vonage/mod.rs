@@ -156,6 +156,10 @@ impl Provider for Vonage {
         Ok(vec![event])
     }
 
+    fn is_known_word(&self, kind: Kind, word: &str) -> bool {
+        is_known_word(kind, word)
+    }
+
     /// A request whose parameters carry `messageId` is signed as an SMS delivery receipt (with
     /// the configured method, `md5hash` by default); any other as a voice event (JWT).
     fn sign(
