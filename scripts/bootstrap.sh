@@ -25,7 +25,8 @@ if ! .tools/bin/wasm-bindgen --version 2>/dev/null | grep -q " $wasm_bindgen_ver
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --root .tools --force
 fi
 
-if ! .tools/bin/worker-build --version 2>/dev/null | grep -q " $WORKER_BUILD_VERSION\$"; then
+# `worker-build --version` prints the bare version.
+if ! .tools/bin/worker-build --version 2>/dev/null | grep -qx "$WORKER_BUILD_VERSION"; then
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --root .tools --force
 fi
 

@@ -3,9 +3,11 @@
 //! Single-subject reads go to the subject's Durable Object and are always current; lists come
 //! from the KV index and may lag by about a second (see `index.rs`).
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use switchboard_core::secret::matches_any;
 use switchboard_core::{Config, Kind, ProviderId, Status};
-use worker::{Env, Request, Response, Url};
+use worker::{Date, Env, Request, Response, Stub, Url};
 
 use crate::error::AppError;
 use crate::index::{self, Filter};
@@ -34,6 +36,7 @@ pub fn authorize(request: &Request, config: &Config) -> Result<(), AppError> {
 pub async fn handle(
     request: &Request,
     env: &Env,
+    config: &Config,
     collection: &str,
     rest: &[&str],
 ) -> Result<Response, AppError> {
@@ -44,47 +47,76 @@ pub async fn handle(
     };
     match rest {
         [] => list(request, env, kind).await,
-        [provider, id] => forward(env, kind, provider, id, "https://subject/summary".into()).await,
+        [provider, id] => {
+            let subject = subject(env, kind, provider, id)?;
+            forward(&subject, "https://subject/summary", kind.as_str()).await
+        }
         [provider, id, "events"] => {
-            forward(env, kind, provider, id, "https://subject/events".into()).await
+            let subject = subject(env, kind, provider, id)?;
+            forward(&subject, "https://subject/events", kind.as_str()).await
         }
         [provider, id, "events", event_id, "request"] => {
-            let url = Url::parse_with_params("https://subject/request", [("event_id", event_id)])
-                .map_err(|error| AppError::Internal(error.to_string()))?;
-            forward(env, kind, provider, id, url.to_string()).await
+            let subject = subject(env, kind, provider, id)?;
+            export_request(&subject, event_id, config).await
         }
         _ => Err(AppError::NotFound("route")),
     }
 }
 
-fn subject_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Call => "call",
-        Kind::Message => "message",
-    }
-}
-
-/// Asks the subject's Durable Object; its 404 (no event ever stored) becomes ours.
-async fn forward(
-    env: &Env,
-    kind: Kind,
-    provider: &str,
-    id: &str,
-    url: String,
-) -> Result<Response, AppError> {
+/// The stub of the subject's Durable Object.
+fn subject(env: &Env, kind: Kind, provider: &str, id: &str) -> Result<Stub, AppError> {
     let provider: ProviderId = provider
         .parse()
         .map_err(|_| AppError::UnknownProvider(provider.to_owned()))?;
-    let stub = env
+    Ok(env
         .durable_object(SUBJECTS_BINDING)?
         .id_from_name(&object_name(provider, kind, id))?
-        .get_stub()?;
-    let response = stub.fetch_with_str(&url).await?;
+        .get_stub()?)
+}
+
+/// Asks the subject's Durable Object; its 404 becomes ours, naming `what` was not found.
+async fn forward(subject: &Stub, url: &str, what: &'static str) -> Result<Response, AppError> {
+    let response = subject.fetch_with_str(url).await?;
     match response.status_code() {
         200 => Ok(response),
-        404 => Err(AppError::NotFound(subject_label(kind))),
+        404 => Err(AppError::NotFound(what)),
         status => Err(AppError::Internal(format!("subject answered {status}"))),
     }
+}
+
+/// The raw request of one event, in the CLI's captured-request format.
+///
+/// It carries the provider's signature, which a holder could replay while the signed time is
+/// still accepted. So it is only handed out once that window has certainly passed: the signed
+/// time may be up to the tolerance after receipt, and is accepted up to the tolerance after
+/// that. Earlier requests get 425 with `Retry-After`.
+async fn export_request(
+    subject: &Stub,
+    event_id: &str,
+    config: &Config,
+) -> Result<Response, AppError> {
+    #[derive(Deserialize)]
+    struct Stored {
+        received_at: i64,
+        request: Box<RawValue>,
+    }
+    let url = Url::parse_with_params("https://subject/request", [("event_id", event_id)])
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    let mut response = forward(subject, url.as_str(), "event").await?;
+    let stored: Stored = response.json().await?;
+    let replayable_ms = 2 * i64::from(config.tolerance_seconds) * 1000;
+    let now = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);
+    let wait_ms = stored.received_at.saturating_add(replayable_ms) - now;
+    if wait_ms > 0 {
+        return Err(AppError::TooEarly {
+            retry_after_seconds: wait_ms.div_euclid(1000) + 1,
+        });
+    }
+    let mut response = Response::ok(stored.request.get())?;
+    response
+        .headers_mut()
+        .set("content-type", "application/json")?;
+    Ok(response)
 }
 
 async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppError> {
@@ -110,7 +142,7 @@ async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppE
                     .ok_or_else(|| {
                         AppError::InvalidParameter(format!(
                             "status: `{value}` is not a {} status",
-                            subject_label(kind)
+                            kind.as_str()
                         ))
                     })?;
                 filter.status = Some(status);
@@ -126,11 +158,22 @@ async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppE
                         ))
                     })?;
             }
-            "cursor" if !value.is_empty() => cursor = Some(value.into_owned()),
+            "cursor" if !value.is_empty() => {
+                cursor = Some(index::decode_cursor(&value).ok_or_else(|| {
+                    AppError::InvalidParameter("cursor: not a cursor returned by this list".into())
+                })?);
+            }
             _ => {}
         }
     }
     let kv = env.kv(index::BINDING)?;
-    let page = index::list(&kv, filter, limit, cursor).await?;
-    Ok(Response::from_json(&page)?)
+    let had_cursor = cursor.is_some();
+    match index::list(&kv, filter, limit, cursor).await {
+        Ok(page) => Ok(Response::from_json(&page)?),
+        // KV refuses a cursor it did not issue; that is the caller's mistake, not an outage.
+        Err(_) if had_cursor => Err(AppError::InvalidParameter(
+            "cursor: not a cursor returned by this list".into(),
+        )),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -18,6 +18,10 @@ pub enum AppError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// The resource exists but may not be handed out yet.
+    TooEarly {
+        retry_after_seconds: i64,
+    },
     InvalidParameter(String),
     Unauthorized,
     /// The provider's secret is not configured: 503 so that the provider retries later.
@@ -40,6 +44,7 @@ impl AppError {
             Self::NotFound(_) | Self::UnknownProvider(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge { .. } => 413,
+            Self::TooEarly { .. } => 425,
             Self::InvalidParameter(_) => 400,
             Self::Unauthorized => 401,
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => 503,
@@ -53,6 +58,7 @@ impl AppError {
             Self::UnknownProvider(_) => "unknown_provider",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooEarly { .. } => "too_early",
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::Unauthorized => "unauthorized",
             Self::SourceNotConfigured(_) => "source_not_configured",
@@ -68,6 +74,11 @@ impl AppError {
             Self::UnknownProvider(name) => format!("no provider named `{name}`"),
             Self::MethodNotAllowed(allowed) => format!("use {}", allowed.join(" or ")),
             Self::PayloadTooLarge { limit } => format!("body larger than {limit} bytes"),
+            Self::TooEarly {
+                retry_after_seconds,
+            } => format!(
+                "its signature could still be replayed; available in {retry_after_seconds} s"
+            ),
             Self::InvalidParameter(problem) => problem.clone(),
             Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
             Self::SourceNotConfigured(secret) => {
@@ -104,6 +115,9 @@ impl AppError {
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => {
                 headers.set("retry-after", "60")?
             }
+            Self::TooEarly {
+                retry_after_seconds,
+            } => headers.set("retry-after", &retry_after_seconds.to_string())?,
             _ => {}
         }
         let json = serde_json::to_vec(&body)?;

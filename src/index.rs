@@ -20,6 +20,8 @@
 //! changes, so only the status keys move (old ones are deleted when the status changes).
 //! The entry itself is the key's metadata, so a page costs one KV call.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::Direction;
 use switchboard_core::{Kind, ProviderId, Status, Summary, Timestamp};
@@ -27,8 +29,19 @@ use worker::kv::KvStore;
 
 pub const BINDING: &str = "INDEX";
 
-/// KV metadata is limited to 1024 bytes; long free-text fields are cut to this many characters.
-const MAX_FIELD_CHARS: usize = 64;
+/// KV metadata is limited to 1024 bytes. Free-text fields are cut to this many bytes, and
+/// dropped if the entry is still too large (ids are at most 200 bytes, see `webhook.rs`).
+const MAX_FIELD_BYTES: usize = 64;
+const MAX_METADATA_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// One row of a list response.
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,22 +60,27 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     fn from_summary(summary: &Summary) -> Self {
-        let cut = |text: &Option<String>| {
-            text.as_ref()
-                .map(|text| text.chars().take(MAX_FIELD_CHARS).collect())
-        };
-        Self {
+        let short = |text: &Option<String>| text.as_deref().map(|text| cut(text, MAX_FIELD_BYTES));
+        let mut entry = Self {
             provider: summary.provider,
             kind: summary.kind,
             id: summary.id.clone(),
             status: summary.status,
             direction: summary.direction,
-            from: cut(&summary.from),
-            to: cut(&summary.to),
+            from: short(&summary.from),
+            to: short(&summary.to),
             created_at: summary.created_at,
             updated_at: summary.updated_at,
             event_count: summary.event_count,
+        };
+        let fits = |entry: &Self| {
+            serde_json::to_vec(entry).is_ok_and(|json| json.len() <= MAX_METADATA_BYTES)
+        };
+        if !fits(&entry) {
+            entry.from = None;
+            entry.to = None;
         }
+        entry
     }
 }
 
@@ -137,6 +155,23 @@ pub async fn write(
     Ok(())
 }
 
+/// List cursors are KV's, wrapped so that a cursor this API did not issue is recognized (400)
+/// instead of being passed to KV: `v1.` + base64url(KV cursor).
+const CURSOR_PREFIX: &str = "v1.";
+
+fn encode_cursor(kv_cursor: &str) -> String {
+    format!("{CURSOR_PREFIX}{}", BASE64URL.encode(kv_cursor))
+}
+
+/// The KV cursor inside one of our cursors, or `None` if `cursor` is not one.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let encoded = cursor.strip_prefix(CURSOR_PREFIX)?;
+    let bytes = BASE64URL.decode(encoded).ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|kv_cursor| !kv_cursor.is_empty())
+}
+
 /// One page of a list, most recent first.
 #[derive(Debug, Serialize)]
 pub struct Page {
@@ -145,15 +180,16 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
+/// One page; `kv_cursor` is the output of [`decode_cursor`].
 pub async fn list(
     kv: &KvStore,
     filter: Filter,
     limit: u64,
-    cursor: Option<String>,
+    kv_cursor: Option<String>,
 ) -> Result<Page, worker::KvError> {
     let mut request = kv.list().prefix(filter.prefix()).limit(limit);
-    if let Some(cursor) = cursor {
-        request = request.cursor(cursor);
+    if let Some(kv_cursor) = kv_cursor {
+        request = request.cursor(kv_cursor);
     }
     let response = request.execute().await?;
     let items = response
@@ -171,6 +207,7 @@ pub async fn list(
         items,
         cursor: (!response.list_complete)
             .then_some(response.cursor)
-            .flatten(),
+            .flatten()
+            .map(|kv_cursor| encode_cursor(&kv_cursor)),
     })
 }

@@ -15,8 +15,11 @@ mod index;
 mod subject;
 mod webhook;
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use serde::Serialize;
-use switchboard_core::Config;
+use switchboard_core::{Config, ProviderId};
 use worker::{event, Context, Date, Env, Method, Request, Response, Result};
 
 use crate::error::AppError;
@@ -109,8 +112,11 @@ async fn route(
         }
         ["webhooks", provider] => {
             log.route = "webhook";
-            log.provider = Some((*provider).to_owned());
+            log.provider = Some(provider.chars().take(32).collect());
             require_method(&request, &[Method::Get, Method::Post], &["GET", "POST"])?;
+            let provider: ProviderId = provider
+                .parse()
+                .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
             let config = load_config(env)?;
             webhook::receive(request, env, &config, provider, log).await
         }
@@ -119,7 +125,7 @@ async fn route(
             require_method(&request, &[Method::Get], &["GET"])?;
             let config = load_config(env)?;
             api::authorize(&request, &config)?;
-            api::handle(&request, env, collection, rest).await
+            api::handle(&request, env, &config, collection, rest).await
         }
         _ => {
             log.route = "unknown";
@@ -140,8 +146,21 @@ fn require_method(
     }
 }
 
-/// Parses the configuration from vars and secrets (`.dev.vars` locally).
-fn load_config(env: &Env) -> std::result::Result<Config, AppError> {
-    Config::from_lookup(|name| env.var(name).ok().map(|value| value.to_string()))
-        .map_err(|error| AppError::Config(error.to_string()))
+thread_local! {
+    /// The configuration, parsed once per isolate: vars and secrets do not change while an
+    /// isolate lives (a new `wrangler secret put` or deploy starts new isolates).
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// The typed configuration from vars and secrets (`.dev.vars` locally). An invalid value is
+/// reported on every request until it is fixed, never cached.
+fn load_config(env: &Env) -> std::result::Result<Rc<Config>, AppError> {
+    if let Some(config) = CONFIG.with(|cell| cell.get().cloned()) {
+        return Ok(config);
+    }
+    let config = Config::from_lookup(|name| env.var(name).ok().map(|value| value.to_string()))
+        .map(Rc::new)
+        .map_err(|error| AppError::Config(error.to_string()))?;
+    CONFIG.with(|cell| cell.get_or_init(|| Rc::clone(&config)).clone());
+    Ok(config)
 }

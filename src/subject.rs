@@ -7,11 +7,14 @@
 //! Storage (SQLite):
 //! * `events`: one row per distinct event id (primary key → exact dedup), the normalized event
 //!   and the raw request exactly as received;
-//! * `subject`: the merged [`SubjectState`] and the event count.
+//! * `subject`: the merged [`SubjectState`], when the first event was received, and the status
+//!   last written to the KV index.
 //!
 //! An append is `INSERT OR IGNORE` on `events` plus the state update, issued without an `await`
-//! between them, so the runtime commits them atomically; the worker acknowledges the webhook only
-//! after this object has answered, i.e. after the commit.
+//! between them, so the runtime commits them together; the worker acknowledges the webhook only
+//! after this object has answered, i.e. after the commit. Should the state update fail after the
+//! event row was written, the webhook is not acknowledged, and the provider's retry (a duplicate)
+//! merges the stored event again (see [`Subject::append`]).
 //!
 //! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
@@ -46,13 +49,11 @@ pub struct AppendRequest {
 #[derive(Serialize, Deserialize)]
 pub struct AppendOutcome {
     pub duplicate: bool,
-    pub status: Option<Status>,
 }
 
 #[derive(Deserialize)]
 struct SubjectRow {
     state: String,
-    event_count: i64,
     created_ms: i64,
     indexed_status: Option<String>,
 }
@@ -81,7 +82,7 @@ impl DurableObject for Subject {
                 self.append(append).await
             }
             (Method::Get, "/summary") => match self.read_row()? {
-                Some(row) => Response::from_json(&summary_of(&row)?),
+                Some(row) => Response::from_json(&self.summary_of(&row)?),
                 None => not_found(),
             },
             (Method::Get, "/events") => self.events(),
@@ -104,7 +105,7 @@ impl DurableObject for Subject {
         let Some(row) = self.read_row()? else {
             return Response::empty();
         };
-        let summary = summary_of(&row)?;
+        let summary = self.summary_of(&row)?;
         let kv = self.env.kv(index::BINDING)?;
         let previous = row
             .indexed_status
@@ -140,7 +141,6 @@ impl Subject {
                 "CREATE TABLE IF NOT EXISTS subject (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
                     state TEXT NOT NULL,
-                    event_count INTEGER NOT NULL,
                     created_ms INTEGER NOT NULL,
                     indexed_status TEXT
                 )",
@@ -175,17 +175,26 @@ impl Subject {
         }
         let rows: Vec<SubjectRow> = sql
             .exec(
-                "SELECT state, event_count, created_ms, indexed_status FROM subject WHERE id = 1",
+                "SELECT state, created_ms, indexed_status FROM subject WHERE id = 1",
                 None,
             )?
             .to_array()?;
         Ok(rows.into_iter().next())
     }
 
+    /// Stores the event (once per event id) and merges it into the state.
+    ///
+    /// On a duplicate the stored copy is merged again: the merge is idempotent, so this is a
+    /// no-op normally, and it repairs the state if an earlier append stored the event row but
+    /// failed before its state update or alarm were written (the provider's retry lands here).
     async fn append(&self, append: AppendRequest) -> Result<Response> {
         let AppendRequest { event, raw } = append;
         let sql = self.sql();
         self.ensure_schema(&sql)?;
+        let mut state = match self.read_row()? {
+            Some(row) => parse_state(&row.state)?,
+            None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+        };
         let event_json = serde_json::to_string(&event)?;
         let raw_json = serde_json::to_string(&raw)?;
         let inserted = sql
@@ -200,30 +209,18 @@ impl Subject {
             )?
             .rows_written()
             > 0;
-
-        let row = self.read_row()?;
-        if !inserted {
-            let status = match row {
-                Some(row) => parse_state(&row.state)?.status(),
-                None => None,
-            };
-            return Response::from_json(&AppendOutcome {
-                duplicate: true,
-                status,
-            });
-        }
-
-        let mut state = match &row {
-            Some(row) => parse_state(&row.state)?,
-            None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+        let merged = if inserted {
+            event
+        } else {
+            self.stored_event(&event.event_id)?.unwrap_or(event)
         };
-        state.apply(&event);
+        state.apply(&merged);
         sql.exec(
-            "INSERT INTO subject (id, state, event_count, created_ms) VALUES (1, ?, 1, ?)
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state, event_count = event_count + 1",
+            "INSERT INTO subject (id, state, created_ms) VALUES (1, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state",
             vec![
                 serde_json::to_string(&state)?.into(),
-                event.received_at.millis().into(),
+                merged.received_at.millis().into(),
             ],
         )?;
 
@@ -232,9 +229,44 @@ impl Subject {
             storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
         }
         Response::from_json(&AppendOutcome {
-            duplicate: false,
-            status: state.status(),
+            duplicate: !inserted,
         })
+    }
+
+    fn stored_event(&self, event_id: &str) -> Result<Option<Event>> {
+        #[derive(Deserialize)]
+        struct EventRow {
+            event: String,
+        }
+        let rows: Vec<EventRow> = self
+            .sql()
+            .exec(
+                "SELECT event FROM events WHERE event_id = ?",
+                vec![event_id.into()],
+            )?
+            .to_array()?;
+        rows.first()
+            .map(|row| serde_json::from_str(&row.event).map_err(worker::Error::from))
+            .transpose()
+    }
+
+    fn summary_of(&self, row: &SubjectRow) -> Result<Summary> {
+        Ok(parse_state(&row.state)?.summary(self.event_count()?))
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let counts: Vec<Count> = self
+            .sql()
+            .exec("SELECT COUNT(*) AS n FROM events", None)?
+            .to_array()?;
+        Ok(counts
+            .first()
+            .and_then(|count| u64::try_from(count.n).ok())
+            .unwrap_or(0))
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.
@@ -260,6 +292,7 @@ impl Subject {
         Response::from_json(&Timeline { events })
     }
 
+    /// `{"received_at": ms, "request": <captured request>}` for one stored event.
     fn raw_request(&self, event_id: &str) -> Result<Response> {
         let sql = self.sql();
         if !self.has_schema(&sql)? {
@@ -267,17 +300,22 @@ impl Subject {
         }
         #[derive(Deserialize)]
         struct RawRow {
+            received_at: i64,
             raw: String,
         }
         let rows: Vec<RawRow> = sql
             .exec(
-                "SELECT raw FROM events WHERE event_id = ?",
+                "SELECT received_at, raw FROM events WHERE event_id = ?",
                 vec![event_id.into()],
             )?
             .to_array()?;
         match rows.into_iter().next() {
             Some(row) => {
-                let mut response = Response::ok(row.raw)?;
+                let body = format!(
+                    "{{\"received_at\":{},\"request\":{}}}",
+                    row.received_at, row.raw
+                );
+                let mut response = Response::ok(body)?;
                 response
                     .headers_mut()
                     .set("content-type", "application/json")?;
@@ -290,11 +328,6 @@ impl Subject {
 
 fn parse_state(json: &str) -> Result<SubjectState> {
     Ok(serde_json::from_str(json)?)
-}
-
-fn summary_of(row: &SubjectRow) -> Result<Summary> {
-    let count = u64::try_from(row.event_count).unwrap_or(0);
-    Ok(parse_state(&row.state)?.summary(count))
 }
 
 fn not_found() -> Result<Response> {

@@ -4,6 +4,7 @@
 //! 200 only after every event is committed by its subject's Durable Object. Any storage failure
 //! answers 503, so the provider retries and nothing acknowledged is ever lost.
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use switchboard_core::config::secret_setting;
 use switchboard_core::{CapturedRequest, Config, Event, Kind, ProviderId, Timestamp};
@@ -34,28 +35,13 @@ pub async fn receive(
     mut request: Request,
     env: &Env,
     config: &Config,
-    provider_name: &str,
+    provider_id: ProviderId,
     log: &mut RequestLog,
 ) -> Result<Response, AppError> {
-    let provider_id: ProviderId = provider_name
-        .parse()
-        .map_err(|_| AppError::UnknownProvider(provider_name.to_owned()))?;
     let provider = switchboard_core::configured_provider(config, provider_id)
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
-    let limit = config.max_body_bytes;
-    let declared_length = request
-        .headers()
-        .get("content-length")?
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > limit as u64) {
-        return Err(AppError::PayloadTooLarge { limit });
-    }
-    let body = request.bytes().await?;
-    if body.len() > limit {
-        return Err(AppError::PayloadTooLarge { limit });
-    }
-
+    let body = read_body(&mut request, config.max_body_bytes).await?;
     let captured = capture(&request, body)?;
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
@@ -89,6 +75,32 @@ pub async fn receive(
     log.events = Some(accepted.len());
     log.duplicates = Some(accepted.iter().filter(|item| item.duplicate).count());
     Ok(Response::from_json(&Acknowledgement { accepted })?)
+}
+
+/// Reads the body, refusing it with 413 as soon as it exceeds `limit` bytes: from
+/// `Content-Length` before reading when the header is present, else while streaming, so an
+/// oversized chunked body is never buffered whole.
+async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
+    let declared_length = request
+        .headers()
+        .get("content-length")?
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    if request.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = request.stream()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The request exactly as received: method, full URL, headers, body bytes.

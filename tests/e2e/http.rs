@@ -22,6 +22,16 @@ impl Response {
     }
 }
 
+/// Headers of a stored request that describe its original transport, not its content.
+const TRANSPORT_HEADERS: [&str; 6] = [
+    "content-length",
+    "host",
+    "accept-encoding",
+    "connection",
+    "transfer-encoding",
+    "cf-connecting-ip",
+];
+
 pub struct Client {
     base_url: String,
     agent: ureq::Agent,
@@ -72,13 +82,29 @@ impl Client {
         read(self.agent.run(request))
     }
 
+    /// Sends a `POST` with `Transfer-Encoding: chunked` (no `Content-Length`).
+    pub fn send_chunked(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, String> {
+        let mut reader = body;
+        read(
+            self.agent
+                .post(&self.url(path))
+                .header("content-type", content_type)
+                .send(ureq::SendBody::from_reader(&mut reader)),
+        )
+    }
+
     /// Sends a captured request (as signed by the core) to its path and query on this worker.
     pub fn replay(&self, captured: &CapturedRequest) -> Result<Response, String> {
         let path_and_query = path_and_query(&captured.url);
         let headers: Vec<(&str, &str)> = captured
             .headers
             .iter()
-            .filter(|(name, _)| name.as_str() != "content-length")
+            .filter(|(name, _)| !TRANSPORT_HEADERS.contains(&name.as_str()))
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
         self.send(&captured.method, &path_and_query, &headers, &captured.body)

@@ -25,6 +25,9 @@ pub struct Suite {
     pub configured: Worker,
     /// Only the status API token: Vonage is disabled.
     pub unconfigured: Worker,
+    /// Vonage configured with a 2-second signature window, so that stored requests become
+    /// exportable within a test.
+    pub short_window: Worker,
 }
 
 type Test = fn(&Suite);
@@ -60,6 +63,10 @@ fn main() {
     let conclusion = libtest_mimic::run(&arguments, trials);
     // `exit` skips destructors: stop the workers first.
     drop(suite);
+    if !conclusion.has_failed() {
+        // Keep the workers' logs and state only when something failed.
+        let _ = std::fs::remove_dir_all(run_dir());
+    }
     conclusion.exit();
 }
 
@@ -78,8 +85,18 @@ fn start_suite() -> Result<Suite, String> {
         &[("STATUS_API_TOKEN", TOKEN)],
         &state.join("unconfigured"),
     )?;
+    let short_window = Worker::start(
+        "short-window",
+        &[
+            ("STATUS_API_TOKEN", TOKEN),
+            ("VONAGE_SIGNATURE_SECRET", SECRET),
+            ("SIGNATURE_TOLERANCE_SECONDS", "2"),
+        ],
+        &state.join("short-window"),
+    )?;
     Ok(Suite {
         configured,
         unconfigured,
+        short_window,
     })
 }

@@ -574,7 +574,13 @@ fn list_shows_recent_calls_and_filters(suite: &Suite) {
         .as_str()
         .expect("a cursor: more than one call exists");
     let second_page = summary(&client, &format!("/v1/calls?limit=1&cursor={cursor}"));
+    assert_eq!(second_page["items"].as_array().map(Vec::len), Some(1));
     assert_ne!(first_page["items"][0]["id"], second_page["items"][0]["id"]);
+    assert_error(
+        &client.api("/v1/calls?cursor=not-a-cursor", TOKEN).unwrap(),
+        400,
+        "invalid_parameter",
+    );
 
     assert_error(
         &client.api("/v1/calls?status=delivered", TOKEN).unwrap(),
@@ -607,31 +613,53 @@ fn cli_binary() -> PathBuf {
 }
 
 fn exported_request_verifies_offline_with_the_cli(suite: &Suite) {
-    let client = suite.configured.client();
+    let client = suite.short_window.client();
     let call = unique_id("call-export");
+    let sent_at = now();
     let request = signed(&voice_event(&client, &call_body(&call, "answered", 5)));
     let event_id = accepted(&deliver(&client, &request))["event_id"]
         .as_str()
         .expect("event id")
         .to_owned();
+    let path = format!("/v1/calls/vonage/{call}/events/{event_id}/request");
 
-    let export = summary(
-        &client,
-        &format!("/v1/calls/vonage/{call}/events/{event_id}/request"),
-    );
+    // While its signature could be replayed (2 × the 2 s window), the request is withheld.
+    assert_error(&client.api(&path, TOKEN).unwrap(), 425, "too_early");
+    sleep(Duration::from_millis(4_500));
+    let export = summary(&client, &path);
     let stored = CapturedRequest::from_json(&export.to_string()).expect("captured request shape");
     assert_eq!(
         stored.body, request.body,
         "the raw body is kept byte for byte"
     );
+    assert_eq!(
+        stored.header("authorization"),
+        request.header("authorization")
+    );
+    assert_error(
+        &deliver(&client, &stored),
+        401,
+        "timestamp_out_of_tolerance",
+    );
 
     let file = run_dir().join(format!("{call}.json"));
     std::fs::write(&file, export.to_string()).unwrap();
-    let output = Command::new(cli_binary())
-        .args(["verify", "--provider", "vonage", "--secret", SECRET])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let verify = |now: i64| {
+        Command::new(cli_binary())
+            .args([
+                "verify",
+                "--provider",
+                "vonage",
+                "--secret",
+                SECRET,
+                "--now",
+                &now.to_string(),
+            ])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let output = verify(sent_at.unix_seconds());
     assert!(
         output.status.success(),
         "{}",
@@ -640,6 +668,9 @@ fn exported_request_verifies_offline_with_the_cli(suite: &Suite) {
     let events: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(events[0]["event_id"], json!(event_id));
     assert_eq!(events[0]["status"], json!("in_progress"));
+    let late = verify(sent_at.unix_seconds() + 3_600);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&late.stderr).contains("timestamp_out_of_tolerance"));
 
     let missing = client
         .api(
@@ -648,6 +679,7 @@ fn exported_request_verifies_offline_with_the_cli(suite: &Suite) {
         )
         .unwrap();
     assert_error(&missing, 404, "not_found");
+    assert!(missing.body.contains("event not found"), "{}", missing.body);
 }
 
 fn cli_simulates_every_scenario(suite: &Suite) {
