@@ -50,7 +50,8 @@ enum Command {
 }
 
 /// Which provider, and its signature settings. Unset settings are read from the environment,
-/// then from the dotenv file, by the worker's names (VONAGE_SIGNATURE_SECRET, ...).
+/// then from the dotenv file, by the worker's names (VONAGE_SIGNATURE_SECRET, ...); but with
+/// --secret, the method comes from --method alone.
 #[derive(Debug, Args)]
 struct ProviderArgs {
     /// The webhook provider.
@@ -60,8 +61,9 @@ struct ProviderArgs {
     /// [default: VONAGE_SIGNATURE_SECRET]
     #[arg(long = "secret", value_name = "SECRET")]
     secrets: Vec<String>,
-    /// Vonage SMS signature method (the Dashboard setting). [default: VONAGE_SIGNATURE_METHOD;
-    /// else verify infers it from the signature's length and sign uses md5hash]
+    /// Vonage SMS signature method (the Dashboard setting). [default: VONAGE_SIGNATURE_METHOD
+    /// when --secret is not given; else verify infers it from the signature's length and sign
+    /// uses md5hash]
     #[arg(long, value_name = "METHOD", value_parser = ["md5hash", "md5", "sha1", "sha256", "sha512"])]
     method: Option<String>,
     /// Dotenv file with the worker's settings. [default: .dev.vars, if present]
@@ -198,14 +200,22 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     }
 }
 
+/// The provider's signature settings. A method configured for one secret says nothing about
+/// another: with `--secret`, the method comes from `--method` alone (unset: inferred or
+/// md5hash), never from the environment or `.dev.vars`.
 fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let mut settings = Settings::load(args.dev_vars.as_deref())?;
-    let secrets = (!args.secrets.is_empty()).then(|| args.secrets.join(","));
-    settings.set_flag(
-        switchboard_core::config::secret_setting(args.provider),
-        secrets,
-    );
-    settings.set_flag(settings::method_setting(args.provider), args.method.clone());
+    let method_setting = settings::method_setting(args.provider);
+    let secrets = args.secrets.join(",");
+    if Secret::parse_list(&secrets).is_empty() {
+        settings.set_flag(method_setting, args.method.clone());
+    } else {
+        settings.set_flag(
+            switchboard_core::config::secret_setting(args.provider),
+            Some(secrets),
+        );
+        settings.set_flag_only(method_setting, args.method.clone());
+    }
     Ok(settings)
 }
 

@@ -1,7 +1,7 @@
 //! Where secrets and options come from: command-line flags first, then the process
 //! environment, then a wrangler-style `.dev.vars` file (the same names the worker reads).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::Path;
 
@@ -24,10 +24,13 @@ pub fn method_setting(provider: ProviderId) -> &'static str {
     }
 }
 
-/// Settings by name, looked up flag → environment → `.dev.vars`. Blank values count as unset.
+/// Settings by name, looked up flag → environment → `.dev.vars`, except those set with
+/// [`Settings::set_flag_only`]. Blank values count as unset.
 #[derive(Debug)]
 pub struct Settings {
     flags: BTreeMap<&'static str, String>,
+    /// Names read from the flags alone.
+    flag_only: BTreeSet<&'static str>,
     dev_vars: BTreeMap<String, String>,
 }
 
@@ -51,6 +54,7 @@ impl Settings {
         };
         Ok(Self {
             flags: BTreeMap::new(),
+            flag_only: BTreeSet::new(),
             dev_vars,
         })
     }
@@ -62,13 +66,20 @@ impl Settings {
         }
     }
 
+    /// Sets `name` from a flag, or leaves it unset when the flag was not given: the environment
+    /// and `.dev.vars` are not read for it.
+    pub fn set_flag_only(&mut self, name: &'static str, value: Option<String>) {
+        self.flag_only.insert(name);
+        self.set_flag(name, value);
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         let present = |value: &String| !value.trim().is_empty();
-        self.flags
-            .get(name)
-            .filter(|value| present(value))
-            .cloned()
-            .or_else(|| std::env::var(name).ok().filter(present))
+        let flag = self.flags.get(name).filter(|value| present(value)).cloned();
+        if self.flag_only.contains(name) {
+            return flag;
+        }
+        flag.or_else(|| std::env::var(name).ok().filter(present))
             .or_else(|| {
                 self.dev_vars
                     .get(name)
@@ -171,6 +182,7 @@ mod tests {
     fn flags_win_and_blank_values_fall_through() {
         let mut settings = Settings {
             flags: BTreeMap::new(),
+            flag_only: BTreeSet::new(),
             dev_vars: parse_dev_vars("SWITCHBOARD_CLI_TEST_A=file\nSWITCHBOARD_CLI_TEST_B=file")
                 .unwrap(),
         };
@@ -185,5 +197,22 @@ mod tests {
             Some("file")
         );
         assert_eq!(settings.get("SWITCHBOARD_CLI_TEST_C"), None);
+    }
+
+    #[test]
+    fn flag_only_settings_ignore_the_file() {
+        let mut settings = Settings {
+            flags: BTreeMap::new(),
+            flag_only: BTreeSet::new(),
+            dev_vars: parse_dev_vars("SWITCHBOARD_CLI_TEST_D=file\nSWITCHBOARD_CLI_TEST_E=file")
+                .unwrap(),
+        };
+        settings.set_flag_only("SWITCHBOARD_CLI_TEST_D", None);
+        settings.set_flag_only("SWITCHBOARD_CLI_TEST_E", Some("flag".into()));
+        assert_eq!(settings.get("SWITCHBOARD_CLI_TEST_D"), None);
+        assert_eq!(
+            settings.get("SWITCHBOARD_CLI_TEST_E").as_deref(),
+            Some("flag")
+        );
     }
 }

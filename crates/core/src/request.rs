@@ -17,6 +17,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::WebhookError;
 
+/// How much of an unsupported media type [`BodyKind::Other`] keeps: the header is sender-chosen
+/// text that ends up in error messages and logs.
+const MAX_MEDIA_TYPE_CHARS: usize = 64;
+
 /// An HTTP request as the provider sent it. Signatures are checked on these exact bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturedRequest {
@@ -36,7 +40,8 @@ pub enum BodyKind {
     Empty,
     Json,
     Form,
-    /// Any other media type (or none) with a non-empty body.
+    /// Any other media type (or none) with a non-empty body, lower-cased and cut to its first
+    /// 64 characters.
     Other(String),
 }
 
@@ -100,18 +105,13 @@ impl CapturedRequest {
             "application/json" => BodyKind::Json,
             "application/x-www-form-urlencoded" => BodyKind::Form,
             _ if media_type.ends_with("+json") => BodyKind::Json,
-            _ => BodyKind::Other(media_type),
+            _ => BodyKind::Other(media_type.chars().take(MAX_MEDIA_TYPE_CHARS).collect()),
         }
     }
 
-    /// The `Bearer` credential of the `Authorization` header, if the header uses that scheme.
+    /// The `Bearer` credential of the `Authorization` header (see [`bearer_credential`]).
     pub fn bearer_token(&self) -> Option<&str> {
-        let value = self.header("authorization")?.trim();
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|token| !token.is_empty())
+        bearer_credential(self.header("authorization")?)
     }
 
     /// Reads a captured-request file (see the module docs).
@@ -119,16 +119,27 @@ impl CapturedRequest {
         serde_json::from_str(text)
             .map_err(|error| WebhookError::Malformed(format!("captured request: {error}")))
     }
-
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_owned())
-    }
 }
 
-/// Parses `application/x-www-form-urlencoded` bytes (also a raw query string).
+/// The credential of an `Authorization` header value that uses the `Bearer` scheme
+/// (`Bearer <token>`, RFC 6750 §2.1; the scheme name is case-insensitive, RFC 9110 §11.1),
+/// without surrounding spaces. `None` for another scheme or an empty credential.
+pub fn bearer_credential(authorization_header_value: &str) -> Option<&str> {
+    let (scheme, token) = authorization_header_value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Parses `application/x-www-form-urlencoded` bytes (also a raw query string): `+` is a space,
+/// `%XX` a byte, and bytes that are not UTF-8 after decoding become U+FFFD.
 ///
-/// Invalid UTF-8 after percent-decoding is replaced with U+FFFD, so a forged byte can only make a
-/// signature check fail, never pass.
+/// Decoding is many-to-one: `%41` and `A`, `+` and `%20`, or two different invalid byte
+/// sequences give the same text. Signatures are checked over the decoded values, as the
+/// providers define them (Vonage signs parameter values, not the raw query), so every encoding
+/// of the same values verifies alike. That is harmless: the decoded values are all that is read
+/// afterwards, and they are exactly what was signed.
 pub fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
@@ -253,5 +264,42 @@ mod tests {
         assert_eq!(basic.bearer_token(), None);
         let empty = CapturedRequest::new("GET", "u").with_header("authorization", "Bearer ");
         assert_eq!(empty.bearer_token(), None);
+        assert_eq!(CapturedRequest::new("GET", "u").bearer_token(), None);
+    }
+
+    #[test]
+    fn bearer_credential_reads_any_case_of_the_scheme_and_a_non_empty_token() {
+        for (value, expected) in [
+            ("Bearer abc.def", Some("abc.def")),
+            ("bearer abc", Some("abc")),
+            ("BEARER abc", Some("abc")),
+            ("  Bearer   abc  ", Some("abc")),
+            ("Bearer a b", Some("a b")),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Bearer    ", None),
+            ("Bearerabc", None),
+            ("Basic abc", None),
+            ("Token Bearer", None),
+            ("", None),
+        ] {
+            assert_eq!(bearer_credential(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_unsupported_media_type_is_cut_short() {
+        let long = format!("text/{}", "x".repeat(500));
+        let request = CapturedRequest::new("POST", "u")
+            .with_header("content-type", &format!("{long}; charset=utf-8"))
+            .with_body("a");
+        assert_eq!(
+            request.body_kind(),
+            BodyKind::Other(long.chars().take(64).collect())
+        );
+        let multibyte = CapturedRequest::new("POST", "u")
+            .with_header("content-type", &"é".repeat(100))
+            .with_body("a");
+        assert_eq!(multibyte.body_kind(), BodyKind::Other("é".repeat(64)));
     }
 }

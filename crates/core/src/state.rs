@@ -348,11 +348,7 @@ mod tests {
     }
 
     fn fold(events: &[Event]) -> SubjectState {
-        let mut state = SubjectState::new(ProviderId::Vonage, Kind::Call, "call-1");
-        for event in events {
-            state.apply(event);
-        }
-        state
+        fold_as(Kind::Call, events)
     }
 
     #[test]
@@ -432,73 +428,162 @@ mod tests {
         assert_eq!(serde_json::from_str::<SubjectState>(&json).unwrap(), state);
     }
 
-    fn any_call_event() -> impl Strategy<Value = Event> {
-        let statuses = prop::sample::select(vec![
-            None,
-            Some(Status::Initiated),
-            Some(Status::Ringing),
-            Some(Status::InProgress),
-            Some(Status::Completed),
-            Some(Status::Busy),
-            Some(Status::NoAnswer),
-            Some(Status::Failed),
-        ]);
-        (
-            0u32..40,
-            statuses,
-            0i64..20,
-            prop::option::of(0u64..500),
-            any::<bool>(),
-        )
-            .prop_map(|(id, status, at, duration, human)| {
-                let word = status.map_or("record", Status::as_str);
-                let mut event = call_event(&format!("e{id}"), status, word, at);
-                event.details.duration_seconds = duration;
-                event.details.answered_by = Some(if human {
-                    AnsweredBy::Human
-                } else {
-                    AnsweredBy::Machine
-                });
-                event.from = Some(format!("from-{id}"));
-                event
-            })
+    fn fold_as(kind: Kind, events: &[Event]) -> SubjectState {
+        let mut state = SubjectState::new(ProviderId::Vonage, kind, "subject-1");
+        for event in events {
+            state.apply(event);
+        }
+        state
     }
 
-    /// A set of distinct events (by id, as the provider would send them) and an arrival
-    /// sequence: a permutation of them with some delivered more than once.
-    fn lifecycle_and_arrival() -> impl Strategy<Value = (Vec<Event>, Vec<Event>)> {
-        prop::collection::vec(any_call_event(), 1..12)
-            .prop_map(|events| {
+    fn any_kind() -> impl Strategy<Value = Kind> {
+        prop::sample::select(vec![Kind::Call, Kind::Message])
+    }
+
+    /// `None` or any status of `kind`'s vocabulary.
+    fn any_status(kind: Kind) -> impl Strategy<Value = Option<Status>> {
+        let vocabulary = match kind {
+            Kind::Call => Status::CALL.to_vec(),
+            Kind::Message => Status::MESSAGE.to_vec(),
+        };
+        prop::sample::select(
+            std::iter::once(None)
+                .chain(vocabulary.into_iter().map(Some))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// A time among a few seconds, so that events share times often.
+    fn any_time() -> impl Strategy<Value = Timestamp> {
+        (0i64..20).prop_map(Timestamp::from_unix_seconds)
+    }
+
+    fn any_text(choices: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop::sample::select(choices).prop_map(str::to_owned))
+    }
+
+    fn any_details() -> impl Strategy<Value = Details> {
+        (
+            prop::option::of(0u64..500),
+            any_text(&["0.00150000", "0.03330000", "1"]),
+            any_text(&["EUR", "USD"]),
+            any_text(&["unavailable", "declined", "cannot_route"]),
+            prop::option::of((
+                prop::sample::select(vec!["0", "5", "6", "42"]),
+                any_text(&["Delivered", "Portability Error", "Anti-Spam Rejection"]),
+            )),
+            prop::option::of(prop::sample::select(vec![
+                AnsweredBy::Human,
+                AnsweredBy::Machine,
+            ])),
+            prop::option::of(any_time()),
+            prop::option::of(any_time()),
+        )
+            .prop_map(
+                |(duration, price, currency, detail, error, answered_by, started, ended)| Details {
+                    duration_seconds: duration,
+                    price,
+                    currency,
+                    detail,
+                    error_code: error.as_ref().map(|(code, _)| (*code).to_owned()),
+                    error_message: error.and_then(|(_, message)| message),
+                    answered_by,
+                    started_at: started,
+                    ended_at: ended,
+                    ..Details::default()
+                },
+            )
+    }
+
+    /// An event of `kind` with every field the state reads drawn at random.
+    fn any_event(kind: Kind) -> impl Strategy<Value = Event> {
+        (
+            0u32..40,
+            any_status(kind),
+            prop::option::of(any_time()),
+            any_time(),
+            prop::option::of(0u64..4),
+            prop::option::of(prop::sample::select(vec![
+                Direction::Inbound,
+                Direction::Outbound,
+            ])),
+            any_text(&["447700900000", "447700900001", "Vonage"]),
+            any_text(&["447700900000", "447700900001"]),
+            any_text(&["CON-1", "CON-2"]),
+            any_details(),
+        )
+            .prop_map(
+                move |(
+                    id,
+                    status,
+                    occurred_at,
+                    received_at,
+                    sequence,
+                    direction,
+                    from,
+                    to,
+                    session_id,
+                    details,
+                )| {
+                    Event {
+                        provider: ProviderId::Vonage,
+                        kind,
+                        subject_id: "subject-1".into(),
+                        event_id: format!("e{id}"),
+                        status,
+                        provider_status: status.map_or("annotation", Status::as_str).into(),
+                        occurred_at,
+                        received_at,
+                        sequence,
+                        direction,
+                        from,
+                        to,
+                        session_id,
+                        details,
+                    }
+                },
+            )
+    }
+
+    /// A kind, a set of its distinct events (by id, as the provider would send them) and an
+    /// arrival sequence: a permutation of them with some delivered more than once.
+    fn lifecycle_and_arrival() -> impl Strategy<Value = (Kind, Vec<Event>, Vec<Event>)> {
+        any_kind()
+            .prop_flat_map(|kind| (Just(kind), prop::collection::vec(any_event(kind), 1..12)))
+            .prop_map(|(kind, events)| {
                 let mut seen = std::collections::BTreeSet::new();
-                events
+                let distinct = events
                     .into_iter()
                     .filter(|event| seen.insert(event.event_id.clone()))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (kind, distinct)
             })
-            .prop_flat_map(|events| {
+            .prop_flat_map(|(kind, events)| {
                 let duplicates = prop::collection::vec(0..events.len(), 0..6);
-                (Just(events), duplicates)
+                (Just(kind), Just(events), duplicates)
             })
-            .prop_flat_map(|(events, duplicates)| {
+            .prop_flat_map(|(kind, events, duplicates)| {
                 let mut arrival = events.clone();
                 arrival.extend(duplicates.into_iter().map(|index| events[index].clone()));
-                (Just(events), Just(arrival).prop_shuffle())
+                (Just(kind), Just(events), Just(arrival).prop_shuffle())
             })
     }
 
     proptest! {
         #[test]
-        fn any_permutation_with_duplicates_gives_the_same_state((events, arrival) in lifecycle_and_arrival()) {
-            prop_assert_eq!(fold(&arrival), fold(&events));
+        fn any_permutation_with_duplicates_gives_the_same_state(
+            (kind, events, arrival) in lifecycle_and_arrival(),
+        ) {
+            prop_assert_eq!(fold_as(kind, &arrival), fold_as(kind, &events));
         }
 
         #[test]
-        fn status_rank_never_decreases((_events, arrival) in lifecycle_and_arrival()) {
-            let mut state = SubjectState::new(ProviderId::Vonage, Kind::Call, "call-1");
+        fn status_rank_never_decreases((kind, _events, arrival) in lifecycle_and_arrival()) {
+            let mut state = SubjectState::new(ProviderId::Vonage, kind, "subject-1");
             let mut previous = None;
             for event in &arrival {
                 state.apply(event);
-                let rank = state.status().and_then(|status| status.rank(Kind::Call));
+                let rank = state.status().and_then(|status| status.rank(kind));
                 prop_assert!(rank >= previous);
                 previous = rank;
             }

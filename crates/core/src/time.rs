@@ -52,7 +52,9 @@ impl Timestamp {
         i64::try_from(millis).ok().map(Self)
     }
 
-    /// Whether `self` lies within `tolerance_seconds` of `now`, in either direction.
+    /// Whether `self` lies within `tolerance_seconds` of `now`, in either direction. Never
+    /// overflows; with [`from_unix_seconds`](Self::from_unix_seconds) saturating, a claimed time
+    /// beyond the representable range is far outside any window around a real `now`.
     pub fn within(self, now: Timestamp, tolerance_seconds: u32) -> bool {
         self.0.abs_diff(now.0) <= u64::from(tolerance_seconds) * 1000
     }
@@ -111,6 +113,21 @@ mod tests {
         assert!(!Timestamp::from_unix_seconds(699).within(now, 300));
         assert!(!Timestamp::from_unix_seconds(1_301).within(now, 300));
         assert!(!Timestamp::from_millis(i64::MIN).within(Timestamp::from_millis(i64::MAX), 300));
+    }
+
+    #[test]
+    fn saturated_seconds_fail_every_window() {
+        let now = Timestamp::from_unix_seconds(1_577_880_000);
+        for seconds in [i64::MAX, i64::MIN, i64::MAX / 1000 + 1, i64::MIN / 1000 - 1] {
+            assert!(
+                !Timestamp::from_unix_seconds(seconds).within(now, u32::MAX),
+                "{seconds}"
+            );
+        }
+        assert!(!Timestamp::from_unix_seconds(i64::MIN)
+            .within(Timestamp::from_millis(i64::MAX), u32::MAX));
+        assert!(!Timestamp::from_unix_seconds(i64::MAX)
+            .within(Timestamp::from_millis(i64::MIN), u32::MAX));
     }
 
     #[test]

@@ -14,6 +14,11 @@ const SMS: &str = "vonage-sms-php-vector.json";
 const SMS_SECRET: &str = "my_secret_key_for_testing";
 const SMS_NOW: i64 = 1_385_047_698;
 
+/// A delivery receipt signed with md5hash (see the fixture's `_source`).
+const MD5HASH_DLR: &str = "vonage-dlr-md5hash-get.json";
+const MD5HASH_DLR_SECRET: &str = "md5hash-dlr-secret";
+const MD5HASH_DLR_NOW: i64 = 1_767_225_600;
+
 /// A copy of a fixture with one change made to its JSON.
 fn altered(switchboard: &Switchboard, name: &str, change: impl FnOnce(&mut Value)) -> String {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
@@ -223,6 +228,59 @@ fn settings_come_from_the_environment_and_dev_vars_when_flags_are_absent() {
         .env("VONAGE_SIGNATURE_SECRET", VOICE_SECRET)
         .run_line(&line, &[&voice])
         .expect(0);
+}
+
+#[test]
+fn a_secret_flag_ignores_the_method_of_the_environment_and_dev_vars() {
+    let receipt = fixture(MD5HASH_DLR);
+    let switchboard = Switchboard::new("verify_secret_flag_method");
+    switchboard.write(
+        ".dev.vars",
+        "VONAGE_SIGNATURE_SECRET=dev-secret\nVONAGE_SIGNATURE_METHOD=sha256\n",
+    );
+    let line =
+        format!("verify --provider vonage --secret {MD5HASH_DLR_SECRET} --now {MD5HASH_DLR_NOW}");
+    let run = switchboard.run_line(&line, &[&receipt]).expect(0);
+    let event = &run.json()[0];
+    assert_eq!(event["kind"], "message");
+    assert_eq!(event["subject_id"], "0B00000127FDBC63");
+    assert_eq!(event["status"], "delivered");
+    // The same from the environment...
+    Switchboard::new("verify_secret_flag_env_method")
+        .env("VONAGE_SIGNATURE_SECRET", "env-secret")
+        .env("VONAGE_SIGNATURE_METHOD", "sha256")
+        .run_line(&line, &[&receipt])
+        .expect(0);
+    // ...while --method still applies...
+    let refused = switchboard
+        .run_line(&format!("{line} --method sha1"), &[&receipt])
+        .expect(1);
+    assert!(
+        refused.stderr.starts_with("invalid_signature: "),
+        "{}",
+        refused.stderr
+    );
+    switchboard
+        .run_line(&format!("{line} --method md5hash"), &[&receipt])
+        .expect(0);
+
+    // ...and a secret from .dev.vars brings its method along.
+    switchboard.write(
+        ".dev.vars",
+        &format!("VONAGE_SIGNATURE_SECRET={MD5HASH_DLR_SECRET}\nVONAGE_SIGNATURE_METHOD=sha256\n"),
+    );
+    let line = format!("verify --provider vonage --now {MD5HASH_DLR_NOW}");
+    let refused = switchboard.run_line(&line, &[&receipt]).expect(1);
+    assert!(
+        refused.stderr.starts_with("invalid_signature: "),
+        "{}",
+        refused.stderr
+    );
+    switchboard.write(
+        ".dev.vars",
+        &format!("VONAGE_SIGNATURE_SECRET={MD5HASH_DLR_SECRET}\nVONAGE_SIGNATURE_METHOD=md5hash\n"),
+    );
+    switchboard.run_line(&line, &[&receipt]).expect(0);
 }
 
 #[test]

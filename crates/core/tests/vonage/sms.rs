@@ -378,3 +378,114 @@ fn blank_values_are_accepted_with_or_without_them_in_the_string() {
         );
     }
 }
+
+/// A genuine receipt, signed now, and its parameters as sent.
+fn signed_receipt(provider: &impl Provider) -> (CapturedRequest, Vec<(String, String)>) {
+    let signed = provider
+        .sign(&request(Transport::Query, &receipt()), now())
+        .expect("signed");
+    let params = sms::request_params(&signed).expect("params");
+    (signed, params)
+}
+
+#[test]
+fn a_name_that_merges_two_signed_parameters_is_refused() {
+    let provider = vonage();
+    let (_, params) = signed_receipt(&provider);
+    // `err-code=0` and `message-timestamp=…` sent as one name: the signed string is unchanged,
+    // but the receipt would lose its error code and time and get a new event id.
+    let mut merged: Vec<_> = params
+        .iter()
+        .filter(|(key, _)| key != "err-code" && key != "message-timestamp")
+        .cloned()
+        .collect();
+    merged.push((
+        "err-code=0&message-timestamp".into(),
+        "2018-10-25 12:10:29".into(),
+    ));
+    assert_eq!(sms::signed_string(&merged), sms::signed_string(&params));
+    for transport in TRANSPORTS {
+        let refused = provider.receive(&request(transport, &merged), now()).err();
+        assert!(
+            matches!(refused, Some(WebhookError::Malformed(_))),
+            "{transport:?}: {refused:?}"
+        );
+    }
+
+    let secrets = [Secret::new(SECRET)];
+    for name in ["a&b", "a=b", "=", "&"] {
+        let odd = with_param(params.clone(), name, "1");
+        assert!(
+            matches!(
+                sms::verify_signature(&odd, &secrets, None),
+                Err(WebhookError::Malformed(_))
+            ),
+            "{name}"
+        );
+        let unsigned = with_param(receipt(), name, "1");
+        assert!(
+            matches!(
+                provider.sign(&request(Transport::Form, &unsigned), now()),
+                Err(WebhookError::Malformed(_))
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn blank_parameters_never_make_a_new_event() {
+    let provider = vonage();
+    let (signed, params) = signed_receipt(&provider);
+    let original = provider.receive(&signed, now()).expect("valid");
+    // The Java SDK's string skips blank values, so adding one keeps the signature valid: the
+    // event must stay the same one.
+    for (name, blank) in [("zz", ""), ("zz", "  "), ("nonce", ""), ("a", "\t")] {
+        let padded = with_param(params.clone(), name, blank);
+        for transport in TRANSPORTS {
+            let events = provider.receive(&request(transport, &padded), now());
+            assert_eq!(
+                events.as_ref(),
+                Ok(&original),
+                "{name}={blank:?} via {transport:?}"
+            );
+        }
+    }
+
+    // Signed the Java way, with a blank value: removing it keeps the signature valid too.
+    let mut java = with_param(
+        with_param(receipt(), "client-ref", ""),
+        "timestamp",
+        &NOW.to_string(),
+    );
+    let sig = sms::compute(
+        SmsMethod::Md5Hash,
+        SECRET,
+        &sms::signed_string_skipping_blank(&java),
+    );
+    java.push(("sig".into(), sig));
+    let with_blank = provider
+        .receive(&request(Transport::Form, &java), now())
+        .expect("valid");
+    java.retain(|(key, _)| key != "client-ref");
+    let without_blank = provider
+        .receive(&request(Transport::Form, &java), now())
+        .expect("valid");
+    assert_eq!(with_blank, without_blank);
+}
+
+#[test]
+fn a_saturating_timestamp_is_outside_the_window() {
+    let provider = vonage();
+    for timestamp in [i64::MAX, i64::MIN] {
+        let mut params = with_param(receipt(), "timestamp", &timestamp.to_string());
+        let sig = sms::compute(SmsMethod::Sha256, SECRET, &sms::signed_string(&params));
+        params.push(("sig".into(), sig));
+        assert_eq!(
+            provider
+                .verify(&request(Transport::Query, &params), now())
+                .err(),
+            Some(WebhookError::TimestampOutOfTolerance(timestamp.to_string()))
+        );
+    }
+}

@@ -88,13 +88,6 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
 /// Fields only a voice event has (providers.md §1; `call_uuid` on `human`/`machine` events).
 const VOICE_FIELDS: [&str; 3] = ["uuid", "call_uuid", "conversation_uuid"];
 
-/// Whether `unix_seconds` lies within `tolerance_seconds` of `now`, either way. Computed in
-/// `i128`, so that no claimed time, however large, overflows.
-fn seconds_within(unix_seconds: i64, now: Timestamp, tolerance_seconds: u32) -> bool {
-    let delta = i128::from(unix_seconds) * 1000 - i128::from(now.millis());
-    delta.unsigned_abs() <= u128::from(tolerance_seconds) * 1000
-}
-
 /// The HMAC of `message` under `key`. HMAC accepts keys of any length (RFC 2104 §2), so
 /// `new_from_slice` cannot fail; were it to, the empty tag would match no signature.
 fn hmac_tag<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -190,25 +183,6 @@ impl Provider for Vonage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tolerance_is_inclusive_and_never_overflows() {
-        let now = Timestamp::from_unix_seconds(1_000);
-        assert!(seconds_within(700, now, 300));
-        assert!(seconds_within(1_300, now, 300));
-        assert!(!seconds_within(699, now, 300));
-        assert!(!seconds_within(1_301, now, 300));
-        assert!(!seconds_within(
-            i64::MIN,
-            Timestamp::from_millis(i64::MAX),
-            u32::MAX
-        ));
-        assert!(!seconds_within(
-            i64::MAX,
-            Timestamp::from_millis(i64::MIN),
-            u32::MAX
-        ));
-    }
 
     #[test]
     fn known_words_are_per_kind() {

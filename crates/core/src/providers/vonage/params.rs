@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::error::Category;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -116,8 +117,9 @@ fn text_entries(pairs: Vec<(String, String)>) -> Vec<(String, Value)> {
 /// Reads a JSON object's members in order, keeping each value's exact text so that a number is
 /// signed and stored as sent (`0.03330000`, not a float). `null` members are dropped.
 fn json_entries(body: &[u8]) -> Result<Vec<(String, Value)>, WebhookError> {
-    let members = serde_json::from_slice::<Members>(body)
-        .map_err(|error| WebhookError::Malformed(format!("JSON body: {error}")))?;
+    let members = serde_json::from_slice::<Members>(body).map_err(|error| {
+        WebhookError::Malformed(format!("JSON body is not valid: {}", describe(&error)))
+    })?;
     members
         .0
         .into_iter()
@@ -131,9 +133,34 @@ fn json_value(raw: &RawValue) -> Result<Value, WebhookError> {
     match text.as_bytes().first() {
         Some(b'"') => serde_json::from_str::<String>(text)
             .map(Value::Text)
-            .map_err(|error| WebhookError::Malformed(format!("JSON body: {error}"))),
+            .map_err(|error| {
+                WebhookError::Malformed(format!(
+                    "JSON body has a string that is not valid: {}",
+                    category(&error)
+                ))
+            }),
         Some(b'{' | b'[') => Ok(Value::Nested),
         _ => Ok(Value::Text(text.to_owned())),
+    }
+}
+
+/// Where and what kind of JSON error, never its text: serde_json's messages quote the input
+/// (`invalid type: string "…"`), and the message goes into the 400 answer and the logs.
+fn describe(error: &serde_json::Error) -> String {
+    format!(
+        "{} at line {}, column {}",
+        category(error),
+        error.line(),
+        error.column()
+    )
+}
+
+fn category(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "syntax error",
+        Category::Data => "wrong type",
+        Category::Eof => "unexpected end of input",
     }
 }
 
@@ -255,6 +282,37 @@ mod tests {
             Params::from_request(&text).unwrap_err(),
             WebhookError::UnsupportedContentType("text/plain".into())
         );
+        let long = text.with_header("content-type", &format!("text/{}", "x".repeat(1000)));
+        assert_eq!(
+            Params::from_request(&long).unwrap_err(),
+            WebhookError::UnsupportedContentType(format!("text/{}", "x".repeat(59)))
+        );
+    }
+
+    #[test]
+    fn json_errors_say_where_but_never_quote_the_body() {
+        for (body, expected) in [
+            (
+                r#"{"msisdn":"447700900001",x}"#,
+                "JSON body is not valid: syntax error at line 1, column 26",
+            ),
+            (
+                "{\"status\":\n\"delivered\"",
+                "JSON body is not valid: unexpected end of input at line 2, column 11",
+            ),
+            (
+                r#""447700900001""#,
+                "JSON body is not valid: wrong type at line 1, column 14",
+            ),
+            (
+                r#"{"text":"\ud800 447700900001"}"#,
+                "JSON body has a string that is not valid: syntax error",
+            ),
+        ] {
+            let error = Params::from_request(&json_request(body)).unwrap_err();
+            assert_eq!(error, WebhookError::Malformed(expected.into()), "{body}");
+            assert!(!error.to_string().contains("4477"), "{error}");
+        }
     }
 
     #[test]

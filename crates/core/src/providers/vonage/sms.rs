@@ -12,6 +12,9 @@
 //! 3. join as `&k1=v1&k2=v2…`, with a leading `&` and no URL encoding;
 //! 4. `md5hash`: `md5_hex(string + secret)`; `md5`/`sha1`/`sha256`/`sha512`:
 //!    `hex(HMAC(secret, string))`; hex in either case.
+//!
+//! Names are not escaped, so a name holding `&` or `=` is refused: it could stand for two
+//! signed parameters.
 
 use hmac::Hmac;
 use md5::{Digest, Md5};
@@ -21,7 +24,7 @@ use subtle::ConstantTimeEq;
 use time::macros::format_description;
 
 use super::params::{params_event_id, Params, Source};
-use super::{hmac_tag, seconds_within, SmsMethod, VonageConfig};
+use super::{hmac_tag, SmsMethod, VonageConfig};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::request::CapturedRequest;
@@ -79,6 +82,13 @@ const EXTRA_FIELDS: [&str; 3] = ["network-code", "scts", "client-ref"];
 /// them out so that such a retry collapses into the original.
 const SIGNING_PARAMS: [&str; 3] = ["sig", "timestamp", "nonce"];
 
+/// What a parameter name may not contain. The scheme replaces `&` and `=` in values only (PHP
+/// and Ruby SDKs at the commits above; the Java SDK also replaces them in names, `clean(name)` in
+/// `RequestSigning.java`, providers.md §2), so a name holding them could carry two signed
+/// parameters as one: `err-code=0&message-timestamp` = `2018-10-25 12:10:29` hashes exactly as
+/// `err-code=0` and `message-timestamp=2018-10-25 12:10:29` do. Vonage sends no such names.
+const NAME_SEPARATORS: [char; 2] = ['&', '='];
+
 /// The normalized status of a DLR `status` word, `None` for a word this version does not know.
 pub(crate) fn message_status(word: &str) -> Option<Status> {
     MESSAGE_STATUSES
@@ -115,7 +125,23 @@ pub fn signed_string(params: &[(String, String)]) -> String {
 /// hashing (`Vonage/vonage-java-sdk@609f524d58a00a8fa51569474689307e191b5da4:
 /// src/main/java/com/vonage/client/auth/RequestSigning.java`), PHP, Ruby and Python keep them.
 pub fn signed_string_skipping_blank(params: &[(String, String)]) -> String {
-    build_signed_string(params, |value| !value.trim().is_empty())
+    build_signed_string(params, |value| !is_blank(value))
+}
+
+/// Whether a value is blank in the sense of the Java SDK's `value.trim().isEmpty()`.
+fn is_blank(value: &str) -> bool {
+    value.trim().is_empty()
+}
+
+/// Refuses parameter names that contain `&` or `=` (see [`NAME_SEPARATORS`]).
+fn refuse_separators_in_names(params: &[(String, String)]) -> Result<(), WebhookError> {
+    if params.iter().any(|(key, _)| key.contains(NAME_SEPARATORS)) {
+        Err(WebhookError::Malformed(
+            "a parameter name contains `&` or `=`".into(),
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 fn build_signed_string(params: &[(String, String)], keep: impl Fn(&str) -> bool) -> String {
@@ -182,12 +208,16 @@ fn methods_for_length(hex_digits: usize) -> Vec<SmsMethod> {
 /// 64: SHA-256; 128: SHA-512). `sig` is compared case-insensitively, as bytes, in constant time.
 /// When some value is blank, the Java SDK's string without blank values is also accepted.
 ///
+/// A parameter name containing `&` or `=` is refused as [`WebhookError::Malformed`] before
+/// anything is hashed: such a name could stand for two signed parameters.
+///
 /// This is the signature alone: the webhook check also requires a fresh `timestamp`.
 pub fn verify_signature(
     params: &[(String, String)],
     secrets: &[Secret],
     method: Option<SmsMethod>,
 ) -> Result<(), WebhookError> {
+    refuse_separators_in_names(params)?;
     let presented = params
         .iter()
         .find(|(key, _)| key == "sig")
@@ -210,7 +240,7 @@ pub fn verify_signature(
     let mut messages = vec![signed_string(params)];
     if params
         .iter()
-        .any(|(key, value)| key != "sig" && value.trim().is_empty())
+        .any(|(key, value)| key != "sig" && is_blank(value))
     {
         messages.push(signed_string_skipping_blank(params));
     }
@@ -243,18 +273,24 @@ pub(crate) fn verify_webhook(
 ) -> Result<(), WebhookError> {
     let timestamp = params
         .iter()
-        .find(|(key, value)| key == "timestamp" && !value.trim().is_empty())
+        .find(|(key, value)| key == "timestamp" && !is_blank(value))
         .map(|(_, value)| value.trim())
         .ok_or(WebhookError::MissingSignedField("timestamp"))?;
     verify_signature(params, &config.secrets, config.sms_method)?;
     let seconds: i64 = timestamp
         .parse()
         .map_err(|_| WebhookError::Malformed("`timestamp` is not unix seconds".into()))?;
-    if seconds_within(seconds, now, config.tolerance_seconds) {
+    if Timestamp::from_unix_seconds(seconds).within(now, config.tolerance_seconds) {
         Ok(())
     } else {
         Err(WebhookError::TimestampOutOfTolerance(timestamp.to_owned()))
     }
+}
+
+/// Whether a parameter is part of the event id: not one of [`SIGNING_PARAMS`], and not blank
+/// (see [`normalize`]).
+fn identifies_the_event(key: &str, value: &str) -> bool {
+    !SIGNING_PARAMS.contains(&key) && !is_blank(value)
 }
 
 /// Maps a verified delivery receipt to its event.
@@ -265,12 +301,17 @@ pub(crate) fn verify_webhook(
 /// the event's `from` is the DLR's `to` and its `to` is `msisdn`.
 ///
 /// `price` is in the account's currency, which the receipt does not name: no currency is set.
+///
+/// Event id: the parameters without [`SIGNING_PARAMS`] and without blank values. Blank values
+/// carry nothing this function reads, and the Java SDK's string does not sign them (accepted by
+/// [`verify_signature`]): were they part of the id, adding `zz=` to a genuine receipt would
+/// make it a new event, past the dedup.
 pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event, WebhookError> {
     let params = params.into_flat()?;
     let value = |key: &str| {
         params
             .iter()
-            .find(|(name, value)| name == key && !value.trim().is_empty())
+            .find(|(name, value)| name == key && !is_blank(value))
             .map(|(_, value)| value.clone())
     };
     let subject_id = value("messageId").ok_or(WebhookError::MissingField("messageId"))?;
@@ -285,8 +326,8 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
         event_id: params_event_id(
             params
                 .iter()
-                .filter(|(key, _)| !SIGNING_PARAMS.contains(&key.as_str()))
-                .map(|(key, value)| (key.as_str(), value.as_str())),
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .filter(|(key, value)| identifies_the_event(key, value)),
         ),
         status: message_status(&provider_status),
         provider_status,
@@ -317,7 +358,8 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
 /// Signs an SMS request as Vonage would: sets `timestamp` to `now`, replaces `sig`, and writes
 /// the parameters back where they were (query, form body or JSON body). Any `Authorization`
 /// header is dropped: Vonage sends none with SMS webhooks, and a `Bearer` one would select the
-/// voice scheme.
+/// voice scheme. A parameter name containing `&` or `=` is refused as [`verify_signature`]
+/// refuses it.
 pub(crate) fn sign(
     request: &CapturedRequest,
     params: Params,
@@ -331,6 +373,7 @@ pub(crate) fn sign(
         .into_iter()
         .filter(|(key, _)| key != "sig" && key != "timestamp")
         .collect();
+    refuse_separators_in_names(&params)?;
     params.push(("timestamp".into(), now.unix_seconds().to_string()));
     let sig = compute(method, secret.expose(), &signed_string(&params));
     params.push(("sig".into(), sig));

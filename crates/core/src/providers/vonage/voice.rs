@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::hmac_tag;
 use super::params::{content_event_id, params_event_id, Params};
-use super::{hmac_tag, seconds_within};
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
 use crate::request::CapturedRequest;
@@ -233,7 +233,7 @@ pub(crate) fn verify_webhook(
     let issued_at = claims
         .issued_at
         .ok_or(WebhookError::MissingSignedField("iat"))?;
-    if !seconds_within(issued_at, now, tolerance_seconds) {
+    if !Timestamp::from_unix_seconds(issued_at).within(now, tolerance_seconds) {
         return Err(WebhookError::TimestampOutOfTolerance(issued_at.to_string()));
     }
     Ok(claims)
