@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use switchboard_core::request::bearer_credential;
 use switchboard_core::secret::matches_any;
 use switchboard_core::{Config, Kind, ProviderId, Status};
 use worker::{Date, Env, Request, Response, Stub, Url};
@@ -21,11 +22,7 @@ const MAX_PAGE_SIZE: u64 = 100;
 /// constant time. With no token configured every request is refused (fail closed).
 pub fn authorize(request: &Request, config: &Config) -> Result<(), AppError> {
     let header = request.headers().get("authorization")?.unwrap_or_default();
-    let presented = header
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or("");
+    let presented = bearer_credential(&header).unwrap_or("");
     if !presented.is_empty() && matches_any(presented, &config.status_api_tokens) {
         Ok(())
     } else {

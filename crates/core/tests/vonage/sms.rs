@@ -489,3 +489,30 @@ fn a_saturating_timestamp_is_outside_the_window() {
         );
     }
 }
+
+#[test]
+fn separator_changes_the_signature_cannot_see_keep_the_event_id() {
+    let provider = vonage();
+    let signed_with = |client_ref: &str| {
+        let mut params = with_param(
+            with_param(receipt(), "client-ref", client_ref),
+            "timestamp",
+            &NOW.to_string(),
+        );
+        let sig = sms::compute(SmsMethod::Md5Hash, SECRET, &sms::signed_string(&params));
+        params.push(("sig".into(), sig));
+        provider
+            .receive(&request(Transport::Form, &params), now())
+            .expect("valid")
+    };
+    // `a_b` and `a=b` sign the same (`&`/`=` fold to `_`), so a retry altered that way must not
+    // count as a new event.
+    assert_eq!(
+        signed_with("a_b")[0].event_id,
+        signed_with("a=b")[0].event_id
+    );
+    assert_ne!(
+        signed_with("a_b")[0].event_id,
+        signed_with("a_c")[0].event_id
+    );
+}

@@ -23,7 +23,7 @@ use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 use time::macros::format_description;
 
-use super::params::{params_event_id, Params, Source};
+use super::params::{content_event_id, Params, Source};
 use super::{hmac_tag, SmsMethod, VonageConfig};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
@@ -293,6 +293,19 @@ fn identifies_the_event(key: &str, value: &str) -> bool {
     !SIGNING_PARAMS.contains(&key) && !is_blank(value)
 }
 
+/// The event id: the hash of the signed string of the identifying parameters. Built from the
+/// signed form (values with `&`/`=` folded to `_`), so that no change the signature cannot see
+/// (an added blank parameter, `_` turned into `=`) gives a retry a new id. Unambiguous because
+/// names with `&` or `=` are refused before this.
+fn event_id(params: &[(String, String)]) -> String {
+    let identifying: Vec<(String, String)> = params
+        .iter()
+        .filter(|(key, value)| identifies_the_event(key, value))
+        .cloned()
+        .collect();
+    content_event_id(signed_string(&identifying).as_bytes())
+}
+
 /// Maps a verified delivery receipt to its event.
 ///
 /// Quirk: in a DLR, `to` is *your* sender id and `msisdn` the recipient ("`msisdn`: the number
@@ -323,12 +336,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
         provider: ProviderId::Vonage,
         kind: Kind::Message,
         subject_id,
-        event_id: params_event_id(
-            params
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str()))
-                .filter(|(key, value)| identifies_the_event(key, value)),
-        ),
+        event_id: event_id(&params),
         status: message_status(&provider_status),
         provider_status,
         occurred_at: value("message-timestamp")
