@@ -161,6 +161,6 @@ fn load_config(env: &Env) -> std::result::Result<Rc<Config>, AppError> {
     let config = Config::from_lookup(|name| env.var(name).ok().map(|value| value.to_string()))
         .map(Rc::new)
         .map_err(|error| AppError::Config(error.to_string()))?;
-    CONFIG.with(|cell| cell.get_or_init(|| Rc::clone(&config)).clone());
+    CONFIG.with(|cell| cell.set(Rc::clone(&config)).ok());
     Ok(config)
 }

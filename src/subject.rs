@@ -116,6 +116,15 @@ impl DurableObject for Subject {
             "UPDATE subject SET indexed_status = ? WHERE id = 1",
             vec![summary.status.map(Status::as_str).into()],
         )?;
+        // An event may have been merged while the KV writes were in flight, and seen this
+        // alarm as still pending: index it in a later run.
+        let changed = self
+            .read_row()?
+            .is_some_and(|current| current.state != row.state);
+        let storage = self.state.storage();
+        if changed && storage.get_alarm().await?.is_none() {
+            storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+        }
         Response::empty()
     }
 }
