@@ -179,7 +179,13 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     let ids = scenario_ids(args)?;
     let webhook_url = format!("{base_url}/webhooks/{provider_id}");
     let scenario =
-        scenario::build_ending_at(provider_id, args.scenario, &webhook_url, &ids, clock::now());
+        scenario::build_ending_at(provider_id, args.scenario, &webhook_url, &ids, clock::now())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "scenario `{:?}` is not available for {provider_id}",
+                    args.scenario
+                ))
+            })?;
 
     let target = simulate::Target {
         base_url,
@@ -206,15 +212,26 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
 fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let mut settings = Settings::load(args.dev_vars.as_deref())?;
     let method_setting = settings::method_setting(args.provider);
+    if args.method.is_some() && method_setting.is_none() {
+        return Err(Failure::usage(format!(
+            "--method applies to Vonage only, not {}",
+            args.provider
+        )));
+    }
     let secrets = args.secrets.join(",");
-    if Secret::parse_list(&secrets).is_empty() {
-        settings.set_flag(method_setting, args.method.clone());
-    } else {
+    let from_command_line = !Secret::parse_list(&secrets).is_empty();
+    if from_command_line {
         settings.set_flag(
             switchboard_core::config::secret_setting(args.provider),
             Some(secrets),
         );
-        settings.set_flag_only(method_setting, args.method.clone());
+    }
+    if let Some(method_setting) = method_setting {
+        if from_command_line {
+            settings.set_flag_only(method_setting, args.method.clone());
+        } else {
+            settings.set_flag(method_setting, args.method.clone());
+        }
     }
     Ok(settings)
 }

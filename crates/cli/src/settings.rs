@@ -17,10 +17,16 @@ pub const DEFAULT_DEV_VARS: &str = ".dev.vars";
 pub const SIGNATURE_TOLERANCE_SECONDS: &str = "SIGNATURE_TOLERANCE_SECONDS";
 pub const STATUS_API_TOKEN: &str = "STATUS_API_TOKEN";
 
-/// The name of a provider's signature-method setting.
-pub fn method_setting(provider: ProviderId) -> &'static str {
+/// The name of a provider's signature-method setting, for providers that have one.
+pub fn method_setting(provider: ProviderId) -> Option<&'static str> {
     match provider {
-        ProviderId::Vonage => "VONAGE_SIGNATURE_METHOD",
+        ProviderId::Vonage => Some("VONAGE_SIGNATURE_METHOD"),
+        ProviderId::VonageBusiness
+        | ProviderId::Telnyx
+        | ProviderId::Bird
+        | ProviderId::MessageBird
+        | ProviderId::Twilio
+        | ProviderId::Plivo => None,
     }
 }
 

@@ -15,6 +15,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn secret_setting(provider: ProviderId) -> &'static str {
     match provider {
         ProviderId::Vonage => "VONAGE_SIGNATURE_SECRET",
+        ProviderId::VonageBusiness => "VONAGE_BUSINESS_SIGNING_KEY",
+        ProviderId::Telnyx => "TELNYX_PUBLIC_KEY",
+        ProviderId::Bird => "BIRD_SIGNING_KEY",
+        ProviderId::MessageBird => "MESSAGEBIRD_SIGNING_KEY",
+        ProviderId::Twilio => "TWILIO_AUTH_TOKEN",
+        ProviderId::Plivo => "PLIVO_AUTH_TOKEN",
     }
 }
 

@@ -16,14 +16,28 @@ use crate::time::Timestamp;
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderId {
     Vonage,
+    VonageBusiness,
+    Telnyx,
+    Bird,
+    #[serde(rename = "messagebird")]
+    MessageBird,
+    Twilio,
+    Plivo,
 }
 
 impl ProviderId {
+    /// The providers whose webhooks this version receives.
     pub const ALL: [ProviderId; 1] = [ProviderId::Vonage];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderId::Vonage => "vonage",
+            ProviderId::VonageBusiness => "vonage-business",
+            ProviderId::Telnyx => "telnyx",
+            ProviderId::Bird => "bird",
+            ProviderId::MessageBird => "messagebird",
+            ProviderId::Twilio => "twilio",
+            ProviderId::Plivo => "plivo",
         }
     }
 }
@@ -315,6 +329,10 @@ pub struct Event {
     /// The provider's grouping of legs (Vonage `conversation_uuid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Other ids of the same call or message by which it can be looked up (Telnyx
+    /// `call_control_id` for a call keyed by `call_leg_id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     #[serde(default)]
     pub details: Details,
 }
@@ -405,6 +423,10 @@ mod tests {
     #[test]
     fn provider_ids_parse_from_their_path_segment() {
         assert_eq!("vonage".parse::<ProviderId>(), Ok(ProviderId::Vonage));
+        for provider in ProviderId::ALL {
+            let json = serde_json::to_string(&provider).unwrap();
+            assert_eq!(json, format!("\"{}\"", provider.as_str()));
+        }
         assert!("Vonage".parse::<ProviderId>().is_err());
     }
 
@@ -424,6 +446,7 @@ mod tests {
             from: None,
             to: None,
             session_id: None,
+            aliases: Vec::new(),
             details: Details::default(),
         };
         let earlier = Event {

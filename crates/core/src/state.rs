@@ -18,6 +18,7 @@
 //! exact; the join does not rely on it.
 
 use std::cmp::Reverse;
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +101,8 @@ pub struct SubjectState {
     from: Option<Register<String>>,
     to: Option<Register<String>>,
     session_id: Option<Register<String>>,
+    #[serde(default)]
+    aliases: BTreeSet<String>,
     first_occurred_at: Option<Timestamp>,
     ringing_at: Option<Timestamp>,
     answered_at: Option<Timestamp>,
@@ -127,6 +130,7 @@ impl SubjectState {
             from: None,
             to: None,
             session_id: None,
+            aliases: BTreeSet::new(),
             first_occurred_at: None,
             ringing_at: None,
             answered_at: None,
@@ -178,6 +182,7 @@ impl SubjectState {
         keep_earliest(&mut self.from, &order, event.from.as_ref());
         keep_earliest(&mut self.to, &order, event.to.as_ref());
         keep_earliest(&mut self.session_id, &order, event.session_id.as_ref());
+        self.aliases.extend(event.aliases.iter().cloned());
         keep_min(&mut self.first_occurred_at, event.occurred_at);
 
         let details = &event.details;
@@ -257,6 +262,7 @@ impl SubjectState {
             from: value(&self.from),
             to: value(&self.to),
             session_id: value(&self.session_id),
+            aliases: self.aliases.iter().cloned().collect(),
             created_at: self.first_occurred_at.or(self.first_received_at),
             ringing_at: self.ringing_at,
             answered_at,
@@ -287,6 +293,9 @@ pub struct Summary {
     pub from: Option<String>,
     pub to: Option<String>,
     pub session_id: Option<String>,
+    /// Other ids this subject can be looked up by.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub created_at: Option<Timestamp>,
     pub ringing_at: Option<Timestamp>,
     pub answered_at: Option<Timestamp>,
@@ -325,6 +334,7 @@ mod tests {
             from: Some("447700900000".into()),
             to: Some("447700900001".into()),
             session_id: Some("CON-1".into()),
+            aliases: Vec::new(),
             details: Details::default(),
         }
     }
@@ -538,6 +548,7 @@ mod tests {
                         direction,
                         from,
                         to,
+                        aliases: session_id.iter().map(|id| format!("alias-{id}")).collect(),
                         session_id,
                         details,
                     }

@@ -347,6 +347,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
         from: value("to"),
         to: value("msisdn"),
         session_id: None,
+        aliases: Vec::new(),
         details: Details {
             price: value("price"),
             error_message: error_code

@@ -330,6 +330,7 @@ pub(crate) fn normalize(
         from: text("from"),
         to: text("to"),
         session_id: text("conversation_uuid"),
+        aliases: Vec::new(),
         details: Details {
             duration_seconds: params
                 .text("duration")

@@ -1,0 +1,1 @@
+//! Bird (new platform) voice webhooks: providers.md §5.

@@ -1,0 +1,1 @@
+//! Vonage Business Communications (VIS) webhooks: providers.md §3.
