@@ -45,40 +45,77 @@ pub async fn handle(
     match rest {
         [] => list(request, env, kind).await,
         [provider, id] => {
-            let subject = subject(env, kind, provider, id)?;
-            forward(&subject, "https://subject/summary", kind.as_str()).await
+            ask(
+                env,
+                kind,
+                provider,
+                id,
+                "https://subject/summary",
+                kind.as_str(),
+            )
+            .await
         }
         [provider, id, "events"] => {
-            let subject = subject(env, kind, provider, id)?;
-            forward(&subject, "https://subject/events", kind.as_str()).await
+            ask(
+                env,
+                kind,
+                provider,
+                id,
+                "https://subject/events",
+                kind.as_str(),
+            )
+            .await
         }
         [provider, id, "events", event_id, "request"] => {
-            let subject = subject(env, kind, provider, id)?;
-            export_request(&subject, event_id, config).await
+            let url = Url::parse_with_params("https://subject/request", [("event_id", event_id)])
+                .map_err(|error| AppError::Internal(error.to_string()))?;
+            let response = ask(env, kind, provider, id, url.as_str(), "event").await?;
+            export_request(response, config).await
         }
         _ => Err(AppError::NotFound("route")),
     }
 }
 
-/// The stub of the subject's Durable Object.
-fn subject(env: &Env, kind: Kind, provider: &str, id: &str) -> Result<Stub, AppError> {
+/// Asks the Durable Object of the subject `id`, or, if it has nothing, that of the subject
+/// whose alias `id` is (the KV alias index is read only then, so current ids cost no KV read).
+/// A 404 becomes ours, naming `what` was not found.
+async fn ask(
+    env: &Env,
+    kind: Kind,
+    provider: &str,
+    id: &str,
+    url: &str,
+    what: &'static str,
+) -> Result<Response, AppError> {
     let provider: ProviderId = provider
         .parse()
         .map_err(|_| AppError::UnknownProvider(provider.to_owned()))?;
-    Ok(env
-        .durable_object(SUBJECTS_BINDING)?
-        .id_from_name(&object_name(provider, kind, id))?
-        .get_stub()?)
-}
-
-/// Asks the subject's Durable Object; its 404 becomes ours, naming `what` was not found.
-async fn forward(subject: &Stub, url: &str, what: &'static str) -> Result<Response, AppError> {
-    let response = subject.fetch_with_str(url).await?;
+    let response = subject_stub(env, provider, kind, id)?
+        .fetch_with_str(url)
+        .await?;
+    let response = match response.status_code() {
+        404 => match index::resolve_alias(&env.kv(index::BINDING)?, kind, provider, id).await? {
+            Some(target) => {
+                subject_stub(env, provider, kind, &target)?
+                    .fetch_with_str(url)
+                    .await?
+            }
+            None => response,
+        },
+        _ => response,
+    };
     match response.status_code() {
         200 => Ok(response),
         404 => Err(AppError::NotFound(what)),
         status => Err(AppError::Internal(format!("subject answered {status}"))),
     }
+}
+
+fn subject_stub(env: &Env, provider: ProviderId, kind: Kind, id: &str) -> Result<Stub, AppError> {
+    Ok(env
+        .durable_object(SUBJECTS_BINDING)?
+        .id_from_name(&object_name(provider, kind, id))?
+        .get_stub()?)
 }
 
 /// The raw request of one event, in the CLI's captured-request format.
@@ -87,19 +124,12 @@ async fn forward(subject: &Stub, url: &str, what: &'static str) -> Result<Respon
 /// still accepted. So it is only handed out once that window has certainly passed: the signed
 /// time may be up to the tolerance after receipt, and is accepted up to the tolerance after
 /// that. Earlier requests get 425 with `Retry-After`.
-async fn export_request(
-    subject: &Stub,
-    event_id: &str,
-    config: &Config,
-) -> Result<Response, AppError> {
+async fn export_request(mut response: Response, config: &Config) -> Result<Response, AppError> {
     #[derive(Deserialize)]
     struct Stored {
         received_at: i64,
         request: Box<RawValue>,
     }
-    let url = Url::parse_with_params("https://subject/request", [("event_id", event_id)])
-        .map_err(|error| AppError::Internal(error.to_string()))?;
-    let mut response = forward(subject, url.as_str(), "event").await?;
     let stored: Stored = response.json().await?;
     let replayable_ms = 2 * i64::from(config.tolerance_seconds) * 1000;
     let now = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);

@@ -19,6 +19,10 @@
 //! recent first. `created_ms` is when the subject's first event was received, which never
 //! changes, so only the status keys move (old ones are deleted when the status changes).
 //! The entry itself is the key's metadata, so a page costs one KV call.
+//!
+//! Aliases (other ids of a subject, e.g. Telnyx `call_control_id`) are keys
+//! `{kind}/alias/{provider}/{alias}` whose value is the subject's id, for the status API's
+//! fallback lookup; like the lists, they appear about a second after the event.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine as _;
@@ -147,6 +151,11 @@ pub async fn write(
     for key in &keys {
         kv.put(key, "")?.metadata(&entry)?.execute().await?;
     }
+    for alias in &summary.aliases {
+        kv.put(&alias_key(kind, provider, alias), id)?
+            .execute()
+            .await?;
+    }
     if let Some(previous) = previous_status.filter(|previous| Some(*previous) != summary.status) {
         for key in status_keys(kind, provider, previous, &order, id) {
             kv.delete(&key).await?;
@@ -170,6 +179,20 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
     String::from_utf8(bytes)
         .ok()
         .filter(|kv_cursor| !kv_cursor.is_empty())
+}
+
+fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> String {
+    format!("{}/alias/{provider}/{alias}", kind.as_str())
+}
+
+/// The id of the subject that has `alias` as another id, if the index knows one.
+pub async fn resolve_alias(
+    kv: &KvStore,
+    kind: Kind,
+    provider: ProviderId,
+    alias: &str,
+) -> Result<Option<String>, worker::KvError> {
+    kv.get(&alias_key(kind, provider, alias)).text().await
 }
 
 /// One page of a list, most recent first.

@@ -7,6 +7,7 @@
 use futures_util::StreamExt;
 use serde::Serialize;
 use switchboard_core::config::secret_setting;
+use switchboard_core::request::rebase_url;
 use switchboard_core::{CapturedRequest, Config, Event, Kind, ProviderId, Timestamp};
 use wasm_bindgen::JsValue;
 use worker::{Date, Env, Method, Request, RequestInit, Response};
@@ -42,7 +43,7 @@ pub async fn receive(
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
     let body = read_body(&mut request, config.max_body_bytes).await?;
-    let captured = capture(&request, body)?;
+    let captured = capture(&request, body, config.public_base_url.as_deref());
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
     log.unknown_words = events
@@ -103,14 +104,20 @@ async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppEr
     Ok(body)
 }
 
-/// The request exactly as received: method, full URL, headers, body bytes.
-fn capture(request: &Request, body: Vec<u8>) -> Result<CapturedRequest, AppError> {
-    let mut captured = CapturedRequest::new(request.method().as_ref(), request.url()?.as_str());
+/// The request exactly as received: method, URL (the runtime's, with scheme and host replaced by
+/// `PUBLIC_BASE_URL` when set), headers, body bytes.
+fn capture(request: &Request, body: Vec<u8>, public_base_url: Option<&str>) -> CapturedRequest {
+    let url = request.inner().url();
+    let url = match public_base_url {
+        Some(base) => rebase_url(&url, base),
+        None => url,
+    };
+    let mut captured = CapturedRequest::new(request.method().as_ref(), &url);
     for (name, value) in request.headers().entries() {
         captured.set_header(&name, &value);
     }
     captured.body = body;
-    Ok(captured)
+    captured
 }
 
 /// Commits one event in its subject's Durable Object.

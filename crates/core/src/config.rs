@@ -40,6 +40,10 @@ pub struct Config {
     pub tolerance_seconds: u32,
     /// `MAX_BODY_BYTES`: larger webhook bodies get 413.
     pub max_body_bytes: usize,
+    /// `PUBLIC_BASE_URL`: the scheme and host (and port) providers call, e.g.
+    /// `https://hooks.example.com`. When set, it replaces those of the request URL before
+    /// verification (see [`rebase_url`](crate::request::rebase_url)).
+    pub public_base_url: Option<String>,
     pub vonage: Option<VonageConfig>,
 }
 
@@ -81,13 +85,39 @@ impl Config {
             tolerance_seconds,
         });
 
+        let public_base_url = lookup("PUBLIC_BASE_URL")
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .map(|value| parse_public_base_url(&value))
+            .transpose()?;
+
         Ok(Self {
+            public_base_url,
             status_api_tokens: secrets("STATUS_API_TOKEN"),
             tolerance_seconds,
             max_body_bytes,
             vonage,
         })
     }
+}
+
+/// Accepts `http(s)://host[:port]` with nothing after the authority but an optional `/`.
+fn parse_public_base_url(value: &str) -> Result<String, ConfigError> {
+    let invalid = |problem: &str| ConfigError {
+        name: "PUBLIC_BASE_URL",
+        problem: format!("`{value}` {problem}"),
+    };
+    let authority = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// or http://"))?
+        .trim_end_matches('/');
+    if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
+        return Err(invalid(
+            "must be a scheme and host only, like https://hooks.example.com",
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -140,6 +170,25 @@ mod tests {
         assert_eq!(vonage.sms_method, Some(SmsMethod::Sha256));
         assert_eq!(vonage.tolerance_seconds, 60);
         assert_eq!(config.status_api_tokens.len(), 2);
+    }
+
+    #[test]
+    fn public_base_url_is_a_scheme_and_host() {
+        let parsed = config(&[("PUBLIC_BASE_URL", "https://hooks.example.com:8443/")]).unwrap();
+        assert_eq!(
+            parsed.public_base_url.as_deref(),
+            Some("https://hooks.example.com:8443")
+        );
+        assert!(config(&[]).unwrap().public_base_url.is_none());
+        for bad in [
+            "hooks.example.com",
+            "https://",
+            "https://h.example/path",
+            "ftp://h",
+        ] {
+            let error = config(&[("PUBLIC_BASE_URL", bad)]).unwrap_err();
+            assert_eq!(error.name, "PUBLIC_BASE_URL", "{bad}");
+        }
     }
 
     #[test]

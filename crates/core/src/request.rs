@@ -132,6 +132,24 @@ pub fn bearer_credential(authorization_header_value: &str) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// `url` with its scheme and authority (host and port) replaced by those of `public_base`
+/// (e.g. `https://hooks.example.com`); path and query are kept byte for byte.
+///
+/// URL-signed schemes (Twilio, Plivo, Bird, MessageBird) sign the URL the provider called. Behind
+/// a proxy, tunnel or custom route the worker sees another host, and every signature fails;
+/// `PUBLIC_BASE_URL` is the fix. `public_base` is validated by the configuration.
+pub fn rebase_url(url: &str, public_base: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    let path_start = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |index| after_scheme + index);
+    format!(
+        "{}{}",
+        public_base.trim_end_matches('/'),
+        &url[path_start..]
+    )
+}
+
 /// Parses `application/x-www-form-urlencoded` bytes (also a raw query string): `+` is a space,
 /// `%XX` a byte, and bytes that are not UTF-8 after decoding become U+FFFD.
 ///
@@ -256,6 +274,26 @@ mod tests {
         assert_eq!(form.body_kind(), BodyKind::Form);
         let other = form.clone().with_header("content-type", "text/plain");
         assert_eq!(other.body_kind(), BodyKind::Other("text/plain".into()));
+    }
+
+    #[test]
+    fn rebasing_keeps_path_and_raw_query() {
+        assert_eq!(
+            rebase_url(
+                "http://127.0.0.1:8787/webhooks/twilio?a=%20b&c=d+e",
+                "https://hooks.example.com"
+            ),
+            "https://hooks.example.com/webhooks/twilio?a=%20b&c=d+e"
+        );
+        assert_eq!(
+            rebase_url("http://localhost/x", "https://h.example:8443/"),
+            "https://h.example:8443/x"
+        );
+        assert_eq!(
+            rebase_url("http://localhost", "https://h.example"),
+            "https://h.example"
+        );
+        assert_eq!(rebase_url("http://h?q=1", "https://p"), "https://p?q=1");
     }
 
     #[test]
