@@ -1,0 +1,1 @@
+//! Legacy MessageBird `MessageBird-Signature-JWT` webhooks: providers.md §5.

@@ -1,0 +1,1 @@
+//! Plivo call and message callbacks: providers.md §7.

@@ -1,0 +1,1 @@
+//! Twilio voice and SMS status callbacks: providers.md §6.
