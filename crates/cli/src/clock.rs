@@ -33,7 +33,7 @@ impl IdSource {
         Self { state: seed }
     }
 
-    fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -58,6 +58,16 @@ impl IdSource {
     pub fn message_id(&mut self) -> String {
         format!("{:016X}", self.next_u64())
     }
+
+    /// `digits` lower-case hex digits (Twilio SIDs after their prefix, VIS event ids, …).
+    pub fn hex(&mut self, digits: usize) -> String {
+        let mut text = String::with_capacity(digits + 16);
+        while text.len() < digits {
+            text.push_str(&format!("{:016x}", self.next_u64()));
+        }
+        text.truncate(digits);
+        text
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +88,16 @@ mod tests {
         assert!(message_id
             .chars()
             .all(|c| matches!(c, '0'..='9' | 'A'..='F')));
+    }
+
+    #[test]
+    fn hex_ids_have_the_asked_length() {
+        let mut ids = IdSource::from_seed(7);
+        for digits in [1, 16, 24, 32] {
+            let id = ids.hex(digits);
+            assert_eq!(id.len(), digits);
+            assert!(id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, Kind, ProviderId, Timestamp, WebhookError};
+use switchboard_core::{CapturedRequest, ProviderId, Timestamp, WebhookError};
 
 use crate::clock::IdSource;
 use crate::failure::Failure;
@@ -50,17 +50,23 @@ enum Command {
 }
 
 /// Which provider, and its signature settings. Unset settings are read from the environment,
-/// then from the dotenv file, by the worker's names (VONAGE_SIGNATURE_SECRET, ...); but with
-/// --secret, the method comes from --method alone.
+/// then from the dotenv file, by the worker's names (VONAGE_SIGNATURE_SECRET, TWILIO_AUTH_TOKEN,
+/// ...); but with --secret, the Vonage method comes from --method alone.
 #[derive(Debug, Args)]
 struct ProviderArgs {
     /// The webhook provider.
     #[arg(long, value_name = "NAME", value_parser = parse_provider)]
     provider: ProviderId,
-    /// Signature secret; repeat (or comma-separate) to accept several. Signing uses the first.
-    /// [default: VONAGE_SIGNATURE_SECRET]
+    /// The provider's secret; repeat (or comma-separate) to accept several. Signing uses the
+    /// first. Telnyx: its base64 Ed25519 public key. [default: the worker's setting:
+    /// VONAGE_SIGNATURE_SECRET, VONAGE_BUSINESS_SIGNING_KEY, TELNYX_PUBLIC_KEY, BIRD_SIGNING_KEY,
+    /// MESSAGEBIRD_SIGNING_KEY, TWILIO_AUTH_TOKEN or PLIVO_AUTH_TOKEN]
     #[arg(long = "secret", value_name = "SECRET")]
     secrets: Vec<String>,
+    /// Telnyx only: the base64 Ed25519 private key (32-byte seed) that `sign` and `simulate`
+    /// sign with. Development use only. [default: TELNYX_SIGNING_PRIVATE_KEY]
+    #[arg(long, value_name = "BASE64")]
+    signing_key: Option<String>,
     /// Vonage SMS signature method (the Dashboard setting). [default: VONAGE_SIGNATURE_METHOD
     /// when --secret is not given; else verify infers it from the signature's length and sign
     /// uses md5hash]
@@ -181,9 +187,14 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     let scenario =
         scenario::build_ending_at(provider_id, args.scenario, &webhook_url, &ids, clock::now())
             .ok_or_else(|| {
+                let available: Vec<&str> = scenario::available(provider_id)
+                    .into_iter()
+                    .map(ScenarioName::as_str)
+                    .collect();
                 Failure::usage(format!(
-                    "scenario `{:?}` is not available for {provider_id}",
-                    args.scenario
+                    "scenario `{}` is not available for {provider_id} (available: {})",
+                    args.scenario.as_str(),
+                    available.join(", ")
                 ))
             })?;
 
@@ -217,6 +228,16 @@ fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
             "--method applies to Vonage only, not {}",
             args.provider
         )));
+    }
+    match settings::signing_key_setting(args.provider) {
+        Some(name) => settings.set_flag(name, args.signing_key.clone()),
+        None if args.signing_key.is_some() => {
+            return Err(Failure::usage(format!(
+                "--signing-key applies to Telnyx only, not {}",
+                args.provider
+            )))
+        }
+        None => {}
     }
     let secrets = args.secrets.join(",");
     let from_command_line = !Secret::parse_list(&secrets).is_empty();
@@ -254,10 +275,12 @@ fn target_base_url(target: &str) -> Result<String, Failure> {
     }
 }
 
-/// `--id`, or fresh ids shaped like the provider's.
+/// Fresh ids shaped like the provider's, with `--id` as the subject's id if given.
 fn scenario_ids(args: &SimulateArgs) -> Result<ScenarioIds, Failure> {
     let mut fresh = IdSource::from_clock_and_pid();
-    let subject_id = match &args.id {
+    let mut ids = scenario::fresh_ids(args.provider.provider, args.scenario.kind(), &mut fresh);
+    match &args.id {
+        None => {}
         // The id becomes a URL path segment of the status API.
         Some(id)
             if !id.is_empty()
@@ -265,22 +288,15 @@ fn scenario_ids(args: &SimulateArgs) -> Result<ScenarioIds, Failure> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) =>
         {
-            id.clone()
+            ids.subject_id = id.clone();
         }
         Some(id) => {
             return Err(Failure::usage(format!(
                 "--id `{id}`: use letters, digits, `-` and `_` only"
             )))
         }
-        None => match args.scenario.kind() {
-            Kind::Call => fresh.uuid(),
-            Kind::Message => fresh.message_id(),
-        },
-    };
-    Ok(ScenarioIds {
-        subject_id,
-        session_id: format!("CON-{}", fresh.uuid()),
-    })
+    }
+    Ok(ids)
 }
 
 fn now_or(unix_seconds: Option<i64>) -> Timestamp {

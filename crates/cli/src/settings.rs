@@ -30,6 +30,20 @@ pub fn method_setting(provider: ProviderId) -> Option<&'static str> {
     }
 }
 
+/// The name of a provider's private signing-key setting, for providers that sign with a key
+/// other than the one the worker verifies with (Telnyx: Ed25519, the worker has the public half).
+pub fn signing_key_setting(provider: ProviderId) -> Option<&'static str> {
+    match provider {
+        ProviderId::Telnyx => Some("TELNYX_SIGNING_PRIVATE_KEY"),
+        ProviderId::Vonage
+        | ProviderId::VonageBusiness
+        | ProviderId::Bird
+        | ProviderId::MessageBird
+        | ProviderId::Twilio
+        | ProviderId::Plivo => None,
+    }
+}
+
 /// Settings by name, looked up flag → environment → `.dev.vars`, except those set with
 /// [`Settings::set_flag_only`]. Blank values count as unset.
 #[derive(Debug)]

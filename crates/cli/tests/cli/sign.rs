@@ -128,6 +128,17 @@ fn sign_usage_errors_exit_two() {
         run.stderr
     );
     let run = switchboard
+        .run_line(
+            "sign --provider vonage --secret s --signing-key k",
+            &[&unsigned],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains("--signing-key applies to Telnyx only"),
+        "{}",
+        run.stderr
+    );
+    let run = switchboard
         .run_line("sign --provider vonage --secret s missing.json", &[])
         .expect(2);
     assert!(

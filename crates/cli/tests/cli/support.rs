@@ -5,9 +5,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SETTINGS: [&str; 5] = [
+const SETTINGS: [&str; 13] = [
     "VONAGE_SIGNATURE_SECRET",
     "VONAGE_SIGNATURE_METHOD",
+    "VONAGE_BUSINESS_SIGNING_KEY",
+    "TELNYX_PUBLIC_KEY",
+    "TELNYX_SIGNING_PRIVATE_KEY",
+    "BIRD_SIGNING_KEY",
+    "MESSAGEBIRD_SIGNING_KEY",
+    "TWILIO_AUTH_TOKEN",
+    "PLIVO_AUTH_TOKEN",
+    "PUBLIC_BASE_URL",
     "SIGNATURE_TOLERANCE_SECONDS",
     "STATUS_API_TOKEN",
     "MAX_BODY_BYTES",

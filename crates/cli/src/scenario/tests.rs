@@ -1,0 +1,253 @@
+//! Properties every provider's scenarios share, and helpers for the provider modules' tests.
+
+use std::collections::BTreeSet;
+
+use switchboard_core::{Provider, SubjectState};
+
+use super::*;
+
+pub const URL: &str = "http://127.0.0.1:8787/webhooks/test";
+pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
+
+/// Every provider, wired or not: the builders exist before the core module is routable.
+pub const PROVIDERS: [ProviderId; 7] = [
+    ProviderId::Vonage,
+    ProviderId::VonageBusiness,
+    ProviderId::Telnyx,
+    ProviderId::Bird,
+    ProviderId::MessageBird,
+    ProviderId::Twilio,
+    ProviderId::Plivo,
+];
+
+/// Fixed ids of the provider's shape.
+pub fn ids(provider: ProviderId, kind: Kind) -> ScenarioIds {
+    fresh_ids(provider, kind, &mut IdSource::from_seed(42))
+}
+
+/// Scenario `name` of `provider` starting at [`START`]; panics if the provider has none.
+pub fn scenario(provider: ProviderId, name: ScenarioName) -> Scenario {
+    build(provider, name, URL, &ids(provider, name.kind()), START)
+        .unwrap_or_else(|| panic!("{provider} has no {name:?} scenario"))
+}
+
+/// The event delivered twice, if exactly one is.
+fn duplicated(deliveries: &[usize]) -> Vec<usize> {
+    let mut seen = BTreeSet::new();
+    deliveries
+        .iter()
+        .copied()
+        .filter(|&event| !seen.insert(event))
+        .collect()
+}
+
+/// Events whose first delivery comes after the delivery of an event that happened later.
+fn late(deliveries: &[usize]) -> Vec<usize> {
+    let mut first = Vec::new();
+    for &event in deliveries {
+        if !first.contains(&event) {
+            first.push(event);
+        }
+    }
+    first
+        .iter()
+        .enumerate()
+        .filter(|&(position, &event)| first[..position].iter().any(|&earlier| earlier > event))
+        .map(|(_, &event)| event)
+        .collect()
+}
+
+/// Signs every event once at the scenario's end with `provider`, then verifies, normalizes and
+/// merges them in delivery order: the state must end in the expected status, every event must
+/// be about the scenario's subject, and the duplicate must keep its event id.
+pub fn assert_core_reaches_expected_status(provider: &dyn Provider, scenario: &Scenario) {
+    let name = scenario.name;
+    let now = at(START, scenario.span_millis());
+    let signed: Vec<CapturedRequest> = scenario
+        .events
+        .iter()
+        .map(|event| {
+            provider
+                .sign(&event.request, now)
+                .unwrap_or_else(|error| panic!("{name:?} sign `{}`: {error}", event.label))
+        })
+        .collect();
+    let mut state = SubjectState::new(provider.id(), name.kind(), &scenario.subject_id);
+    let mut event_ids = BTreeSet::new();
+    for &index in &scenario.deliveries {
+        let events = provider
+            .receive(&signed[index], now)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "{} {name:?} event {index} `{}`: {}: {error}",
+                    provider.id(),
+                    scenario.events[index].label,
+                    error.code()
+                )
+            });
+        assert!(!events.is_empty(), "{name:?} event {index}");
+        for event in &events {
+            assert_eq!(event.subject_id, scenario.subject_id, "{name:?} {index}");
+            assert_eq!(event.kind, name.kind(), "{name:?} {index}");
+            state.apply(event);
+        }
+        event_ids.insert(
+            events
+                .iter()
+                .map(|event| event.event_id.clone())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        state.status(),
+        Some(scenario.expected_status()),
+        "{} {name:?}",
+        provider.id()
+    );
+    assert_eq!(
+        event_ids.len(),
+        scenario.events.len(),
+        "{} {name:?}: every event has its own id and the duplicate keeps its own",
+        provider.id()
+    );
+}
+
+#[test]
+fn expected_final_statuses() {
+    let expected: Vec<_> = ScenarioName::value_variants()
+        .iter()
+        .map(|name| {
+            let typed = name.to_possible_value().unwrap().get_name().to_owned();
+            assert_eq!(typed, name.as_str());
+            (typed, name.expected_status())
+        })
+        .collect();
+    assert_eq!(
+        expected,
+        [
+            ("answered".to_owned(), Status::Completed),
+            ("busy".to_owned(), Status::Busy),
+            ("no-answer".to_owned(), Status::NoAnswer),
+            ("sms-delivered".to_owned(), Status::Delivered),
+            ("sms-failed".to_owned(), Status::Failed),
+        ]
+    );
+}
+
+#[test]
+fn a_plan_delivers_every_event_once_except_one_twice_and_one_late() {
+    let plan = Plan {
+        late: 1,
+        late_after: 3,
+        duplicate: 2,
+        duplicate_after: 2,
+    };
+    assert_eq!(plan.deliveries(4), [0, 2, 2, 3, 1]);
+    let plan = Plan {
+        late: 0,
+        late_after: 1,
+        duplicate: 1,
+        duplicate_after: 0,
+    };
+    assert_eq!(plan.deliveries(2), [1, 0, 1]);
+    assert_eq!(duplicated(&[1, 0, 1]), [1]);
+    assert_eq!(late(&[1, 0, 1]), [0]);
+    assert_eq!(late(&[0, 2, 2, 1, 3]), [1]);
+}
+
+#[test]
+#[should_panic(expected = "the late event must happen before")]
+fn a_plan_cannot_make_an_event_late_after_an_earlier_one() {
+    Plan {
+        late: 2,
+        late_after: 1,
+        duplicate: 0,
+        duplicate_after: 0,
+    }
+    .deliveries(3);
+}
+
+#[test]
+fn every_scenario_has_exactly_one_duplicate_and_one_late_delivery() {
+    for provider in PROVIDERS {
+        for name in available(provider) {
+            let scenario = scenario(provider, name);
+            let all: BTreeSet<usize> = (0..scenario.events.len()).collect();
+            let delivered: BTreeSet<usize> = scenario.deliveries.iter().copied().collect();
+            assert_eq!(delivered, all, "{provider} {name:?}");
+            assert_eq!(
+                duplicated(&scenario.deliveries).len(),
+                1,
+                "{provider} {name:?}: {:?}",
+                scenario.deliveries
+            );
+            assert_eq!(
+                late(&scenario.deliveries).len(),
+                1,
+                "{provider} {name:?}: {:?}",
+                scenario.deliveries
+            );
+        }
+    }
+}
+
+#[test]
+fn times_increase_from_the_start_and_can_end_at_a_given_time() {
+    for provider in PROVIDERS {
+        for name in available(provider) {
+            let scenario = scenario(provider, name);
+            let times: Vec<i64> = scenario
+                .events
+                .iter()
+                .map(|event| event.occurred_at.millis())
+                .collect();
+            assert!(
+                times.windows(2).all(|pair| pair[0] < pair[1]),
+                "{provider} {name:?}: {times:?}"
+            );
+            assert_eq!(scenario.events[0].occurred_at, START);
+            assert_eq!(scenario.span_millis(), times[times.len() - 1] - times[0]);
+
+            let ending =
+                build_ending_at(provider, name, URL, &ids(provider, name.kind()), START).unwrap();
+            assert_eq!(ending.events.last().unwrap().occurred_at, START);
+            assert_eq!(
+                ending.events[0].occurred_at,
+                at(START, -scenario.span_millis())
+            );
+        }
+    }
+}
+
+#[test]
+fn every_provider_has_the_three_calls_or_says_why_not() {
+    for provider in PROVIDERS {
+        let names = available(provider);
+        if names.is_empty() {
+            continue;
+        }
+        let calls: Vec<_> = names
+            .iter()
+            .filter(|name| name.kind() == Kind::Call)
+            .collect();
+        assert!(!names.is_empty(), "{provider}");
+        assert!(calls.contains(&&ScenarioName::Answered), "{provider}");
+        assert!(calls.contains(&&ScenarioName::NoAnswer), "{provider}");
+    }
+    assert_eq!(
+        available(ProviderId::Vonage),
+        ScenarioName::value_variants()
+    );
+}
+
+#[test]
+fn fresh_ids_differ_by_seed() {
+    for provider in PROVIDERS {
+        for kind in [Kind::Call, Kind::Message] {
+            let first = fresh_ids(provider, kind, &mut IdSource::from_seed(1));
+            let second = fresh_ids(provider, kind, &mut IdSource::from_seed(2));
+            assert_ne!(first.subject_id, second.subject_id, "{provider}");
+            assert_ne!(first.seed, second.seed, "{provider}");
+        }
+    }
+}
