@@ -1,0 +1,155 @@
+//! Telnyx TeXML status callbacks: `application/x-www-form-urlencoded`, Twilio-style parameters
+//! (`CallSid`, `CallStatus`, `SequenceNumber`, …), signed like every Telnyx webhook over the raw
+//! form body (providers.md §4 "TeXML", §6; https://developers.telnyx.com/api-reference/callbacks/texml-call-ringing).
+//!
+//! The call is keyed by `CallSid`; `SequenceNumber` ("the first callback has the lowest, and the
+//! last callback the highest", peers.md §B.7) orders the timeline. TeXML callbacks carry no
+//! event id: the event id is the hash of the sorted, form-encoded parameters
+//! (`telnyx:form:<32 hex>`), so a retry of the same callback collapses whatever the order of its
+//! parameters.
+
+use std::collections::BTreeSet;
+
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+use time::OffsetDateTime;
+
+use super::content_event_id;
+use crate::error::WebhookError;
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::request::parse_form;
+use crate::time::Timestamp;
+
+/// `CallStatus` words. Source: the Twilio call `Status` enum plus `initiated`
+/// (providers.md §6, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:twilio/rest/api/v2010/account/call/__init__.py`),
+/// which Telnyx's Twilio-compatible TeXML callbacks reuse (providers.md §4, §6).
+const CALL_STATUSES: [(&str, Status); 9] = [
+    ("queued", Status::Initiated),
+    ("initiated", Status::Initiated),
+    ("ringing", Status::Ringing),
+    ("in-progress", Status::InProgress),
+    ("completed", Status::Completed),
+    ("busy", Status::Busy),
+    ("no-answer", Status::NoAnswer),
+    ("canceled", Status::Canceled),
+    ("failed", Status::Failed),
+];
+
+/// Parameters kept in [`Details::extra`] (providers.md §6, "Other parameters seen in callbacks").
+const EXTRA_FIELDS: [&str; 5] = [
+    "AccountSid",
+    "ParentCallSid",
+    "CallbackSource",
+    "SipResponseCode",
+    "ConnectionId",
+];
+
+/// The status of a `CallStatus` word, `None` for a word this version does not know.
+pub(super) fn call_status(word: &str) -> Option<Status> {
+    CALL_STATUSES
+        .iter()
+        .find(|(known, _)| *known == word)
+        .map(|(_, status)| *status)
+}
+
+/// `Timestamp`: RFC 2822 as Twilio sends it, or RFC 3339.
+fn parse_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    let parsed = OffsetDateTime::parse(text, &Rfc2822)
+        .or_else(|_| OffsetDateTime::parse(text, &Rfc3339))
+        .ok()?;
+    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(Timestamp::from_millis)
+}
+
+/// `AnsweredBy`: `human`, or `machine_start`/`machine_end_*` (Twilio's answering-machine words).
+fn answered_by(word: &str) -> Option<AnsweredBy> {
+    match word {
+        "human" => Some(AnsweredBy::Human),
+        _ if word.starts_with("machine") => Some(AnsweredBy::Machine),
+        _ => None,
+    }
+}
+
+/// Maps a verified form body to its event. A repeated parameter is refused: which of its values
+/// is meant would be ambiguous.
+pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookError> {
+    let mut params = parse_form(body);
+    let mut seen = BTreeSet::new();
+    if !params.iter().all(|(key, _)| seen.insert(key.as_str())) {
+        return Err(WebhookError::Malformed(
+            "a parameter appears more than once".into(),
+        ));
+    }
+    params.sort_unstable();
+    let event_id = content_event_id(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish()
+            .as_bytes(),
+    );
+    let text = |key: &str| {
+        params
+            .iter()
+            .find(|(name, value)| name == key && !value.trim().is_empty())
+            .map(|(_, value)| value.clone())
+    };
+    let subject_id = text("CallSid").ok_or(WebhookError::MissingField("CallSid"))?;
+    let provider_status = text("CallStatus").ok_or(WebhookError::MissingField("CallStatus"))?;
+    Ok(Event {
+        provider: ProviderId::Telnyx,
+        kind: Kind::Call,
+        subject_id,
+        event_id,
+        status: call_status(&provider_status),
+        occurred_at: text("Timestamp").and_then(|value| parse_time(&value)),
+        received_at,
+        sequence: text("SequenceNumber").and_then(|value| value.trim().parse().ok()),
+        direction: text("Direction").and_then(|value| match value.as_str() {
+            "inbound" => Some(Direction::Inbound),
+            _ if value.starts_with("outbound") => Some(Direction::Outbound),
+            _ => None,
+        }),
+        from: text("From"),
+        to: text("To"),
+        session_id: text("CallSessionId"),
+        aliases: Vec::new(),
+        details: Details {
+            duration_seconds: text("CallDuration").and_then(|value| value.trim().parse().ok()),
+            answered_by: text("AnsweredBy").and_then(|value| answered_by(&value)),
+            extra: EXTRA_FIELDS
+                .iter()
+                .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
+                .collect(),
+            ..Details::default()
+        },
+        provider_status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_call_statuses() {
+        for (word, status) in CALL_STATUSES {
+            assert!(status.rank(Kind::Call).is_some(), "{word}");
+        }
+        assert_eq!(call_status("in-progress"), Some(Status::InProgress));
+        assert_eq!(call_status("teleported"), None);
+    }
+
+    #[test]
+    fn reads_rfc2822_and_rfc3339_times() {
+        assert_eq!(
+            parse_time("Tue, 05 Mar 2024 12:00:00 +0000"),
+            Timestamp::parse_rfc3339("2024-03-05T12:00:00Z")
+        );
+        assert_eq!(
+            parse_time("2024-03-05T12:00:00Z"),
+            Timestamp::parse_rfc3339("2024-03-05T12:00:00Z")
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! Telnyx provider: the derived RFC 8032 vector and its mutations, the tolerance window, Call
+//! Control and Messaging lifecycles, TeXML callbacks, signing, robustness.
+
+mod calls;
+mod messages;
+mod robustness;
+mod support;
+mod texml;
+mod vectors;
