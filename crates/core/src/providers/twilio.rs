@@ -1,1 +1,0 @@
-//! Twilio voice and SMS status callbacks: providers.md §6.

@@ -1,0 +1,349 @@
+//! Twilio callbacks → normalized events (providers.md §6, §8).
+//!
+//! **Calls** are keyed by `CallSid` (one leg; `ParentCallSid`, the parent leg, is kept in
+//! `extra`). `CallStatus` maps by [`CALL_STATUSES`]; `SequenceNumber` ("per call, from 0") is the
+//! event's sequence; `Timestamp` (RFC 2822) its time; `CallDuration` (seconds, on `completed`)
+//! its duration; `AnsweredBy` (answering-machine detection) sets `answered_by`. An asynchronous
+//! AMD callback carries `AnsweredBy` and no `CallStatus`: it joins the timeline as an annotation
+//! whose word is the `AnsweredBy` value.
+//!
+//! **Messages** are keyed by `MessageSid` (legacy duplicate `SmsSid`); `MessageStatus` (legacy
+//! `SmsStatus`) maps by [`MESSAGE_STATUSES`]; `ErrorCode` is kept.
+//!
+//! **Event ids** (providers.md §8, implication 2: "Twilio (`CallSid`,`CallStatus`,`SequenceNumber`)
+//! or (`MessageSid`,`MessageStatus`)"): `twilio:` + the first 32 hex digits of the SHA-256 of
+//! the form-encoded key `(kind, sid, status word, SequenceNumber | ErrorCode)`. A retry or replay of
+//! the same callback has the same key, so it collapses in the store; two callbacks that differ
+//! in the key are different events. For messages `ErrorCode` is added to §8's pair: a message can
+//! be reported `failed` twice with different codes only if Twilio changed its mind, and then
+//! both reports are worth keeping; a plain retry carries the same code.
+
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc2822;
+use time::OffsetDateTime;
+
+use super::Params;
+use crate::error::WebhookError;
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::time::Timestamp;
+
+/// `CallStatus` words. Source: the Call resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
+/// twilio/rest/api/v2010/account/call/__init__.py` (`CallInstance.Status`), and providers.md §6
+/// for `initiated`.
+pub const CALL_STATUSES: [(&str, Status); 9] = [
+    // `CallInstance.Status.QUEUED`.
+    ("queued", Status::Initiated),
+    // Reported by the `initiated` status-callback event (UNVERIFIED: not in the resource enum,
+    // providers.md §6).
+    ("initiated", Status::Initiated),
+    ("ringing", Status::Ringing),
+    // Reported by the `answered` status-callback event.
+    ("in-progress", Status::InProgress),
+    ("completed", Status::Completed),
+    ("busy", Status::Busy),
+    ("no-answer", Status::NoAnswer),
+    // One "l" (`CallInstance.Status.CANCELED`).
+    ("canceled", Status::Canceled),
+    ("failed", Status::Failed),
+];
+
+/// `AnsweredBy` values of answering-machine detection. Source: Twilio AMD docs,
+/// https://www.twilio.com/docs/voice/answering-machine-detection (`human`, `machine_start`,
+/// `machine_end_beep`, `machine_end_silence`, `machine_end_other`, `fax`, `unknown`);
+/// providers.md §6 lists `AnsweredBy` among the callback parameters.
+pub const ANSWERED_BY: [(&str, Option<AnsweredBy>); 7] = [
+    ("human", Some(AnsweredBy::Human)),
+    ("machine_start", Some(AnsweredBy::Machine)),
+    ("machine_end_beep", Some(AnsweredBy::Machine)),
+    ("machine_end_silence", Some(AnsweredBy::Machine)),
+    ("machine_end_other", Some(AnsweredBy::Machine)),
+    // A fax machine answered: neither a person nor a voicemail.
+    ("fax", None),
+    ("unknown", None),
+];
+
+/// `MessageStatus` words. `None`: documented, but no normalized status says it (the event joins
+/// the timeline). Source: the Message resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
+/// twilio/rest/api/v2010/account/message/__init__.py` (`MessageInstance.Status`), and
+/// https://twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks (providers.md §6).
+pub const MESSAGE_STATUSES: [(&str, Option<Status>); 13] = [
+    // Accepted by a Messaging Service, not yet queued.
+    ("accepted", Some(Status::Accepted)),
+    // Scheduled for a later send: waiting, like `queued`.
+    ("scheduled", Some(Status::Queued)),
+    ("queued", Some(Status::Queued)),
+    // Being handed to the carrier.
+    ("sending", Some(Status::Sent)),
+    // The carrier accepted it; may be final where no delivery receipt exists (§6).
+    ("sent", Some(Status::Sent)),
+    ("delivered", Some(Status::Delivered)),
+    ("undelivered", Some(Status::Undelivered)),
+    ("failed", Some(Status::Failed)),
+    ("canceled", Some(Status::Canceled)),
+    // OTT channels (WhatsApp): may follow `delivered`.
+    ("read", Some(Status::Read)),
+    // Inbound: Twilio is receiving the message (multi-part) for your number.
+    ("receiving", Some(Status::Sent)),
+    // Inbound: the message reached your number, i.e. it was delivered to its recipient (you).
+    ("received", Some(Status::Delivered)),
+    // A Messaging Service group send with mixed outcomes: no single status says it.
+    ("partially_delivered", None),
+];
+
+/// Inbound message words: the message is addressed to the account's number.
+const INBOUND_MESSAGE_WORDS: [&str; 2] = ["receiving", "received"];
+
+/// Call parameters kept in [`Details::extra`] (providers.md §6 lists them). `Duration` is kept
+/// here rather than read as seconds: Twilio documents `CallDuration` as the call's seconds and
+/// the meaning of a bare `Duration` on status callbacks is UNVERIFIED.
+const CALL_EXTRA: [&str; 6] = [
+    "ParentCallSid",
+    "CallbackSource",
+    "SipResponseCode",
+    "Duration",
+    "StatusCallbackEvent",
+    "ApiVersion",
+];
+
+/// Message parameters kept in [`Details::extra`]. `RawDlrDoneDate` (`YYMMDDhhmm`, no time zone,
+/// providers.md §6) is kept as text, never read as a time.
+const MESSAGE_EXTRA: [&str; 4] = [
+    "RawDlrDoneDate",
+    "MessagingServiceSid",
+    "NumSegments",
+    "ApiVersion",
+];
+
+pub(crate) fn call_status(word: &str) -> Option<Status> {
+    CALL_STATUSES
+        .iter()
+        .find(|(known, _)| *known == word)
+        .map(|(_, status)| *status)
+}
+
+pub(crate) fn is_known_call_word(word: &str) -> bool {
+    call_status(word).is_some() || ANSWERED_BY.iter().any(|(known, _)| *known == word)
+}
+
+/// `Some(status)` for a documented word (`Some(None)`: documented, no normalized status).
+pub(crate) fn message_status(word: &str) -> Option<Option<Status>> {
+    MESSAGE_STATUSES
+        .iter()
+        .find(|(known, _)| *known == word)
+        .map(|(_, status)| *status)
+}
+
+fn answered_by(word: &str) -> Option<AnsweredBy> {
+    ANSWERED_BY
+        .iter()
+        .find(|(known, _)| *known == word)
+        .and_then(|(_, value)| *value)
+}
+
+/// Call `Direction`: `inbound`, or one of the outbound words (`outbound-api`, `outbound-dial`;
+/// `CallInstance` docs in the python SDK above).
+fn direction(word: &str) -> Option<Direction> {
+    match word {
+        "inbound" => Some(Direction::Inbound),
+        "outbound" | "outbound-api" | "outbound-dial" => Some(Direction::Outbound),
+        _ => None,
+    }
+}
+
+/// Parses Twilio's `Timestamp` (RFC 2822, e.g. `Tue, 10 Jan 2023 16:24:05 +0000`).
+pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
+    let parsed = OffsetDateTime::parse(text.trim(), &Rfc2822).ok()?;
+    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(Timestamp::from_millis)
+}
+
+/// `twilio:` + 32 hex digits of the SHA-256 of the form-encoded key parts.
+fn event_id(parts: &[(&str, &str)]) -> String {
+    let canonical = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(parts)
+        .finish();
+    let digest = hex::encode(Sha256::digest(canonical.as_bytes()));
+    format!("twilio:{}", &digest[..32])
+}
+
+/// The one event of a verified callback.
+pub(crate) fn event(params: &Params, received_at: Timestamp) -> Result<Event, WebhookError> {
+    let call_sid = params.text("CallSid")?;
+    let message_sid = match params.text("MessageSid")? {
+        Some(sid) => Some(sid),
+        None => params.text("SmsSid")?,
+    };
+    match (call_sid, message_sid) {
+        (Some(call_sid), None) => call_event(params, call_sid, received_at),
+        (None, Some(message_sid)) => message_event(params, message_sid, received_at),
+        (None, None) => Err(WebhookError::MissingField("CallSid")),
+        (Some(_), Some(_)) => Err(WebhookError::Malformed(
+            "both `CallSid` and `MessageSid` are present".into(),
+        )),
+    }
+}
+
+fn owned(value: Option<&str>) -> Option<String> {
+    value.map(str::to_owned)
+}
+
+fn extra(params: &Params, fields: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let values = params.first_values();
+    fields
+        .iter()
+        .filter_map(|field| {
+            values
+                .get(field)
+                .map(|value| ((*field).to_owned(), (*value).to_owned()))
+        })
+        .collect()
+}
+
+fn call_event(
+    params: &Params,
+    call_sid: &str,
+    received_at: Timestamp,
+) -> Result<Event, WebhookError> {
+    let answered = params.text("AnsweredBy")?;
+    let provider_status = match (params.text("CallStatus")?, answered) {
+        (Some(word), _) => word,
+        // An asynchronous AMD callback: no `CallStatus`.
+        (None, Some(word)) => word,
+        (None, None) => return Err(WebhookError::MissingField("CallStatus")),
+    };
+    let sequence_text = params.text("SequenceNumber")?;
+    let sequence = sequence_text.and_then(|text| text.trim().parse::<u64>().ok());
+    let key_status = if params.text("CallStatus")?.is_some() {
+        "CallStatus"
+    } else {
+        "AnsweredBy"
+    };
+    Ok(Event {
+        provider: ProviderId::Twilio,
+        kind: Kind::Call,
+        subject_id: call_sid.to_owned(),
+        event_id: event_id(&[
+            ("kind", "call"),
+            ("CallSid", call_sid),
+            (key_status, provider_status),
+            ("SequenceNumber", sequence_text.unwrap_or("")),
+        ]),
+        status: call_status(provider_status),
+        provider_status: provider_status.to_owned(),
+        occurred_at: params.text("Timestamp")?.and_then(parse_timestamp),
+        received_at,
+        sequence,
+        direction: params.text("Direction")?.and_then(direction),
+        from: owned(params.text("From")?),
+        to: owned(params.text("To")?),
+        session_id: None,
+        aliases: Vec::new(),
+        details: Details {
+            duration_seconds: params
+                .text("CallDuration")?
+                .and_then(|text| text.trim().parse().ok()),
+            answered_by: answered.and_then(answered_by),
+            extra: extra(params, &CALL_EXTRA),
+            ..Details::default()
+        },
+    })
+}
+
+fn message_event(
+    params: &Params,
+    message_sid: &str,
+    received_at: Timestamp,
+) -> Result<Event, WebhookError> {
+    let provider_status = match params.text("MessageStatus")? {
+        Some(word) => word,
+        None => params
+            .text("SmsStatus")?
+            .ok_or(WebhookError::MissingField("MessageStatus"))?,
+    };
+    let error_code = params.text("ErrorCode")?;
+    let inbound = INBOUND_MESSAGE_WORDS.contains(&provider_status);
+    Ok(Event {
+        provider: ProviderId::Twilio,
+        kind: Kind::Message,
+        subject_id: message_sid.to_owned(),
+        event_id: event_id(&[
+            ("kind", "message"),
+            ("MessageSid", message_sid),
+            ("MessageStatus", provider_status),
+            ("ErrorCode", error_code.unwrap_or("")),
+        ]),
+        status: message_status(provider_status).flatten(),
+        provider_status: provider_status.to_owned(),
+        occurred_at: None,
+        received_at,
+        sequence: None,
+        direction: Some(if inbound {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        }),
+        from: owned(params.text("From")?),
+        to: owned(params.text("To")?),
+        session_id: None,
+        aliases: Vec::new(),
+        details: Details {
+            error_code: owned(error_code),
+            extra: extra(params, &MESSAGE_EXTRA),
+            ..Details::default()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc_2822_timestamps() {
+        assert_eq!(
+            parse_timestamp("Tue, 10 Jan 2023 16:24:05 +0000"),
+            Some(Timestamp::from_unix_seconds(1_673_367_845))
+        );
+        assert_eq!(
+            parse_timestamp("Tue, 10 Jan 2023 17:24:05 +0100"),
+            Some(Timestamp::from_unix_seconds(1_673_367_845))
+        );
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn every_table_word_is_distinct() {
+        let mut words: Vec<&str> = CALL_STATUSES.iter().map(|(word, _)| *word).collect();
+        words.extend(ANSWERED_BY.iter().map(|(word, _)| *word));
+        let count = words.len();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), count);
+        let mut messages: Vec<&str> = MESSAGE_STATUSES.iter().map(|(word, _)| *word).collect();
+        messages.sort_unstable();
+        messages.dedup();
+        assert_eq!(messages.len(), MESSAGE_STATUSES.len());
+    }
+
+    #[test]
+    fn mapped_statuses_belong_to_their_kind() {
+        for (word, status) in CALL_STATUSES {
+            assert!(status.rank(Kind::Call).is_some(), "{word}");
+        }
+        for (word, status) in MESSAGE_STATUSES {
+            if let Some(status) = status {
+                assert!(status.rank(Kind::Message).is_some(), "{word}");
+            }
+        }
+    }
+
+    #[test]
+    fn event_ids_keep_key_parts_apart() {
+        assert_ne!(
+            event_id(&[("a", "1&b=2")]),
+            event_id(&[("a", "1"), ("b", "2")])
+        );
+        assert_eq!(event_id(&[("a", "1")]).len(), "twilio:".len() + 32);
+    }
+}
