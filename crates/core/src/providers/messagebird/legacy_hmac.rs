@@ -1,0 +1,175 @@
+//! The deprecated legacy MessageBird HMAC scheme: `MessageBird-Signature` +
+//! `MessageBird-Request-Timestamp` (providers.md §5, vectors `messagebird-legacy-*`).
+//!
+//! From `messagebird/go-rest-api@e0a41ed5af761d3bf62a0cafb918cd90b5834d02:signature/signature.go`:
+//! `base64(HMAC-SHA256(key, timestamp + "\n" + query + "\n" + SHA-256(body) as raw 32 bytes))`,
+//! where `query` is the request's raw query parsed and re-encoded by Go's
+//! `url.Values.Encode()` (keys sorted, [`go_query_encode`]). The timestamp is unix seconds.
+//!
+//! The SDK's window was a configurable `Period` (±2.5 s in its tests, providers.md §9.1);
+//! Switchboard uses `SIGNATURE_TOLERANCE_SECONDS` instead, like every other signed timestamp.
+//! The URL's scheme, host and path are **not** signed by this scheme.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{alphabet, Engine as _};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::error::WebhookError;
+use crate::secret::{constant_time_eq, Secret};
+use crate::time::Timestamp;
+
+pub const SIGNATURE_HEADER: &str = "messagebird-signature";
+pub const TIMESTAMP_HEADER: &str = "messagebird-request-timestamp";
+
+/// Standard base64, padding optional on input.
+const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape is an error.
+fn go_query_unescape(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' => {
+                let hex = bytes.get(index + 1..index + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                index += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                index += 1;
+            }
+            other => {
+                out.push(other);
+                index += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes (`A-Z a-z 0-9 - _ . ~`) kept, space as `+`, every
+/// other byte `%XX` in upper case.
+fn go_query_escape(bytes: &[u8], out: &mut String) {
+    for &byte in bytes {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+}
+
+/// `url.Parse("?" + raw).Query().Encode()` of Go: pairs split on `&`; a pair holding `;` or with
+/// a malformed escape is dropped (as `ParseQuery` does, Go ≥ 1.17), empty pairs skipped; then
+/// `key=value` pairs, keys sorted by bytes, values of one key in their original order.
+pub fn go_query_encode(raw_query: &str) -> String {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw_query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.contains(';'))
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((go_query_unescape(key)?, go_query_unescape(value)?))
+        })
+        .collect();
+    // Stable: the values of one key keep their order.
+    pairs.sort_by(|left, right| left.0.cmp(&right.0));
+    let mut out = String::new();
+    for (index, (key, value)) in pairs.iter().enumerate() {
+        if index > 0 {
+            out.push('&');
+        }
+        go_query_escape(key, &mut out);
+        out.push('=');
+        go_query_escape(value, &mut out);
+    }
+    out
+}
+
+/// The bytes that are MACed.
+pub fn signed_bytes(timestamp: &str, raw_query: &str, body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::new();
+    message.extend_from_slice(timestamp.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(go_query_encode(raw_query).as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(&Sha256::digest(body));
+    message
+}
+
+fn tag(key: &[u8], message: &[u8]) -> Vec<u8> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_or_else(
+        |_| Vec::new(),
+        |mut mac| {
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        },
+    )
+}
+
+/// The `MessageBird-Signature` value for these inputs (standard base64).
+pub fn signature(key: &Secret, timestamp: &str, raw_query: &str, body: &[u8]) -> String {
+    STANDARD.encode(tag(
+        key.expose().as_bytes(),
+        &signed_bytes(timestamp, raw_query, body),
+    ))
+}
+
+/// The full check: the signature against every secret (constant time, no early exit), then the
+/// timestamp (unix seconds) within `tolerance_seconds` of `now`.
+pub fn verify(
+    signature: &str,
+    timestamp: &str,
+    raw_query: &str,
+    body: &[u8],
+    secrets: &[Secret],
+    tolerance_seconds: u32,
+    now: Timestamp,
+) -> Result<(), WebhookError> {
+    let presented = BASE64_LENIENT.decode(signature.trim()).map_err(|_| {
+        WebhookError::InvalidSignature("`MessageBird-Signature` is not base64".into())
+    })?;
+    let message = signed_bytes(timestamp, raw_query, body);
+    let matched = secrets.iter().fold(false, |matched, secret| {
+        matched | constant_time_eq(&presented, &tag(secret.expose().as_bytes(), &message))
+    });
+    if !matched {
+        return Err(WebhookError::InvalidSignature(
+            "`MessageBird-Signature` matches no configured signing key".into(),
+        ));
+    }
+    let seconds: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| WebhookError::TimestampOutOfTolerance(timestamp.chars().take(32).collect()))?;
+    if Timestamp::from_unix_seconds(seconds).within(now, tolerance_seconds) {
+        Ok(())
+    } else {
+        Err(WebhookError::TimestampOutOfTolerance(seconds.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_encoding_sorts_keys_and_normalizes_escapes() {
+        assert_eq!(go_query_encode("def=bar&abc=foo"), "abc=foo&def=bar");
+        assert_eq!(go_query_encode(""), "");
+        assert_eq!(go_query_encode("b=2&a=x+y&a=%41*"), "a=x+y&a=A%2A&b=2");
+        assert_eq!(go_query_encode("flag&&z=~"), "flag=&z=~");
+        // Dropped like Go's ParseQuery: `;` and bad escapes.
+        assert_eq!(go_query_encode("a=1;b=2&c=%zz&d=%4"), "");
+        assert_eq!(go_query_encode("k=%E2%82%AC"), "k=%E2%82%AC");
+    }
+}
