@@ -1,1 +1,0 @@
-//! Legacy MessageBird `MessageBird-Signature-JWT` webhooks: providers.md §5.
