@@ -1,0 +1,5 @@
+//! Bird provider: the `bird-derived-1` vector and its mutations, normalization of voice call
+//! events, signing, robustness.
+
+mod calls;
+mod vectors;
