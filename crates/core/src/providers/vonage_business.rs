@@ -1,1 +1,0 @@
-//! Vonage Business Communications (VIS) webhooks: providers.md §3.

@@ -1,0 +1,432 @@
+//! Vonage Business Communications: Vonage Integration Suite/Platform (VIS) call event webhooks.
+//! Spec: providers.md §3.
+//!
+//! Body `{"event": {…}, "metadata": {…}?}`. Scheme (`Vonage/vbc-developer@5ec7c8df704d62a1796b2af4340e1a4e7f673b2f:
+//! _documentation/en/vonage-integration-platform/concepts/webhooks.md`): the signature is
+//! `hex(HMAC-SHA256(signingKey, canonical JSON of event))` (see [`canonical`]), sent in the
+//! `X-VON-Signature` header (`metadataPolicy: HEADER`) or as `metadata.signature` in the body
+//! (`BODY`). The header is used when present, else the body's field.
+//!
+//! Nothing time-related is signed, so there is no replay window: a replayed event is absorbed by
+//! exact dedup. The event id is the hash of the canonical `event`, i.e. of exactly what is
+//! signed. `deliveryId` (header `X-VON-Delivery-Id` or `metadata.deliveryId`), which providers.md
+//! §8 names as the dedup key, is deliberately not used: it is outside the signature, so a
+//! sender holding one genuine event could re-send it under any `deliveryId` to make a new event,
+//! or under the `deliveryId` of a genuine event still to come, to have that one dropped as a
+//! duplicate. A Vonage retry repeats the same `event`, so it collapses all the same.
+
+pub mod canonical;
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Map, Value as Json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use self::canonical::{canonical_json, has_hex_escape, HexCase, Members};
+use crate::error::WebhookError;
+use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::provider::{Provider, Verified};
+use crate::request::{BodyKind, CapturedRequest};
+use crate::secret::Secret;
+use crate::time::Timestamp;
+
+/// The signature header (policy `HEADER`).
+pub const SIGNATURE_HEADER: &str = "x-von-signature";
+
+/// VIS call `state` → call status. Source: the state table of `Vonage/vbc-developer@5ec7c8df704d62a1796b2af4340e1a4e7f673b2f:
+/// _documentation/en/vonage-integration-platform/concepts/call-events.md` ("The only initial
+/// state is Initializing. The only allowable ending states are Answered, Cancelled, Rejected,
+/// and Missed"), providers.md §3.
+const CALL_STATES: [(&str, Option<Status>); 10] = [
+    ("INITIALIZING", Some(Status::Initiated)),
+    ("RINGING", Some(Status::Ringing)),
+    ("ACTIVE", Some(Status::InProgress)),
+    // On hold, locally or by the remote party: still in progress (the word is the `detail`).
+    ("HELD", Some(Status::InProgress)),
+    ("REMOTE_HELD", Some(Status::InProgress)),
+    // "A call of non-zero duration has ended": ended after being answered.
+    ("ANSWERED", Some(Status::Completed)),
+    // Outbound, cancelled before answer.
+    ("CANCELLED", Some(Status::Canceled)),
+    // Inbound, not picked up ("Missing" in the doc's transition table).
+    ("MISSED", Some(Status::NoAnswer)),
+    // Inbound, rejected or sent to voicemail unanswered.
+    ("REJECTED", Some(Status::Rejected)),
+    // In the enum of `Nexmo/api-specification@ad042003e946f5d99512cda2a8601488c8e863e5:
+    // definitions/vonage-business-cloud/vgis.yml` only, semantics undocumented: timeline only.
+    ("DETACHED", None),
+];
+
+/// Event fields kept in [`Details::extra`] (call-events.md / vgis.yml `Event`, providers.md §3).
+const EXTRA_FIELDS: [&str; 8] = [
+    "userId",
+    "accountId",
+    "externalId",
+    "uciId",
+    "callerId",
+    "type",
+    "internal",
+    "ucpType",
+];
+
+#[derive(Debug, Clone)]
+pub struct VonageBusinessConfig {
+    /// The webhook's `signingKey`s; any one may match (rotation). Never empty.
+    pub secrets: Vec<Secret>,
+}
+
+pub struct VonageBusiness {
+    config: VonageBusinessConfig,
+}
+
+impl VonageBusiness {
+    pub fn new(config: VonageBusinessConfig) -> Self {
+        Self { config }
+    }
+}
+
+/// The status of a `state` word: `None` for a word this version does not know, `Some(None)` for
+/// a known word that does not move the status.
+fn call_state(word: &str) -> Option<Option<Status>> {
+    CALL_STATES
+        .iter()
+        .find(|(known, _)| *known == word)
+        .map(|(_, status)| *status)
+}
+
+/// Whether `word` is a VIS call `state` this version knows. VIS sends no message events.
+pub fn is_known_word(kind: Kind, word: &str) -> bool {
+    kind == Kind::Call && call_state(word).is_some()
+}
+
+/// The parts of a VIS body: the raw `event` and the optional `metadata` object.
+struct Body {
+    event: Box<serde_json::value::RawValue>,
+    metadata: Option<Map<String, Json>>,
+}
+
+impl Body {
+    fn parse(request: &CapturedRequest) -> Result<Self, WebhookError> {
+        match request.body_kind() {
+            BodyKind::Json => {}
+            BodyKind::Empty => return Err(WebhookError::Malformed("the body is empty".into())),
+            BodyKind::Form => {
+                return Err(WebhookError::UnsupportedContentType(
+                    "application/x-www-form-urlencoded".into(),
+                ))
+            }
+            BodyKind::Other(media_type) => {
+                return Err(WebhookError::UnsupportedContentType(media_type))
+            }
+        }
+        let Members(members) = serde_json::from_slice(&request.body).map_err(|error| {
+            WebhookError::Malformed(format!(
+                "JSON body is not a valid object at line {}, column {}",
+                error.line(),
+                error.column()
+            ))
+        })?;
+        let mut event = None;
+        let mut metadata = None;
+        for (key, value) in members {
+            let slot_taken = match key.as_str() {
+                "event" => event.replace(value).is_some(),
+                "metadata" => metadata.replace(value).is_some(),
+                _ => false,
+            };
+            if slot_taken {
+                return Err(WebhookError::Malformed(
+                    "`event` or `metadata` appears twice".into(),
+                ));
+            }
+        }
+        let event = event.ok_or(WebhookError::MissingField("event"))?;
+        if !event.get().starts_with('{') {
+            return Err(WebhookError::Malformed("`event` is not an object".into()));
+        }
+        let metadata = match metadata {
+            None => None,
+            Some(raw) => match serde_json::from_str::<Json>(raw.get()) {
+                Ok(Json::Object(object)) => Some(object),
+                Ok(Json::Null) => None,
+                _ => {
+                    return Err(WebhookError::Malformed(
+                        "`metadata` is not an object".into(),
+                    ))
+                }
+            },
+        };
+        Ok(Self { event, metadata })
+    }
+
+    /// The presented signature: the header if present, else `metadata.signature`.
+    fn signature<'a>(&'a self, request: &'a CapturedRequest) -> Option<&'a str> {
+        request
+            .header(SIGNATURE_HEADER)
+            .filter(|value| !value.trim().is_empty())
+            .or_else(|| {
+                self.metadata
+                    .as_ref()
+                    .and_then(|metadata| metadata.get("signature"))
+                    .and_then(Json::as_str)
+                    .filter(|value| !value.trim().is_empty())
+            })
+            .map(str::trim)
+    }
+}
+
+/// `hex(HMAC-SHA256(key, message))`.
+pub fn compute(key: &str, message: &str) -> String {
+    hex::encode(hmac_sha256(key, message))
+}
+
+fn hmac_sha256(key: &str, message: &str) -> Vec<u8> {
+    // HMAC takes keys of any length (RFC 2104 §2); were it to fail, the empty tag matches nothing.
+    Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_or_else(
+        |_| Vec::new(),
+        |mut mac| {
+            mac.update(message.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        },
+    )
+}
+
+/// Checks a hex signature of the raw `event` JSON against every secret. Both hex-escape cases of
+/// the canonical form are tried when they differ (see [`canonical`]).
+pub fn verify_signature(
+    event: &str,
+    signature: &str,
+    secrets: &[Secret],
+) -> Result<(), WebhookError> {
+    let presented = hex::decode(signature.trim())
+        .ok()
+        .filter(|bytes| bytes.len() == 32)
+        .ok_or_else(|| {
+            WebhookError::InvalidSignature("the signature is not 64 hex digits".into())
+        })?;
+    let lower = canonical_json(event, HexCase::Lower)?;
+    let mut messages = vec![lower];
+    if has_hex_escape(&messages[0]) {
+        messages.push(canonical_json(event, HexCase::Upper)?);
+    }
+    let mut matched = false;
+    for secret in secrets {
+        for message in &messages {
+            let mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes());
+            matched |= mac.is_ok_and(|mut mac| {
+                mac.update(message.as_bytes());
+                mac.verify_slice(&presented).is_ok()
+            });
+        }
+    }
+    if matched {
+        Ok(())
+    } else {
+        Err(WebhookError::InvalidSignature(
+            "the signature matches no configured signing key".into(),
+        ))
+    }
+}
+
+/// `"vonage-business:"` and the first 32 hex digits of the SHA-256 of the canonical event.
+fn event_id(canonical: &str) -> String {
+    let digest = hex::encode(Sha256::digest(canonical.as_bytes()));
+    format!("vonage-business:{}", &digest[..32])
+}
+
+/// VIS times: ISO 8601 with a `+0000` offset (`2018-02-15T18:58:56.194+0000`), or RFC 3339.
+fn parse_time(text: &str) -> Option<Timestamp> {
+    Timestamp::parse_rfc3339(text).or_else(|| {
+        let format = time::macros::format_description!(
+            version = 2,
+            "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
+        );
+        let parsed = OffsetDateTime::parse(text.trim(), &format).ok()?;
+        i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Timestamp::from_millis)
+    })
+}
+
+/// A scalar value as text (`id` is a string in webhooks and an int64 in the spec: both work).
+fn scalar(value: Option<&Json>) -> Option<String> {
+    match value? {
+        Json::String(text) if !text.trim().is_empty() => Some(text.clone()),
+        Json::Number(number) => Some(number.to_string()),
+        Json::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// Maps a verified body to its event.
+///
+/// * subject: `event.id`; direction `INBOUND`/`OUTBOUND`; `phoneNumber` is the remote party, so
+///   it is `from` of an inbound call and `to` of an outbound one;
+/// * `occurred_at`: VIS events carry no event time, so it is the time of the state: `endTime` for
+///   final states, `answerTime` for `ACTIVE`/`HELD`/`REMOTE_HELD`, else `startTime`;
+/// * `duration` is in **milliseconds** (kept as `extra.duration_ms`); `duration_seconds` rounds
+///   it down; `answerTime` is `started_at`, `endTime` `ended_at`;
+/// * `detail` is the state in lower case, so the summary shows the latest state reported
+///   (`held` while on hold), while the status stays `in_progress`.
+fn normalize_event(
+    event: &Map<String, Json>,
+    canonical: &str,
+    received_at: Timestamp,
+) -> Result<Event, WebhookError> {
+    let text = |key: &str| scalar(event.get(key));
+    let time = |key: &str| text(key).and_then(|value| parse_time(&value));
+    let subject_id = text("id").ok_or(WebhookError::MissingField("event.id"))?;
+    let is_call = text("type").is_none_or(|kind| kind == "CALL");
+    let provider_status = text("state")
+        .or_else(|| text("type"))
+        .ok_or(WebhookError::MissingField("event.state"))?;
+    let status = if is_call {
+        call_state(&provider_status).flatten()
+    } else {
+        None
+    };
+    let terminal = status.is_some_and(|status| status.is_terminal(Kind::Call));
+    let occurred_at = if terminal {
+        time("endTime").or_else(|| time("startTime"))
+    } else if status == Some(Status::InProgress) {
+        time("answerTime").or_else(|| time("startTime"))
+    } else {
+        time("startTime")
+    };
+    let direction = match text("direction").as_deref() {
+        Some("INBOUND") => Some(Direction::Inbound),
+        Some("OUTBOUND") => Some(Direction::Outbound),
+        _ => None,
+    };
+    let remote = text("phoneNumber");
+    let duration_ms = event.get("duration").and_then(Json::as_u64);
+    let mut extra: BTreeMap<String, String> = EXTRA_FIELDS
+        .iter()
+        .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
+        .collect();
+    if let Some(duration_ms) = text("duration") {
+        extra.insert("duration_ms".into(), duration_ms);
+    }
+    Ok(Event {
+        provider: ProviderId::VonageBusiness,
+        kind: Kind::Call,
+        subject_id,
+        event_id: event_id(canonical),
+        status,
+        occurred_at,
+        received_at,
+        sequence: None,
+        direction,
+        from: (direction == Some(Direction::Inbound))
+            .then(|| remote.clone())
+            .flatten(),
+        to: (direction == Some(Direction::Outbound))
+            .then_some(remote)
+            .flatten(),
+        session_id: None,
+        aliases: Vec::new(),
+        details: Details {
+            duration_seconds: duration_ms.map(|millis| millis / 1000),
+            detail: Some(provider_status.to_ascii_lowercase()),
+            started_at: time("answerTime"),
+            ended_at: time("endTime"),
+            extra,
+            ..Details::default()
+        },
+        provider_status,
+    })
+}
+
+impl Provider for VonageBusiness {
+    fn id(&self) -> ProviderId {
+        ProviderId::VonageBusiness
+    }
+
+    fn verify<'a>(
+        &self,
+        request: &'a CapturedRequest,
+        _now: Timestamp,
+    ) -> Result<Verified<'a>, WebhookError> {
+        let body = Body::parse(request)?;
+        let signature = body
+            .signature(request)
+            .ok_or(WebhookError::MissingSignature(
+                "neither an `X-VON-Signature` header nor `metadata.signature`",
+            ))?;
+        verify_signature(body.event.get(), signature, &self.config.secrets)?;
+        Ok(Verified::new(request))
+    }
+
+    fn normalize(
+        &self,
+        request: Verified<'_>,
+        received_at: Timestamp,
+    ) -> Result<Vec<Event>, WebhookError> {
+        let body = Body::parse(request.request())?;
+        let canonical = canonical_json(body.event.get(), HexCase::Lower)?;
+        let event: Map<String, Json> = serde_json::from_str(body.event.get())
+            .map_err(|_| WebhookError::Malformed("`event` is not an object".into()))?;
+        Ok(vec![normalize_event(&event, &canonical, received_at)?])
+    }
+
+    fn is_known_word(&self, kind: Kind, word: &str) -> bool {
+        is_known_word(kind, word)
+    }
+
+    /// Sets `X-VON-Signature` to the signature of the body's `event` with the first signing key
+    /// (policy `HEADER`); the body is left as it is.
+    fn sign(
+        &self,
+        request: &CapturedRequest,
+        _now: Timestamp,
+    ) -> Result<CapturedRequest, WebhookError> {
+        let secret = self
+            .config
+            .secrets
+            .first()
+            .ok_or(WebhookError::MissingSignature(
+                "no signing key is configured",
+            ))?;
+        let body = Body::parse(request)?;
+        let canonical = canonical_json(body.event.get(), HexCase::Lower)?;
+        Ok(request
+            .clone()
+            .with_header(SIGNATURE_HEADER, &compute(secret.expose(), &canonical)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_maps_to_a_call_status() {
+        for (word, status) in CALL_STATES {
+            if let Some(status) = status {
+                assert!(status.rank(Kind::Call).is_some(), "{word}");
+            }
+        }
+        assert!(is_known_word(Kind::Call, "DETACHED"));
+        assert!(!is_known_word(Kind::Call, "answered"));
+        assert!(!is_known_word(Kind::Message, "ANSWERED"));
+    }
+
+    #[test]
+    fn reads_vis_times() {
+        assert_eq!(
+            parse_time("2018-02-15T18:58:56.194+0000"),
+            Timestamp::parse_rfc3339("2018-02-15T18:58:56.194Z")
+        );
+        assert_eq!(
+            parse_time("2020-10-01T16:10:06.000+0200"),
+            Timestamp::parse_rfc3339("2020-10-01T14:10:06Z")
+        );
+        assert_eq!(
+            parse_time("2020-10-01T16:10:06+0000"),
+            Timestamp::parse_rfc3339("2020-10-01T16:10:06Z")
+        );
+        assert_eq!(parse_time("soon"), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Vonage Business (VIS) provider: the documentation vector and its mutations, canonical JSON,
+//! header and body signatures, call lifecycles, robustness.
+
+mod calls;
+mod robustness;
+mod support;
+mod vectors;
