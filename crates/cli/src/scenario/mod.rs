@@ -6,10 +6,17 @@
 //! delivery order comes from one shared [`Plan`]. Adding a provider is one module plus its two
 //! arms in [`lifecycle`] and [`fresh_ids`].
 
+mod bird;
+mod messagebird;
+mod plivo;
+mod telnyx;
+mod twilio;
 mod vonage;
+mod vonage_business;
 
 use clap::ValueEnum;
 use switchboard_core::{CapturedRequest, Kind, ProviderId, Status, Timestamp};
+use time::format_description::BorrowedFormatItem;
 use time::OffsetDateTime;
 
 use crate::clock::IdSource;
@@ -166,6 +173,14 @@ pub struct ScenarioIds {
     pub seed: u64,
 }
 
+impl ScenarioIds {
+    /// The other ids of the lifecycle, derived from `seed`: call it once per lifecycle and draw
+    /// them in a fixed order.
+    pub fn source(&self) -> IdSource {
+        IdSource::from_seed(self.seed)
+    }
+}
+
 /// Where and when a lifecycle happens.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -187,12 +202,12 @@ impl Context<'_> {
 fn lifecycle(provider: ProviderId, name: ScenarioName, context: &Context<'_>) -> Option<Lifecycle> {
     match provider {
         ProviderId::Vonage => Some(vonage::lifecycle(name, context)),
-        ProviderId::VonageBusiness
-        | ProviderId::Telnyx
-        | ProviderId::Bird
-        | ProviderId::MessageBird
-        | ProviderId::Twilio
-        | ProviderId::Plivo => None,
+        ProviderId::VonageBusiness => vonage_business::lifecycle(name, context),
+        ProviderId::Telnyx => Some(telnyx::lifecycle(name, context)),
+        ProviderId::Bird => bird::lifecycle(name, context),
+        ProviderId::MessageBird => messagebird::lifecycle(name, context),
+        ProviderId::Twilio => Some(twilio::lifecycle(name, context)),
+        ProviderId::Plivo => Some(plivo::lifecycle(name, context)),
     }
 }
 
@@ -200,16 +215,12 @@ fn lifecycle(provider: ProviderId, name: ScenarioName, context: &Context<'_>) ->
 pub fn fresh_ids(provider: ProviderId, kind: Kind, source: &mut IdSource) -> ScenarioIds {
     match provider {
         ProviderId::Vonage => vonage::fresh_ids(kind, source),
-        ProviderId::VonageBusiness
-        | ProviderId::Telnyx
-        | ProviderId::Bird
-        | ProviderId::MessageBird
-        | ProviderId::Twilio
-        | ProviderId::Plivo => ScenarioIds {
-            subject_id: source.hex(32),
-            session_id: source.uuid(),
-            seed: source.next_u64(),
-        },
+        ProviderId::VonageBusiness => vonage_business::fresh_ids(kind, source),
+        ProviderId::Telnyx => telnyx::fresh_ids(kind, source),
+        ProviderId::Bird => bird::fresh_ids(kind, source),
+        ProviderId::MessageBird => messagebird::fresh_ids(kind, source),
+        ProviderId::Twilio => twilio::fresh_ids(kind, source),
+        ProviderId::Plivo => plivo::fresh_ids(kind, source),
     }
 }
 
@@ -280,10 +291,42 @@ fn utc(at: Timestamp) -> OffsetDateTime {
 }
 
 /// `application/x-www-form-urlencoded` text of `pairs`, in order.
-fn form(pairs: &[(&str, &str)]) -> String {
+fn form<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
+}
+
+/// A `POST` of `pairs` as a form, the way Twilio and Plivo call back.
+fn form_post<K: AsRef<str>, V: AsRef<str>>(
+    url: &str,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> CapturedRequest {
+    CapturedRequest::new("POST", url)
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_body(form(pairs))
+}
+
+/// A `POST` of `body` as JSON text.
+fn json_post(url: &str, body: String) -> CapturedRequest {
+    CapturedRequest::new("POST", url)
+        .with_header("content-type", "application/json")
+        .with_body(body)
+}
+
+/// `at` in UTC in a `time` format description.
+fn formatted(at: Timestamp, format: &[BorrowedFormatItem<'_>]) -> String {
+    utc(at).format(format).unwrap_or_default()
+}
+
+impl ScenarioEvent {
+    fn new(label: &str, occurred_at: Timestamp, request: CapturedRequest) -> Self {
+        Self {
+            label: label.to_owned(),
+            occurred_at,
+            request,
+        }
+    }
 }
 
 #[cfg(test)]

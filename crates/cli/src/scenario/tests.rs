@@ -7,6 +7,8 @@ use switchboard_core::{Provider, SubjectState};
 use super::*;
 
 pub const URL: &str = "http://127.0.0.1:8787/webhooks/test";
+/// RFC 8032 §7.1 TEST 1 seed, base64: a development Telnyx signing key.
+pub const TELNYX_SEED: &str = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
 pub const START: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 
 /// Every provider, wired or not: the builders exist before the core module is routable.
@@ -219,25 +221,50 @@ fn times_increase_from_the_start_and_can_end_at_a_given_time() {
     }
 }
 
+/// The scenario matrix: every call outcome a provider can report, and SMS where it has SMS.
 #[test]
-fn every_provider_has_the_three_calls_or_says_why_not() {
-    for provider in PROVIDERS {
-        let names = available(provider);
-        if names.is_empty() {
-            continue;
-        }
-        let calls: Vec<_> = names
-            .iter()
-            .filter(|name| name.kind() == Kind::Call)
-            .collect();
-        assert!(!names.is_empty(), "{provider}");
-        assert!(calls.contains(&&ScenarioName::Answered), "{provider}");
-        assert!(calls.contains(&&ScenarioName::NoAnswer), "{provider}");
+fn each_provider_has_its_scenarios() {
+    use ScenarioName::{Answered, Busy, NoAnswer, SmsDelivered, SmsFailed};
+    for (provider, expected) in [
+        (
+            ProviderId::Vonage,
+            &[Answered, Busy, NoAnswer, SmsDelivered, SmsFailed][..],
+        ),
+        // VIS has no busy state, and no SMS.
+        (ProviderId::VonageBusiness, &[Answered, NoAnswer]),
+        (
+            ProviderId::Telnyx,
+            &[Answered, Busy, NoAnswer, SmsDelivered, SmsFailed],
+        ),
+        (ProviderId::Bird, &[Answered, Busy, NoAnswer]),
+        // Legacy MessageBird: SMS status reports only.
+        (ProviderId::MessageBird, &[SmsDelivered, SmsFailed]),
+        (
+            ProviderId::Twilio,
+            &[Answered, Busy, NoAnswer, SmsDelivered, SmsFailed],
+        ),
+        (
+            ProviderId::Plivo,
+            &[Answered, Busy, NoAnswer, SmsDelivered, SmsFailed],
+        ),
+    ] {
+        assert_eq!(available(provider), expected, "{provider}");
     }
-    assert_eq!(
-        available(ProviderId::Vonage),
-        ScenarioName::value_variants()
-    );
+}
+
+#[test]
+fn every_request_goes_to_the_webhook_url() {
+    for provider in PROVIDERS {
+        for name in available(provider) {
+            for event in scenario(provider, name).events {
+                let url = &event.request.url;
+                assert!(
+                    url == URL || url.starts_with(&format!("{URL}?")),
+                    "{provider} {name:?}: {url}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -197,7 +197,7 @@ fn delivery_receipt(
             "[year repr:last_two][month][day][hour][minute]"
         ))
         .unwrap_or_default();
-    let params = form(&[
+    let params = form([
         ("msisdn", CALLEE),
         ("to", CALLER),
         ("network-code", "23410"),
