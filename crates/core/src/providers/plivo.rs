@@ -1,1 +1,0 @@
-//! Plivo call and message callbacks: providers.md §7.

@@ -1,0 +1,6 @@
+//! Plivo provider: official vectors, tampering, signing round trips, normalization, robustness.
+
+mod lifecycle;
+mod robustness;
+mod support;
+mod vectors;
