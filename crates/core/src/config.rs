@@ -5,6 +5,8 @@
 //! `source_not_configured` and never skips verification.
 
 use crate::model::ProviderId;
+use crate::providers::bird::BirdConfig;
+use crate::providers::messagebird::MessageBirdConfig;
 use crate::providers::vonage::{SmsMethod, VonageConfig};
 use crate::secret::Secret;
 
@@ -45,6 +47,8 @@ pub struct Config {
     /// verification (see [`rebase_url`](crate::request::rebase_url)).
     pub public_base_url: Option<String>,
     pub vonage: Option<VonageConfig>,
+    pub bird: Option<BirdConfig>,
+    pub messagebird: Option<MessageBirdConfig>,
 }
 
 impl Config {
@@ -91,7 +95,20 @@ impl Config {
             .map(|value| parse_public_base_url(&value))
             .transpose()?;
 
+        let bird_secrets = secrets(secret_setting(ProviderId::Bird));
+        let bird = (!bird_secrets.is_empty()).then_some(BirdConfig {
+            secrets: bird_secrets,
+            tolerance_seconds,
+        });
+        let messagebird_secrets = secrets(secret_setting(ProviderId::MessageBird));
+        let messagebird = (!messagebird_secrets.is_empty()).then_some(MessageBirdConfig {
+            secrets: messagebird_secrets,
+            tolerance_seconds,
+        });
+
         Ok(Self {
+            bird,
+            messagebird,
             public_base_url,
             status_api_tokens: secrets("STATUS_API_TOKEN"),
             tolerance_seconds,

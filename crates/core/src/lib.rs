@@ -37,11 +37,16 @@ pub fn configured_provider(config: &Config, id: ProviderId) -> Option<Box<dyn Pr
             .vonage
             .clone()
             .map(|vonage| Box::new(providers::vonage::Vonage::new(vonage)) as Box<dyn Provider>),
+        ProviderId::Bird => config
+            .bird
+            .clone()
+            .map(|bird| Box::new(providers::bird::Bird::new(bird)) as Box<dyn Provider>),
+        ProviderId::MessageBird => config.messagebird.clone().map(|messagebird| {
+            Box::new(providers::messagebird::MessageBird::new(messagebird)) as Box<dyn Provider>
+        }),
         // Not in `ProviderId::ALL` yet: no route or CLI flag reaches them until wired here.
         ProviderId::VonageBusiness
         | ProviderId::Telnyx
-        | ProviderId::Bird
-        | ProviderId::MessageBird
         | ProviderId::Twilio
         | ProviderId::Plivo => None,
     }

@@ -27,7 +27,11 @@ pub enum ProviderId {
 
 impl ProviderId {
     /// The providers whose webhooks this version receives.
-    pub const ALL: [ProviderId; 1] = [ProviderId::Vonage];
+    pub const ALL: [ProviderId; 3] = [
+        ProviderId::Vonage,
+        ProviderId::Bird,
+        ProviderId::MessageBird,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

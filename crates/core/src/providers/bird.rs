@@ -26,15 +26,13 @@ use sha2::{Digest, Sha256};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Verified};
-use crate::providers::messagebird::{content_event_id, provider_event_id};
+use crate::providers::messagebird::content_event_id;
 use crate::request::CapturedRequest;
 use crate::secret::{constant_time_eq, Secret};
 use crate::time::Timestamp;
 
 pub const SIGNATURE_HEADER: &str = "messagebird-signature";
 pub const TIMESTAMP_HEADER: &str = "messagebird-request-timestamp";
-/// "The event reference … for debugging failures using webhook subscription logs" (docs).
-pub const REQUEST_ID_HEADER: &str = "messagebird-request-id";
 
 /// Standard base64; padding optional on input, written on output.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -200,8 +198,9 @@ fn party(call: &Map<String, Json>, plain: &str, object: &str) -> Option<String> 
 
 /// Maps a verified request to its event (module docs for the assumed envelope).
 ///
-/// Event id: `"bird:" + messagebird-request-id` when the header is present, else a hash of the
-/// body.
+/// Event id: a hash of the body, which the signature covers. Not `messagebird-request-id`: that
+/// header is unsigned, so a replayed body could choose its own id, and a retry with the same body
+/// collapses anyway.
 fn normalize_call(
     request: &CapturedRequest,
     received_at: Timestamp,
@@ -243,10 +242,7 @@ fn normalize_call(
             _ => None,
         },
     };
-    let event_id = match request.header(REQUEST_ID_HEADER).map(str::trim) {
-        Some(id) if !id.is_empty() => provider_event_id("bird", id),
-        _ => content_event_id("bird", &request.body),
-    };
+    let event_id = content_event_id("bird", &request.body);
     Ok(Event {
         provider: ProviderId::Bird,
         kind: Kind::Call,
