@@ -7,7 +7,9 @@
 use crate::model::ProviderId;
 use crate::providers::bird::BirdConfig;
 use crate::providers::messagebird::MessageBirdConfig;
+use crate::providers::telnyx::TelnyxConfig;
 use crate::providers::vonage::{SmsMethod, VonageConfig};
+use crate::providers::vonage_business::VonageBusinessConfig;
 use crate::secret::Secret;
 
 pub const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
@@ -47,9 +49,15 @@ pub struct Config {
     /// verification (see [`rebase_url`](crate::request::rebase_url)).
     pub public_base_url: Option<String>,
     pub vonage: Option<VonageConfig>,
+    pub vonage_business: Option<VonageBusinessConfig>,
+    pub telnyx: Option<TelnyxConfig>,
     pub bird: Option<BirdConfig>,
     pub messagebird: Option<MessageBirdConfig>,
 }
+
+/// The Telnyx private key used by the simulator to sign (development only; never needed by the
+/// worker). Its public half goes in `TELNYX_PUBLIC_KEY`.
+pub const TELNYX_SIGNING_KEY_SETTING: &str = "TELNYX_SIGNING_PRIVATE_KEY";
 
 impl Config {
     /// Reads every setting through `lookup` (which returns `None` for unset names).
@@ -95,6 +103,12 @@ impl Config {
             .map(|value| parse_public_base_url(&value))
             .transpose()?;
 
+        let vonage_business_secrets = secrets(secret_setting(ProviderId::VonageBusiness));
+        let vonage_business =
+            (!vonage_business_secrets.is_empty()).then_some(VonageBusinessConfig {
+                secrets: vonage_business_secrets,
+            });
+        let telnyx = parse_telnyx(&lookup, tolerance_seconds)?;
         let bird_secrets = secrets(secret_setting(ProviderId::Bird));
         let bird = (!bird_secrets.is_empty()).then_some(BirdConfig {
             secrets: bird_secrets,
@@ -107,6 +121,8 @@ impl Config {
         });
 
         Ok(Self {
+            vonage_business,
+            telnyx,
             bird,
             messagebird,
             public_base_url,
@@ -116,6 +132,32 @@ impl Config {
             vonage,
         })
     }
+}
+
+/// Telnyx is configured by its public key(s); the signing key is optional (simulator only).
+fn parse_telnyx(
+    lookup: &impl Fn(&str) -> Option<String>,
+    tolerance_seconds: u32,
+) -> Result<Option<TelnyxConfig>, ConfigError> {
+    let name = secret_setting(ProviderId::Telnyx);
+    let public_keys = TelnyxConfig::parse_public_keys(&lookup(name).unwrap_or_default())
+        .map_err(|problem| ConfigError { name, problem })?;
+    if public_keys.is_empty() {
+        return Ok(None);
+    }
+    let signing_key = lookup(TELNYX_SIGNING_KEY_SETTING)
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| TelnyxConfig::parse_signing_key(&value))
+        .transpose()
+        .map_err(|problem| ConfigError {
+            name: TELNYX_SIGNING_KEY_SETTING,
+            problem,
+        })?;
+    Ok(Some(TelnyxConfig {
+        public_keys,
+        signing_key,
+        tolerance_seconds,
+    }))
 }
 
 /// Accepts `http(s)://host[:port]` with nothing after the authority but an optional `/`.
@@ -206,6 +248,31 @@ mod tests {
             let error = config(&[("PUBLIC_BASE_URL", bad)]).unwrap_err();
             assert_eq!(error.name, "PUBLIC_BASE_URL", "{bad}");
         }
+    }
+
+    #[test]
+    fn telnyx_keys_are_parsed_and_bad_ones_named() {
+        let public = "t1uFehr4HyWHsygFksqSa8GQxdyE6SqW/X80t5zr4yw=";
+        let seed = "QQ4zVZwaOjqYl5yNOE8msy4rKd/R77yMkSuH/9i0K8M=";
+        let telnyx = config(&[
+            ("TELNYX_PUBLIC_KEY", public),
+            ("TELNYX_SIGNING_PRIVATE_KEY", seed),
+        ])
+        .unwrap()
+        .telnyx
+        .unwrap();
+        assert_eq!(telnyx.public_keys.len(), 1);
+        assert!(telnyx.signing_key.is_some());
+        assert!(config(&[]).unwrap().telnyx.is_none());
+        let error = config(&[("TELNYX_PUBLIC_KEY", "not-a-key")]).unwrap_err();
+        assert_eq!(error.name, "TELNYX_PUBLIC_KEY");
+        assert!(!error.problem.contains("not-a-key"));
+        let error = config(&[
+            ("TELNYX_PUBLIC_KEY", public),
+            ("TELNYX_SIGNING_PRIVATE_KEY", "c2hvcnQ="),
+        ])
+        .unwrap_err();
+        assert_eq!(error.name, "TELNYX_SIGNING_PRIVATE_KEY");
     }
 
     #[test]

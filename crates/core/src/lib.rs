@@ -44,10 +44,16 @@ pub fn configured_provider(config: &Config, id: ProviderId) -> Option<Box<dyn Pr
         ProviderId::MessageBird => config.messagebird.clone().map(|messagebird| {
             Box::new(providers::messagebird::MessageBird::new(messagebird)) as Box<dyn Provider>
         }),
+        ProviderId::VonageBusiness => config.vonage_business.clone().map(|vonage_business| {
+            Box::new(providers::vonage_business::VonageBusiness::new(
+                vonage_business,
+            )) as Box<dyn Provider>
+        }),
+        ProviderId::Telnyx => config
+            .telnyx
+            .clone()
+            .map(|telnyx| Box::new(providers::telnyx::Telnyx::new(telnyx)) as Box<dyn Provider>),
         // Not in `ProviderId::ALL` yet: no route or CLI flag reaches them until wired here.
-        ProviderId::VonageBusiness
-        | ProviderId::Telnyx
-        | ProviderId::Twilio
-        | ProviderId::Plivo => None,
+        ProviderId::Twilio | ProviderId::Plivo => None,
     }
 }
