@@ -7,7 +7,9 @@
 use crate::model::ProviderId;
 use crate::providers::bird::BirdConfig;
 use crate::providers::messagebird::MessageBirdConfig;
+use crate::providers::plivo::PlivoConfig;
 use crate::providers::telnyx::TelnyxConfig;
+use crate::providers::twilio::TwilioConfig;
 use crate::providers::vonage::{SmsMethod, VonageConfig};
 use crate::providers::vonage_business::VonageBusinessConfig;
 use crate::secret::Secret;
@@ -53,6 +55,8 @@ pub struct Config {
     pub telnyx: Option<TelnyxConfig>,
     pub bird: Option<BirdConfig>,
     pub messagebird: Option<MessageBirdConfig>,
+    pub twilio: Option<TwilioConfig>,
+    pub plivo: Option<PlivoConfig>,
 }
 
 /// The Telnyx private key used by the simulator to sign (development only; never needed by the
@@ -120,7 +124,18 @@ impl Config {
             tolerance_seconds,
         });
 
+        let twilio_secrets = secrets(secret_setting(ProviderId::Twilio));
+        let twilio = (!twilio_secrets.is_empty()).then_some(TwilioConfig {
+            secrets: twilio_secrets,
+        });
+        let plivo_secrets = secrets(secret_setting(ProviderId::Plivo));
+        let plivo = (!plivo_secrets.is_empty()).then_some(PlivoConfig {
+            secrets: plivo_secrets,
+        });
+
         Ok(Self {
+            twilio,
+            plivo,
             vonage_business,
             telnyx,
             bird,

@@ -53,7 +53,13 @@ pub fn configured_provider(config: &Config, id: ProviderId) -> Option<Box<dyn Pr
             .telnyx
             .clone()
             .map(|telnyx| Box::new(providers::telnyx::Telnyx::new(telnyx)) as Box<dyn Provider>),
-        // Not in `ProviderId::ALL` yet: no route or CLI flag reaches them until wired here.
-        ProviderId::Twilio | ProviderId::Plivo => None,
+        ProviderId::Twilio => config
+            .twilio
+            .clone()
+            .map(|twilio| Box::new(providers::twilio::Twilio::new(twilio)) as Box<dyn Provider>),
+        ProviderId::Plivo => config
+            .plivo
+            .clone()
+            .map(|plivo| Box::new(providers::plivo::Plivo::new(plivo)) as Box<dyn Provider>),
     }
 }

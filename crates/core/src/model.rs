@@ -27,10 +27,14 @@ pub enum ProviderId {
 
 impl ProviderId {
     /// The providers whose webhooks this version receives.
-    pub const ALL: [ProviderId; 3] = [
+    pub const ALL: [ProviderId; 7] = [
         ProviderId::Vonage,
+        ProviderId::VonageBusiness,
+        ProviderId::Telnyx,
         ProviderId::Bird,
         ProviderId::MessageBird,
+        ProviderId::Twilio,
+        ProviderId::Plivo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -427,7 +431,9 @@ mod tests {
     #[test]
     fn provider_ids_parse_from_their_path_segment() {
         assert_eq!("vonage".parse::<ProviderId>(), Ok(ProviderId::Vonage));
+        assert_eq!(ProviderId::ALL.len(), 7, "every provider is routable");
         for provider in ProviderId::ALL {
+            assert_eq!(provider.as_str().parse::<ProviderId>(), Ok(provider));
             let json = serde_json::to_string(&provider).unwrap();
             assert_eq!(json, format!("\"{}\"", provider.as_str()));
         }
