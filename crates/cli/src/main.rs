@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
+use switchboard_core::request::rebase_url;
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, ProviderId, Timestamp, WebhookError};
 
 use crate::clock::IdSource;
 use crate::failure::Failure;
 use crate::scenario::{ScenarioIds, ScenarioName};
-use crate::settings::{Settings, SIGNATURE_TOLERANCE_SECONDS, STATUS_API_TOKEN};
+use crate::settings::{Settings, PUBLIC_BASE_URL, SIGNATURE_TOLERANCE_SECONDS, STATUS_API_TOKEN};
 
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about, arg_required_else_help = true)]
@@ -72,6 +73,11 @@ struct ProviderArgs {
     /// uses md5hash]
     #[arg(long, value_name = "METHOD", value_parser = ["md5hash", "md5", "sha1", "sha256", "sha512"])]
     method: Option<String>,
+    /// The scheme and host the provider calls (and signs), when the worker runs behind a proxy
+    /// or tunnel: verify checks, and sign and simulate sign, for that URL, as the worker does.
+    /// [default: PUBLIC_BASE_URL, if set]
+    #[arg(long, value_name = "URL")]
+    public_base_url: Option<String>,
     /// Dotenv file with the worker's settings. [default: .dev.vars, if present]
     #[arg(long, value_name = "PATH")]
     dev_vars: Option<PathBuf>,
@@ -152,7 +158,10 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         args.tolerance.map(|seconds| seconds.to_string()),
     );
     let provider = settings.provider(args.provider.provider)?;
-    let request = read_captured_request(&args.file)?;
+    let mut request = read_captured_request(&args.file)?;
+    if let Some(base) = settings.config()?.public_base_url {
+        request.url = rebase_url(&request.url, &base);
+    }
     let events = provider
         .receive(&request, now_or(args.now))
         .map_err(refusal)?;
@@ -160,9 +169,17 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 }
 
 fn sign(args: &SignArgs) -> Result<(), Failure> {
-    let provider = provider_settings(&args.provider)?.provider(args.provider.provider)?;
+    let settings = provider_settings(&args.provider)?;
+    let provider = settings.provider(args.provider.provider)?;
+    let public_base_url = settings.config()?.public_base_url;
     let request = read_captured_request(&args.file)?;
-    let signed = provider.sign(&request, now_or(args.now)).map_err(refusal)?;
+    let signed = simulate::sign_as_received(
+        provider.as_ref(),
+        &request,
+        now_or(args.now),
+        public_base_url.as_deref(),
+    )
+    .map_err(refusal)?;
     print_json(&signed)
 }
 
@@ -200,6 +217,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
 
     let target = simulate::Target {
         base_url,
+        public_base_url: settings.config()?.public_base_url,
         status_token: status_token.expose().to_owned(),
         timeout: Duration::from_secs(args.timeout),
     };
@@ -222,6 +240,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
 /// md5hash), never from the environment or `.dev.vars`.
 fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let mut settings = Settings::load(args.dev_vars.as_deref())?;
+    settings.set_flag(PUBLIC_BASE_URL, args.public_base_url.clone());
     let method_setting = settings::method_setting(args.provider);
     if args.method.is_some() && method_setting.is_none() {
         return Err(Failure::usage(format!(

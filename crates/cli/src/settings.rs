@@ -16,6 +16,7 @@ pub const DEFAULT_DEV_VARS: &str = ".dev.vars";
 /// The worker's setting names the command line can override.
 pub const SIGNATURE_TOLERANCE_SECONDS: &str = "SIGNATURE_TOLERANCE_SECONDS";
 pub const STATUS_API_TOKEN: &str = "STATUS_API_TOKEN";
+pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
 
 /// The name of a provider's signature-method setting, for providers that have one.
 pub fn method_setting(provider: ProviderId) -> Option<&'static str> {
@@ -34,7 +35,7 @@ pub fn method_setting(provider: ProviderId) -> Option<&'static str> {
 /// other than the one the worker verifies with (Telnyx: Ed25519, the worker has the public half).
 pub fn signing_key_setting(provider: ProviderId) -> Option<&'static str> {
     match provider {
-        ProviderId::Telnyx => Some("TELNYX_SIGNING_PRIVATE_KEY"),
+        ProviderId::Telnyx => Some(switchboard_core::config::TELNYX_SIGNING_KEY_SETTING),
         ProviderId::Vonage
         | ProviderId::VonageBusiness
         | ProviderId::Bird

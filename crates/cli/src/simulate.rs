@@ -4,7 +4,8 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_core::{CapturedRequest, Provider, Summary};
+use switchboard_core::request::rebase_url;
+use switchboard_core::{CapturedRequest, Provider, Summary, Timestamp, WebhookError};
 use ureq::http;
 use ureq::Agent;
 
@@ -22,6 +23,8 @@ const CONNECTION_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encod
 pub struct Target {
     /// Base URL of the worker, without a trailing `/`.
     pub base_url: String,
+    /// `PUBLIC_BASE_URL`: what the provider would call, and so what it signs.
+    pub public_base_url: Option<String>,
     pub status_token: String,
     pub timeout: Duration,
 }
@@ -44,7 +47,8 @@ pub fn run(
         .events
         .iter()
         .map(|event| {
-            provider.sign(&event.request, now).map_err(|error| {
+            let public_base_url = target.public_base_url.as_deref();
+            sign_as_received(provider, &event.request, now, public_base_url).map_err(|error| {
                 Failure::refused(format!(
                     "cannot sign `{}`: {}: {error}",
                     event.label,
@@ -104,6 +108,34 @@ pub fn run(
             "status read GET {url}: not a status summary ({error}): {body}"
         ))
     })
+}
+
+/// Signs `request` (as the worker receives it) the way the provider signs it: for the URL it
+/// calls, which is `public_base_url` + path and query when set (the worker rebases the URL the
+/// same way before verifying). The result keeps the request's own scheme and host.
+pub fn sign_as_received(
+    provider: &dyn Provider,
+    request: &CapturedRequest,
+    now: Timestamp,
+    public_base_url: Option<&str>,
+) -> Result<CapturedRequest, WebhookError> {
+    let Some(public_base_url) = public_base_url else {
+        return provider.sign(request, now);
+    };
+    let mut public = request.clone();
+    public.url = rebase_url(&request.url, public_base_url);
+    let mut signed = provider.sign(&public, now)?;
+    signed.url = rebase_url(&signed.url, origin(&request.url));
+    Ok(signed)
+}
+
+/// The scheme and authority of `url` (`http://127.0.0.1:8787`).
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |index| after_scheme + index);
+    &url[..end]
 }
 
 /// Sends `request` as captured and returns the response status and body.
@@ -176,6 +208,44 @@ fn describe_ack(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_scheme_and_authority() {
+        assert_eq!(
+            origin("http://127.0.0.1:8787/webhooks/x?a=1"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(origin("https://h.example?q"), "https://h.example");
+        assert_eq!(origin("https://h.example"), "https://h.example");
+    }
+
+    #[test]
+    fn signing_behind_a_public_url_signs_that_url_and_keeps_the_local_one() {
+        use switchboard_core::providers::bird::{Bird, BirdConfig};
+        use switchboard_core::secret::Secret;
+
+        let bird = Bird::new(BirdConfig {
+            secrets: vec![Secret::new("s")],
+            tolerance_seconds: 300,
+        });
+        let now = Timestamp::from_unix_seconds(1_767_225_600);
+        let local = CapturedRequest::new("POST", "http://127.0.0.1:8787/webhooks/bird?a=1")
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"id":"c","status":"ringing"}"#);
+        let public = "https://hooks.example.com";
+        let signed = sign_as_received(&bird, &local, now, Some(public)).unwrap();
+        assert_eq!(signed.url, local.url);
+        assert!(
+            bird.verify(&signed, now).is_err(),
+            "signed for the public URL"
+        );
+        let mut rebased = signed.clone();
+        rebased.url = rebase_url(&signed.url, public);
+        assert_eq!(rebased.url, "https://hooks.example.com/webhooks/bird?a=1");
+        assert!(bird.verify(&rebased, now).is_ok());
+        let plain = sign_as_received(&bird, &local, now, None).unwrap();
+        assert!(bird.verify(&plain, now).is_ok());
+    }
 
     #[test]
     fn acks_are_summarized_one_line() {

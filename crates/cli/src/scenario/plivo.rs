@@ -315,4 +315,21 @@ mod tests {
         let failed = scenario(ProviderId::Plivo, ScenarioName::SmsFailed);
         assert_eq!(value(&failed.events[2], "ErrorCode").as_deref(), Some("20"));
     }
+
+    /// Every scenario, signed (V3), verified and merged in delivery order by the real provider.
+    #[test]
+    fn the_core_reaches_the_expected_status_from_the_delivery_order() {
+        use switchboard_core::providers::plivo::{Plivo, PlivoConfig};
+        use switchboard_core::secret::Secret;
+
+        use super::super::available;
+        use super::super::tests::assert_core_reaches_expected_status;
+
+        let plivo = Plivo::new(PlivoConfig {
+            secrets: vec![Secret::new("simulator-test-auth-token")],
+        });
+        for name in available(ProviderId::Plivo) {
+            assert_core_reaches_expected_status(&plivo, &scenario(ProviderId::Plivo, name));
+        }
+    }
 }

@@ -188,4 +188,22 @@ mod tests {
         assert_eq!(body["event"]["answerTime"], "2026-01-01T00:00:03.000+0000");
         assert_eq!(body["event"]["endTime"], "2026-01-01T00:00:15.000+0000");
     }
+
+    /// Every scenario, signed, verified and merged in delivery order by the real provider.
+    #[test]
+    fn the_core_reaches_the_expected_status_from_the_delivery_order() {
+        use switchboard_core::providers::vonage_business::{VonageBusiness, VonageBusinessConfig};
+        use switchboard_core::secret::Secret;
+
+        use super::super::available;
+        use super::super::tests::assert_core_reaches_expected_status;
+
+        let vis = VonageBusiness::new(VonageBusinessConfig {
+            secrets: vec![Secret::new("simulator-test-signing-key")],
+        });
+        for name in available(ProviderId::VonageBusiness) {
+            let scenario = scenario(ProviderId::VonageBusiness, name);
+            assert_core_reaches_expected_status(&vis, &scenario);
+        }
+    }
 }

@@ -327,8 +327,8 @@ fn bad_arguments_are_usage_errors() {
         ("", "Usage: switchboard"),
         ("verify --secret s", "--provider"),
         (
-            "verify --provider twilio --secret s",
-            "unknown provider `twilio` (known: vonage)",
+            "verify --provider acme --secret s",
+            "unknown provider `acme` (known: vonage, ",
         ),
         (
             "verify --provider vonage --secret s --method crc32",
