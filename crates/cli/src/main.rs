@@ -121,7 +121,8 @@ struct SimulateArgs {
     /// Bearer token for the status API. [default: the first of STATUS_API_TOKEN]
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
-    /// Call uuid or SMS messageId to use. [default: a fresh one]
+    /// The call or message id to use (Vonage `uuid`, Twilio `CallSid`, Telnyx `call_leg_id`,
+    /// …). [default: a fresh one, shaped like the provider's]
     #[arg(long, value_name = "ID")]
     id: Option<String>,
     /// Time limit for each HTTP request, in seconds.
@@ -171,6 +172,7 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 fn sign(args: &SignArgs) -> Result<(), Failure> {
     let settings = provider_settings(&args.provider)?;
     let provider = settings.provider(args.provider.provider)?;
+    require_signing_key(&settings, args.provider.provider)?;
     let public_base_url = settings.config()?.public_base_url;
     let request = read_captured_request(&args.file)?;
     let signed = simulate::sign_as_received(
@@ -188,6 +190,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
     let mut settings = provider_settings(&args.provider)?;
     settings.set_flag(STATUS_API_TOKEN, args.token.clone());
     let provider = settings.provider(provider_id)?;
+    require_signing_key(&settings, provider_id)?;
     let status_token = settings
         .get(STATUS_API_TOKEN)
         .and_then(|tokens| Secret::parse_list(&tokens).into_iter().next())
@@ -274,6 +277,17 @@ fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
         }
     }
     Ok(settings)
+}
+
+/// Signing needs the private key where the provider signs with one the worker does not have.
+fn require_signing_key(settings: &Settings, provider: ProviderId) -> Result<(), Failure> {
+    match settings::signing_key_setting(provider) {
+        Some(name) if settings.get(name).is_none() => Err(Failure::usage(format!(
+            "no signing key for {provider}: pass --signing-key, or set {name} in the environment or {} (development key pairs only)",
+            settings::DEFAULT_DEV_VARS
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `--target` without a trailing `/`; https only when built with the `https` feature.

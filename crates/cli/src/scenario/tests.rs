@@ -253,6 +253,15 @@ fn each_provider_has_its_scenarios() {
 }
 
 #[test]
+fn every_routable_provider_is_simulated() {
+    let mut routable = ProviderId::ALL.to_vec();
+    routable.sort();
+    let mut here = PROVIDERS.to_vec();
+    here.sort();
+    assert_eq!(routable, here);
+}
+
+#[test]
 fn every_request_goes_to_the_webhook_url() {
     for provider in PROVIDERS {
         for name in available(provider) {

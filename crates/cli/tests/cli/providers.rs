@@ -56,6 +56,65 @@ const MESSAGEBIRD: Case = Case {
     signs_url: true,
 };
 
+const TWILIO: Case = Case {
+    provider: "twilio",
+    fixture: "twilio-call-unsigned.json",
+    sign_flags: "--secret twilio-token",
+    verify_flags: "--secret twilio-token",
+    wrong_flags: "--secret other-token",
+    signature_header: "x-twilio-signature",
+    kind: "call",
+    subject_id: "CA5f7a9c1e3b2d4f6a8c0e1b3d5f7a9c1e",
+    status: "completed",
+    timestamped: false,
+    signs_url: true,
+};
+
+const PLIVO: Case = Case {
+    provider: "plivo",
+    fixture: "plivo-sms-unsigned.json",
+    sign_flags: "--secret plivo-token",
+    verify_flags: "--secret plivo-token",
+    wrong_flags: "--secret other-token",
+    signature_header: "x-plivo-signature-v3",
+    kind: "message",
+    subject_id: "db3ce55a-7f1d-11e1-8ea7-1231380bc196",
+    status: "delivered",
+    timestamped: false,
+    signs_url: true,
+};
+
+const TELNYX: Case = Case {
+    provider: "telnyx",
+    fixture: "telnyx-call-unsigned.json",
+    // A development key pair (RFC 8032 §7.1 TEST 1): public key, and the seed that signs.
+    sign_flags: "--secret 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo= \
+                 --signing-key nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
+    verify_flags: "--secret 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    // A valid public key (RFC 8032 §7.1 TEST 2) that did not sign.
+    wrong_flags: "--secret PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=",
+    signature_header: "telnyx-signature-ed25519",
+    kind: "call",
+    subject_id: "2dc6fc34-f9e0-11ea-b68e-02420a0f7768",
+    status: "busy",
+    timestamped: true,
+    signs_url: false,
+};
+
+const VONAGE_BUSINESS: Case = Case {
+    provider: "vonage-business",
+    fixture: "vonage-business-call-unsigned.json",
+    sign_flags: "--secret vis-key",
+    verify_flags: "--secret vis-key",
+    wrong_flags: "--secret other-key",
+    signature_header: "x-von-signature",
+    kind: "call",
+    subject_id: "5a85d86f253bcd10897f3189",
+    status: "completed",
+    timestamped: false,
+    signs_url: false,
+};
+
 /// Signs the case's fixture at `NOW` with `extra` flags and returns the signed request's file.
 fn sign(switchboard: &Switchboard, case: &Case, extra: &str) -> String {
     let line = format!(
@@ -224,12 +283,46 @@ fn messagebird_signs_verifies_and_simulates_sms() {
 }
 
 #[test]
+fn twilio_signs_verifies_and_simulates_calls_and_sms() {
+    round_trip(&TWILIO);
+    simulate_all(&TWILIO, &CALLS);
+    simulate_all(&TWILIO, &SMS);
+}
+
+#[test]
+fn plivo_signs_verifies_and_simulates_calls_and_sms() {
+    round_trip(&PLIVO);
+    simulate_all(&PLIVO, &CALLS);
+    simulate_all(&PLIVO, &SMS);
+}
+
+#[test]
+fn telnyx_signs_verifies_and_simulates_calls_and_sms() {
+    round_trip(&TELNYX);
+    simulate_all(&TELNYX, &CALLS);
+    simulate_all(&TELNYX, &SMS);
+}
+
+#[test]
+fn vonage_business_signs_verifies_and_simulates_calls() {
+    round_trip(&VONAGE_BUSINESS);
+    simulate_all(
+        &VONAGE_BUSINESS,
+        &[("answered", "completed"), ("no-answer", "no_answer")],
+    );
+}
+
+#[test]
 fn scenarios_a_provider_does_not_have_are_usage_errors() {
     let switchboard = Switchboard::new("simulate_unavailable");
     for (line, message) in [
         (
             "--provider bird --secret k --scenario sms-delivered",
             "scenario `sms-delivered` is not available for bird (available: answered, busy, no-answer)",
+        ),
+        (
+            "--provider vonage-business --secret k --scenario busy",
+            "scenario `busy` is not available for vonage-business (available: answered, no-answer)",
         ),
         (
             "--provider messagebird --secret k --scenario busy",
@@ -240,4 +333,44 @@ fn scenarios_a_provider_does_not_have_are_usage_errors() {
         let run = switchboard.run_line(&line, &[]).expect(2);
         assert!(run.stderr.contains(message), "{line}: {}", run.stderr);
     }
+}
+
+#[test]
+fn telnyx_keys_come_from_dev_vars_and_signing_needs_the_private_one() {
+    let worker = worker("telnyx", "busy");
+    let switchboard = Switchboard::new("simulate_telnyx_dev_vars");
+    let unsigned = fixture(TELNYX.fixture);
+    let run = switchboard
+        .run_line(
+            "sign --provider telnyx --secret 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+            &[&unsigned],
+        )
+        .expect(2);
+    assert!(
+        run.stderr.contains(
+            "no signing key for telnyx: pass --signing-key, or set TELNYX_SIGNING_PRIVATE_KEY"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    switchboard.write(
+        ".dev.vars",
+        "TELNYX_PUBLIC_KEY=\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n\
+         TELNYX_SIGNING_PRIVATE_KEY=\"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\"\n\
+         STATUS_API_TOKEN=t\n",
+    );
+    let line = format!(
+        "simulate --provider telnyx --target {} --scenario busy",
+        worker.url
+    );
+    let run = switchboard.run_line(&line, &[]).expect(0);
+    assert_eq!(run.json()["status"], "busy");
+    let signed = switchboard
+        .run_line("sign --provider telnyx", &[&unsigned])
+        .expect(0);
+    let file = switchboard.write("signed.json", &signed.stdout);
+    switchboard
+        .run_line("verify --provider telnyx", &[&file])
+        .expect(0);
 }
