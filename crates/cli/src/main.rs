@@ -55,7 +55,7 @@ enum Command {
 /// ...); but with --secret, the Vonage method comes from --method alone.
 #[derive(Debug, Args)]
 struct ProviderArgs {
-    /// The webhook provider.
+    /// The webhook provider: vonage, vonage-business, telnyx, bird, messagebird, twilio or plivo.
     #[arg(long, value_name = "NAME", value_parser = parse_provider)]
     provider: ProviderId,
     /// The provider's secret; repeat (or comma-separate) to accept several. Signing uses the
@@ -116,6 +116,8 @@ struct SimulateArgs {
     /// Base URL of the worker; webhooks go to {target}/webhooks/{provider}.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
     target: String,
+    /// The lifecycle. Each provider has those its webhooks can express: Vonage Business has no
+    /// busy state and no SMS, Bird is voice only, legacy MessageBird SMS only.
     #[arg(long, value_enum)]
     scenario: ScenarioName,
     /// Bearer token for the status API. [default: the first of STATUS_API_TOKEN]
