@@ -5,6 +5,8 @@
 //! them, stops them, and prints libtest's usual report. Run with `make e2e` after `make build`.
 
 mod http;
+mod providers;
+mod support;
 mod vonage;
 mod worker;
 
@@ -18,6 +20,26 @@ use crate::worker::{run_dir, Worker};
 pub const TOKEN: &str = "e2e-status-token";
 pub const SECRET: &str = "e2e-vonage-secret";
 pub const OLD_SECRET: &str = "e2e-vonage-old-secret";
+/// The origin providers "call" in the proxied worker's `PUBLIC_BASE_URL`.
+pub const PUBLIC_BASE_URL: &str = "https://hooks.example.com";
+
+/// Every other provider's settings, shared by the workers and the CLI's `.dev.vars`. The Telnyx
+/// pair is the development pair of `.dev.vars.example`.
+pub const PROVIDER_SECRETS: [(&str, &str); 7] = [
+    ("VONAGE_BUSINESS_SIGNING_KEY", "e2e-vis-key"),
+    (
+        "TELNYX_PUBLIC_KEY",
+        "t1uFehr4HyWHsygFksqSa8GQxdyE6SqW/X80t5zr4yw=",
+    ),
+    (
+        "TELNYX_SIGNING_PRIVATE_KEY",
+        "QQ4zVZwaOjqYl5yNOE8msy4rKd/R77yMkSuH/9i0K8M=",
+    ),
+    ("BIRD_SIGNING_KEY", "e2e-bird-key"),
+    ("MESSAGEBIRD_SIGNING_KEY", "e2e-messagebird-key"),
+    ("TWILIO_AUTH_TOKEN", "e2e-twilio-token"),
+    ("PLIVO_AUTH_TOKEN", "e2e-plivo-token"),
+];
 
 /// The workers every test can use.
 pub struct Suite {
@@ -25,16 +47,17 @@ pub struct Suite {
     pub configured: Worker,
     /// Only the status API token: Vonage is disabled.
     pub unconfigured: Worker,
-    /// Vonage configured with a 2-second signature window, so that stored requests become
-    /// exportable within a test.
-    pub short_window: Worker,
+    /// Every provider configured, behind a "proxy": `PUBLIC_BASE_URL` is set, and the signature
+    /// window is 2 seconds, so that stored requests become exportable within a test.
+    pub proxied: Worker,
 }
 
 type Test = fn(&Suite);
 
 fn main() {
     let arguments = Arguments::from_args();
-    let tests = vonage::tests();
+    let mut tests = vonage::tests();
+    tests.extend(providers::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
@@ -72,31 +95,29 @@ fn main() {
 
 fn start_suite() -> Result<Suite, String> {
     let state = run_dir().join("state");
-    let configured = Worker::start(
-        "configured",
-        &[
-            ("STATUS_API_TOKEN", TOKEN),
-            ("VONAGE_SIGNATURE_SECRET", &format!("{SECRET},{OLD_SECRET}")),
-        ],
-        &state.join("configured"),
-    )?;
+    let vonage_secrets = format!("{SECRET},{OLD_SECRET}");
+    let mut configured_vars = vec![
+        ("STATUS_API_TOKEN", TOKEN),
+        ("VONAGE_SIGNATURE_SECRET", vonage_secrets.as_str()),
+    ];
+    configured_vars.extend(PROVIDER_SECRETS);
+    let configured = Worker::start("configured", &configured_vars, &state.join("configured"))?;
     let unconfigured = Worker::start(
         "unconfigured",
         &[("STATUS_API_TOKEN", TOKEN)],
         &state.join("unconfigured"),
     )?;
-    let short_window = Worker::start(
-        "short-window",
-        &[
-            ("STATUS_API_TOKEN", TOKEN),
-            ("VONAGE_SIGNATURE_SECRET", SECRET),
-            ("SIGNATURE_TOLERANCE_SECONDS", "2"),
-        ],
-        &state.join("short-window"),
-    )?;
+    let mut proxied_vars = vec![
+        ("STATUS_API_TOKEN", TOKEN),
+        ("VONAGE_SIGNATURE_SECRET", SECRET),
+        ("SIGNATURE_TOLERANCE_SECONDS", "2"),
+        ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+    ];
+    proxied_vars.extend(PROVIDER_SECRETS);
+    let proxied = Worker::start("proxied", &proxied_vars, &state.join("proxied"))?;
     Ok(Suite {
         configured,
         unconfigured,
-        short_window,
+        proxied,
     })
 }

@@ -1,17 +1,16 @@
 //! Vonage through the real worker: voice events (JWT) and SMS delivery receipts (`sig`).
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use switchboard_core::{
     configured_provider, CapturedRequest, Config, Provider, ProviderId, Timestamp,
 };
 
-use crate::http::{Client, Response};
+use crate::http::Client;
+use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
 use crate::worker::{run_dir, Worker};
 use crate::{Suite, Test, OLD_SECRET, SECRET, TOKEN};
 
@@ -72,25 +71,6 @@ pub fn tests() -> Vec<(&'static str, Test)> {
             state_survives_a_worker_restart,
         ),
     ]
-}
-
-fn now() -> Timestamp {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis();
-    Timestamp::from_millis(i64::try_from(millis).expect("millis fit i64"))
-}
-
-/// An id no other test (or earlier run on the same state) uses.
-fn unique_id(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{nanos:x}-{count}", std::process::id())
 }
 
 fn vonage(secret: &str) -> Box<dyn Provider> {
@@ -173,33 +153,6 @@ fn dlr_json(client: &Client, params: &[(&str, String)]) -> CapturedRequest {
     CapturedRequest::new("POST", &webhook_url(client))
         .with_header("content-type", "application/json")
         .with_body(serde_json::to_vec(&object).expect("json"))
-}
-
-fn deliver(client: &Client, request: &CapturedRequest) -> Response {
-    client.replay(request).expect("worker reachable")
-}
-
-fn accepted(response: &Response) -> Value {
-    assert_eq!(response.status, 200, "webhook refused: {}", response.body);
-    response.json()["accepted"][0].clone()
-}
-
-fn summary(client: &Client, path: &str) -> Value {
-    let response = client.api(path, TOKEN).expect("status api reachable");
-    assert_eq!(response.status, 200, "{path}: {}", response.body);
-    response.json()
-}
-
-fn assert_error(response: &Response, status: u16, code: &str) {
-    assert_eq!(response.status, status, "body: {}", response.body);
-    assert_eq!(response.error_code(), code, "body: {}", response.body);
-    assert!(
-        response.json()["message"]
-            .as_str()
-            .is_some_and(|message| !message.is_empty()),
-        "error without a message: {}",
-        response.body
-    );
 }
 
 fn healthz_answers_without_auth(suite: &Suite) {
@@ -599,21 +552,8 @@ fn list_shows_recent_calls_and_filters(suite: &Suite) {
     );
 }
 
-fn cli_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::worker::project_root().join("target"));
-    let binary = target.join("debug").join("switchboard");
-    assert!(
-        binary.exists(),
-        "{} missing: run `cargo build -p switchboard-cli`",
-        binary.display()
-    );
-    binary
-}
-
 fn exported_request_verifies_offline_with_the_cli(suite: &Suite) {
-    let client = suite.short_window.client();
+    let client = suite.proxied.client();
     let call = unique_id("call-export");
     let sent_at = now();
     let request = signed(&voice_event(&client, &call_body(&call, "answered", 5)));
