@@ -6,13 +6,15 @@
 //! * [`providers`]: the provider modules;
 //! * [`model`]: the normalized event and the status vocabulary;
 //! * [`state`]: the order-independent per-call / per-message state machine;
-//! * [`config`], [`secret`]: typed configuration and constant-time comparison.
+//! * [`config`], [`secret`]: typed configuration and constant-time comparison;
+//! * [`crypto`]: the primitives the providers share (HMAC, constant-time tag checks, SHA-256 hex).
 //!
 //! All cryptography lives in this crate. Time is always an argument ([`time::Timestamp`]).
 
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod model;
 pub mod provider;

@@ -19,16 +19,17 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Verified};
-use crate::providers::messagebird::content_event_id;
+use crate::providers::shared::{content_event_id, lookup};
 use crate::request::CapturedRequest;
-use crate::secret::{constant_time_eq, Secret};
+use crate::secret::Secret;
 use crate::time::Timestamp;
 
 pub const SIGNATURE_HEADER: &str = "messagebird-signature";
@@ -76,10 +77,7 @@ const EXTRA_FIELDS: [&str; 7] = [
 ];
 
 pub fn call_status(word: &str) -> Option<Status> {
-    CALL_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATUSES, word)
 }
 
 /// Whether `word` is a call status this version knows (Bird sends calls only).
@@ -115,19 +113,9 @@ pub fn signed_bytes(timestamp: &str, url: &str, body: &[u8]) -> Vec<u8> {
     message
 }
 
-fn tag(key: &[u8], message: &[u8]) -> Vec<u8> {
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
-}
-
 /// The `messagebird-signature` value for these inputs.
 pub fn signature(key: &Secret, timestamp: &str, url: &str, body: &[u8]) -> String {
-    BASE64.encode(tag(
+    BASE64.encode(hmac::<Hmac<Sha256>>(
         key.expose().as_bytes(),
         &signed_bytes(timestamp, url, body),
     ))
@@ -162,10 +150,10 @@ pub fn verify_signature(
         WebhookError::InvalidSignature("`messagebird-signature` is not base64".into())
     })?;
     let message = signed_bytes(timestamp, url, body);
-    let matched = secrets.iter().fold(false, |matched, secret| {
-        matched | constant_time_eq(&presented, &tag(secret.expose().as_bytes(), &message))
-    });
-    if !matched {
+    let expected = secrets
+        .iter()
+        .map(|secret| hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), &message));
+    if !matches_any_tag(&presented, expected) {
         return Err(WebhookError::InvalidSignature(
             "`messagebird-signature` matches no configured signing key".into(),
         ));

@@ -22,10 +22,11 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
+use crate::crypto::{hmac, matches_any_tag, sha256_hex};
 use crate::error::WebhookError;
 use crate::secret::{constant_time_eq, Secret};
 use crate::time::Timestamp;
@@ -75,21 +76,10 @@ impl Algorithm {
     }
 
     fn tag(self, key: &[u8], message: &[u8]) -> Vec<u8> {
-        fn tag<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
-            // HMAC takes keys of any length (RFC 2104 §2); were `new_from_slice` to fail, the
-            // empty tag would match no signature.
-            <M as KeyInit>::new_from_slice(key).map_or_else(
-                |_| Vec::new(),
-                |mut mac| {
-                    Mac::update(&mut mac, message);
-                    mac.finalize().into_bytes().to_vec()
-                },
-            )
-        }
         match self {
-            Self::Hs256 => tag::<Hmac<Sha256>>(key, message),
-            Self::Hs384 => tag::<Hmac<Sha384>>(key, message),
-            Self::Hs512 => tag::<Hmac<Sha512>>(key, message),
+            Self::Hs256 => hmac::<Hmac<Sha256>>(key, message),
+            Self::Hs384 => hmac::<Hmac<Sha384>>(key, message),
+            Self::Hs512 => hmac::<Hmac<Sha512>>(key, message),
         }
     }
 }
@@ -164,11 +154,10 @@ pub fn verify_token_signature(token: &str, secrets: &[Secret]) -> Result<Claims,
     let signature = BASE64URL
         .decode(signature)
         .map_err(|_| invalid("JWT signature is not base64url"))?;
-    let matched = secrets.iter().fold(false, |matched, secret| {
-        let expected = algorithm.tag(secret.expose().as_bytes(), signing_input.as_bytes());
-        matched | constant_time_eq(&signature, &expected)
-    });
-    if !matched {
+    let expected = secrets
+        .iter()
+        .map(|secret| algorithm.tag(secret.expose().as_bytes(), signing_input.as_bytes()));
+    if !matches_any_tag(&signature, expected) {
         return Err(invalid("JWT signature matches no configured signing key"));
     }
     let claims = decode_object(payload, "claims")?;
@@ -181,10 +170,6 @@ pub fn verify_token_signature(token: &str, secrets: &[Secret]) -> Result<Claims,
         url_hash: text_claim(&claims, "url_hash")?,
         payload_hash: text_claim(&claims, "payload_hash")?,
     })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// The full check of a `MessageBird-Signature-JWT` token for a request to `url` with `body`,

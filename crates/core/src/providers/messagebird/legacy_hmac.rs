@@ -13,11 +13,12 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::{alphabet, Engine as _};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use sha2::{Digest, Sha256};
 
+use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
-use crate::secret::{constant_time_eq, Secret};
+use crate::secret::Secret;
 use crate::time::Timestamp;
 
 pub const SIGNATURE_HEADER: &str = "messagebird-signature";
@@ -106,19 +107,9 @@ pub fn signed_bytes(timestamp: &str, raw_query: &str, body: &[u8]) -> Vec<u8> {
     message
 }
 
-fn tag(key: &[u8], message: &[u8]) -> Vec<u8> {
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
-}
-
 /// The `MessageBird-Signature` value for these inputs (standard base64).
 pub fn signature(key: &Secret, timestamp: &str, raw_query: &str, body: &[u8]) -> String {
-    STANDARD.encode(tag(
+    STANDARD.encode(hmac::<Hmac<Sha256>>(
         key.expose().as_bytes(),
         &signed_bytes(timestamp, raw_query, body),
     ))
@@ -139,10 +130,10 @@ pub fn verify(
         WebhookError::InvalidSignature("`MessageBird-Signature` is not base64".into())
     })?;
     let message = signed_bytes(timestamp, raw_query, body);
-    let matched = secrets.iter().fold(false, |matched, secret| {
-        matched | constant_time_eq(&presented, &tag(secret.expose().as_bytes(), &message))
-    });
-    if !matched {
+    let expected = secrets
+        .iter()
+        .map(|secret| hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), &message));
+    if !matches_any_tag(&presented, expected) {
         return Err(WebhookError::InvalidSignature(
             "`MessageBird-Signature` matches no configured signing key".into(),
         ));

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Verified};
+use crate::providers::shared::content_event_id;
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -59,14 +60,9 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
 /// ends up in URLs, storage keys and logs).
 const MAX_ID_CHARS: usize = 64;
 
-fn digest_hex32(bytes: &[u8]) -> String {
-    let digest = hex::encode(Sha256::digest(bytes));
-    digest[..32].to_owned()
-}
-
 /// `"{prefix}:{id}"` for a provider id of at most 64 visible ASCII characters without `/`, `?`,
 /// `#` or `%`; otherwise `"{prefix}:"` and the first 32 hex digits of its SHA-256.
-pub(crate) fn provider_event_id(prefix: &str, id: &str) -> String {
+fn provider_event_id(prefix: &str, id: &str) -> String {
     let plain = !id.is_empty()
         && id.len() <= MAX_ID_CHARS
         && id
@@ -75,13 +71,8 @@ pub(crate) fn provider_event_id(prefix: &str, id: &str) -> String {
     if plain {
         format!("{prefix}:{id}")
     } else {
-        format!("{prefix}:{}", digest_hex32(id.as_bytes()))
+        content_event_id(prefix, id.as_bytes())
     }
-}
-
-/// `"{prefix}:"` and the first 32 hex digits of the SHA-256 of `bytes`.
-pub(crate) fn content_event_id(prefix: &str, bytes: &[u8]) -> String {
-    format!("{prefix}:{}", digest_hex32(bytes))
 }
 
 /// The request's fields: from the query for a `GET` or bodyless request, else from the form or

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Details, Event, Kind, ProviderId, Status};
+use crate::providers::shared::lookup;
 use crate::time::Timestamp;
 
 /// SMS `status` words (legacy MessageBird SMS API, "Messages" object `recipients.items[].status`
@@ -40,10 +41,7 @@ const EXTRA_FIELDS: [&str; 5] = [
 ];
 
 pub(crate) fn message_status(word: &str) -> Option<Status> {
-    MESSAGE_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&MESSAGE_STATUSES, word)
 }
 
 /// Whether the fields look like a status report: only a report has `recipient` or

@@ -19,10 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::{form_event_id, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: https://www.plivo.com/docs/account/api/application/ and
@@ -86,17 +85,11 @@ const MESSAGE_EXTRA: [&str; 12] = [
 ];
 
 pub(crate) fn call_status(word: &str) -> Option<Status> {
-    CALL_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATUSES, word)
 }
 
 pub(crate) fn message_status(word: &str) -> Option<Status> {
-    MESSAGE_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&MESSAGE_STATUSES, word)
 }
 
 /// `Direction`: `inbound` | `outbound` (providers.md §7).
@@ -110,11 +103,7 @@ fn direction(word: &str) -> Option<Direction> {
 
 /// `plivo:` + 32 hex digits of the SHA-256 of the form-encoded key parts.
 fn event_id(parts: &[(&str, &str)]) -> String {
-    let canonical = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(parts)
-        .finish();
-    let digest = hex::encode(Sha256::digest(canonical.as_bytes()));
-    format!("plivo:{}", &digest[..32])
+    form_event_id("plivo", parts)
 }
 
 /// Named, non-blank parameter values (names are unique: repeated names were refused).

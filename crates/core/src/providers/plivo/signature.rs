@@ -30,11 +30,11 @@
 //! the last, Node emits all), so no single reading is "what Plivo signed".
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use sha1::Sha1;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
+use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::secret::Secret;
 
@@ -100,20 +100,9 @@ pub fn v3_post_base(url: &str, query: &[(String, String)], body: &[(String, Stri
     }
 }
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    // Any key length is valid for HMAC (RFC 2104 §2); were it not, the empty tag matches nothing.
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
-}
-
 /// The V3 signature of `base` (from [`v3_get_base`] / [`v3_post_base`]) and `nonce`.
 pub fn v3(token: &str, base: &str, nonce: &str) -> String {
-    BASE64.encode(hmac_sha256(
+    BASE64.encode(hmac::<Hmac<Sha256>>(
         token.as_bytes(),
         format!("{base}.{nonce}").as_bytes(),
     ))
@@ -121,7 +110,7 @@ pub fn v3(token: &str, base: &str, nonce: &str) -> String {
 
 /// The V2 signature of `url` (its query is dropped) and `nonce`.
 pub fn v2(token: &str, url: &str, nonce: &str) -> String {
-    BASE64.encode(hmac_sha256(
+    BASE64.encode(hmac::<Hmac<Sha256>>(
         token.as_bytes(),
         format!("{}{nonce}", base_url(url)).as_bytes(),
     ))
@@ -130,14 +119,7 @@ pub fn v2(token: &str, url: &str, nonce: &str) -> String {
 /// The legacy V1 signature (never accepted; see the module docs).
 pub fn legacy_v1(token: &str, url: &str, params: &[(String, String)]) -> String {
     let message = format!("{url}{}", concatenated(params));
-    let tag = <Hmac<Sha1> as KeyInit>::new_from_slice(token.as_bytes()).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        },
-    );
-    BASE64.encode(tag)
+    BASE64.encode(hmac::<Hmac<Sha1>>(token.as_bytes(), message.as_bytes()))
 }
 
 /// Whether any of the `presented` base64 signatures is the HMAC-SHA256 of `message` under any
@@ -148,14 +130,13 @@ pub(crate) fn any_matches(presented: &[&str], message: &str, secrets: &[Secret])
         .filter_map(|signature| BASE64.decode(signature.trim()).ok())
         .filter(|bytes| bytes.len() == TAG_BYTES)
         .collect();
-    let mut matched = false;
-    for secret in secrets {
-        let expected = hmac_sha256(secret.expose().as_bytes(), message.as_bytes());
-        for candidate in &decoded {
-            matched |= bool::from(expected.as_slice().ct_eq(candidate.as_slice()));
-        }
-    }
-    matched
+    let expected: Vec<Vec<u8>> = secrets
+        .iter()
+        .map(|secret| hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), message.as_bytes()))
+        .collect();
+    decoded.iter().fold(false, |matched, candidate| {
+        matched | matches_any_tag(candidate, &expected)
+    })
 }
 
 /// Checks V3 signatures (already split at commas) for `base` and `nonce`.

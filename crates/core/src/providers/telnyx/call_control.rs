@@ -19,6 +19,7 @@ use serde_json::{Map, Value as Json};
 use super::cap;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::lookup;
 use crate::time::Timestamp;
 
 /// `call.*` event types. `None`: the event joins the timeline without moving the status.
@@ -146,10 +147,7 @@ pub fn hangup_status(cause: &str) -> Status {
 
 /// The status of a recipient status word, `None` for a word this version does not know.
 pub(super) fn message_status(word: &str) -> Option<Status> {
-    MESSAGE_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&MESSAGE_STATUSES, word)
 }
 
 /// A scalar JSON value as text: strings as they are, numbers and booleans in their JSON form.

@@ -26,7 +26,6 @@ pub use call_control::hangup_status;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
@@ -184,12 +183,6 @@ pub(crate) fn verify_webhook(
 /// `text` cut to [`MAX_ECHO_CHARS`] characters.
 fn cap(text: &str) -> String {
     text.chars().take(MAX_ECHO_CHARS).collect()
-}
-
-/// `"telnyx:form:"` and the first 32 hex digits of the SHA-256 of `bytes`.
-fn content_event_id(bytes: &[u8]) -> String {
-    let digest = hex::encode(Sha256::digest(bytes));
-    format!("telnyx:form:{}", &digest[..32])
 }
 
 /// Whether `word` is one this version knows for `kind`: a `call.*` event type or a TeXML

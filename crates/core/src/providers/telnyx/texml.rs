@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
-use super::content_event_id;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::{form_event_id, lookup};
 use crate::request::parse_form;
 use crate::time::Timestamp;
 
@@ -45,10 +45,7 @@ const EXTRA_FIELDS: [&str; 5] = [
 
 /// The status of a `CallStatus` word, `None` for a word this version does not know.
 pub(super) fn call_status(word: &str) -> Option<Status> {
-    CALL_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATUSES, word)
 }
 
 /// `Timestamp`: RFC 2822 as Twilio sends it, or RFC 3339.
@@ -82,12 +79,7 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
         ));
     }
     params.sort_unstable();
-    let event_id = content_event_id(
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&params)
-            .finish()
-            .as_bytes(),
-    );
+    let event_id = form_event_id("telnyx:form", &params);
     let text = |key: &str| {
         params
             .iter()

@@ -18,13 +18,13 @@
 //! be reported `failed` twice with different codes only if Twilio changed its mind, and then
 //! both reports are worth keeping; a plain retry carries the same code.
 
-use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
 use super::Params;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::{form_event_id, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: the Call resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
@@ -115,29 +115,20 @@ const MESSAGE_EXTRA: [&str; 4] = [
 ];
 
 pub(crate) fn call_status(word: &str) -> Option<Status> {
-    CALL_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATUSES, word)
 }
 
 pub(crate) fn is_known_call_word(word: &str) -> bool {
-    call_status(word).is_some() || ANSWERED_BY.iter().any(|(known, _)| *known == word)
+    call_status(word).is_some() || lookup(&ANSWERED_BY, word).is_some()
 }
 
 /// `Some(status)` for a documented word (`Some(None)`: documented, no normalized status).
 pub(crate) fn message_status(word: &str) -> Option<Option<Status>> {
-    MESSAGE_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&MESSAGE_STATUSES, word)
 }
 
 fn answered_by(word: &str) -> Option<AnsweredBy> {
-    ANSWERED_BY
-        .iter()
-        .find(|(known, _)| *known == word)
-        .and_then(|(_, value)| *value)
+    lookup(&ANSWERED_BY, word).flatten()
 }
 
 /// Call `Direction`: `inbound`, or one of the outbound words (`outbound-api`, `outbound-dial`;
@@ -160,11 +151,7 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
 
 /// `twilio:` + 32 hex digits of the SHA-256 of the form-encoded key parts.
 fn event_id(parts: &[(&str, &str)]) -> String {
-    let canonical = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(parts)
-        .finish();
-    let digest = hex::encode(Sha256::digest(canonical.as_bytes()));
-    format!("twilio:{}", &digest[..32])
+    form_event_id("twilio", parts)
 }
 
 /// The one event of a verified callback.

@@ -20,11 +20,11 @@
 //! another.
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::crypto::{hmac, matches_any_tag, sha256_hex};
 use crate::error::WebhookError;
 use crate::secret::Secret;
 
@@ -57,24 +57,12 @@ pub fn signed_string(url: &str, params: &[(String, String)]) -> String {
 
 /// `base64(HMAC-SHA1(token, data))`.
 pub fn compute(token: &str, data: &str) -> String {
-    BASE64.encode(tag(token.as_bytes(), data.as_bytes()))
-}
-
-fn tag(key: &[u8], message: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length (RFC 2104 §2): this cannot fail; if it did, the empty tag
-    // would match no signature.
-    <Hmac<Sha1> as KeyInit>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
+    BASE64.encode(hmac::<Hmac<Sha1>>(token.as_bytes(), data.as_bytes()))
 }
 
 /// SHA-256 hex (lower case) of a body, the value of `bodySHA256`.
 pub fn body_hash(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+    sha256_hex(body)
 }
 
 /// The spellings of `url` that Twilio may have signed, the URL as received first (see the module
@@ -242,14 +230,12 @@ pub fn verify(
         .iter()
         .map(|variant| signed_string(variant, params))
         .collect();
-    let mut matched = false;
-    for secret in secrets {
-        for message in &messages {
-            let expected = tag(secret.expose().as_bytes(), message.as_bytes());
-            matched |= bool::from(expected.as_slice().ct_eq(presented.as_slice()));
-        }
-    }
-    if matched {
+    let expected = secrets.iter().flat_map(|secret| {
+        messages
+            .iter()
+            .map(|message| hmac::<Hmac<Sha1>>(secret.expose().as_bytes(), message.as_bytes()))
+    });
+    if matches_any_tag(&presented, expected) {
         Ok(())
     } else {
         Err(WebhookError::InvalidSignature(

@@ -19,8 +19,6 @@ pub mod voice;
 
 use std::str::FromStr;
 
-use hmac::{KeyInit, Mac};
-
 use self::params::Params;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId, UnknownName};
@@ -87,18 +85,6 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
 
 /// Fields only a voice event has (providers.md §1; `call_uuid` on `human`/`machine` events).
 const VOICE_FIELDS: [&str; 3] = ["uuid", "call_uuid", "conversation_uuid"];
-
-/// The HMAC of `message` under `key`. HMAC accepts keys of any length (RFC 2104 §2), so
-/// `new_from_slice` cannot fail; were it to, the empty tag would match no signature.
-fn hmac_tag<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
-    <M as KeyInit>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            Mac::update(&mut mac, message);
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
-}
 
 impl Provider for Vonage {
     fn id(&self) -> ProviderId {

@@ -6,15 +6,12 @@
 //! the same values.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
+use crate::providers::shared::{form_event_id, Members};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 
 /// Where the parameters came from, so that [`sign`](crate::provider::Provider::sign) can put a
@@ -164,50 +161,13 @@ fn category(error: &serde_json::Error) -> &'static str {
     }
 }
 
-/// A JSON object's members as `(key, raw value)` pairs, duplicates included.
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-
-        deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
-/// `"vonage:"` and the first 32 hex digits of the SHA-256 of `bytes`: the event id derived from
-/// an event's content.
-pub(crate) fn content_event_id(bytes: &[u8]) -> String {
-    let digest = hex::encode(Sha256::digest(bytes));
-    format!("vonage:{}", &digest[..32])
-}
-
 /// The event id of a set of parameters: the same whatever their order or transport (query, form
 /// or JSON), because they are sorted and form-encoded first (which keeps `&` and `=` in values
 /// unambiguous).
 pub(crate) fn params_event_id<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut sorted: Vec<_> = params.collect();
     sorted.sort_unstable();
-    let canonical = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(sorted)
-        .finish();
-    content_event_id(canonical.as_bytes())
+    form_event_id("vonage", &sorted)
 }
 
 #[cfg(test)]

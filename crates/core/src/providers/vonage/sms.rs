@@ -20,13 +20,14 @@ use hmac::Hmac;
 use md5::{Digest, Md5};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
-use subtle::ConstantTimeEq;
 use time::macros::format_description;
 
-use super::params::{content_event_id, Params, Source};
-use super::{hmac_tag, SmsMethod, VonageConfig};
+use super::params::{Params, Source};
+use super::{SmsMethod, VonageConfig};
+use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::{content_event_id, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -91,10 +92,7 @@ const NAME_SEPARATORS: [char; 2] = ['&', '='];
 
 /// The normalized status of a DLR `status` word, `None` for a word this version does not know.
 pub(crate) fn message_status(word: &str) -> Option<Status> {
-    MESSAGE_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&MESSAGE_STATUSES, word)
 }
 
 /// The documented meaning of a DLR `err-code`.
@@ -169,10 +167,10 @@ fn tag(method: SmsMethod, secret: &[u8], message: &[u8]) -> Vec<u8> {
             .chain_update(secret)
             .finalize()
             .to_vec(),
-        SmsMethod::Md5 => hmac_tag::<Hmac<Md5>>(secret, message),
-        SmsMethod::Sha1 => hmac_tag::<Hmac<Sha1>>(secret, message),
-        SmsMethod::Sha256 => hmac_tag::<Hmac<Sha256>>(secret, message),
-        SmsMethod::Sha512 => hmac_tag::<Hmac<Sha512>>(secret, message),
+        SmsMethod::Md5 => hmac::<Hmac<Md5>>(secret, message),
+        SmsMethod::Sha1 => hmac::<Hmac<Sha1>>(secret, message),
+        SmsMethod::Sha256 => hmac::<Hmac<Sha256>>(secret, message),
+        SmsMethod::Sha512 => hmac::<Hmac<Sha512>>(secret, message),
     }
 }
 
@@ -245,16 +243,14 @@ pub fn verify_signature(
         messages.push(signed_string_skipping_blank(params));
     }
 
-    let mut matched = false;
-    for method in &methods {
-        for secret in secrets {
-            for message in &messages {
-                let expected = tag(*method, secret.expose().as_bytes(), message.as_bytes());
-                matched |= bool::from(expected.as_slice().ct_eq(presented.as_slice()));
-            }
-        }
-    }
-    if matched {
+    let expected = methods.iter().flat_map(|method| {
+        secrets.iter().flat_map(|secret| {
+            messages
+                .iter()
+                .map(|message| tag(*method, secret.expose().as_bytes(), message.as_bytes()))
+        })
+    });
+    if matches_any_tag(&presented, expected) {
         Ok(())
     } else {
         Err(WebhookError::InvalidSignature(
@@ -303,7 +299,7 @@ fn event_id(params: &[(String, String)]) -> String {
         .filter(|(key, value)| identifies_the_event(key, value))
         .cloned()
         .collect();
-    content_event_id(signed_string(&identifying).as_bytes())
+    content_event_id("vonage", signed_string(&identifying).as_bytes())
 }
 
 /// Maps a verified delivery receipt to its event.

@@ -14,15 +14,16 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::hmac_tag;
-use super::params::{content_event_id, params_event_id, Params};
+use super::params::{params_event_id, Params};
+use crate::crypto::{hmac, matches_any_tag, sha256_hex};
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::providers::shared::{content_event_id, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -89,10 +90,7 @@ const EXTRA_FIELDS: [&str; 9] = [
 /// The normalized status of a call `status` word: `None` for a word this version does not know,
 /// `Some(None)` for a known word that does not move the status.
 pub(crate) fn call_status(word: &str) -> Option<Option<Status>> {
-    CALL_STATUSES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATUSES, word)
 }
 
 /// The claims of a Vonage webhook JWT that Switchboard reads. Any may be absent from a token.
@@ -166,15 +164,10 @@ pub fn verify_jwt_signature(token: &str, secrets: &[Secret]) -> Result<Claims, W
     let signature = BASE64URL
         .decode(signature)
         .map_err(|_| WebhookError::InvalidSignature("JWT signature is not base64url".into()))?;
-    let matched = secrets.iter().fold(false, |matched, secret| {
-        matched
-            | hmac_sha256_matches(
-                secret.expose().as_bytes(),
-                signing_input.as_bytes(),
-                &signature,
-            )
-    });
-    if !matched {
+    let expected = secrets
+        .iter()
+        .map(|secret| hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), signing_input.as_bytes()));
+    if !matches_any_tag(&signature, expected) {
         return Err(WebhookError::InvalidSignature(
             "JWT signature matches no configured secret".into(),
         ));
@@ -186,13 +179,6 @@ pub fn verify_jwt_signature(token: &str, secrets: &[Secret]) -> Result<Claims, W
 /// The refused `alg`, cut short: it is attacker-chosen text that ends up in logs.
 fn unsupported_algorithm(alg: &str) -> WebhookError {
     WebhookError::UnsupportedAlgorithm(alg.chars().take(16).collect())
-}
-
-fn hmac_sha256_matches(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    Hmac::<Sha256>::new_from_slice(key).is_ok_and(|mut mac| {
-        mac.update(message);
-        mac.verify_slice(signature).is_ok()
-    })
 }
 
 fn decode_object(part: &str, what: &str) -> Result<Map<String, Json>, WebhookError> {
@@ -253,14 +239,14 @@ pub fn sign_jwt(body: &[u8], secret: &Secret, now: Timestamp) -> String {
         "iat": now.unix_seconds(),
         "jti": format!("{}-{}-{}-{}-{}", &jti[..8], &jti[8..12], &jti[12..16], &jti[16..20], &jti[20..]),
         "iss": "Vonage",
-        "payload_hash": hex::encode(Sha256::digest(body)),
+        "payload_hash": sha256_hex(body),
     });
     let signing_input = format!(
         "{}.{}",
         BASE64URL.encode(header.to_string()),
         BASE64URL.encode(claims.to_string())
     );
-    let signature = hmac_tag::<Hmac<Sha256>>(secret.expose().as_bytes(), signing_input.as_bytes());
+    let signature = hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), signing_input.as_bytes());
     format!("{signing_input}.{}", BASE64URL.encode(signature))
 }
 
@@ -316,7 +302,7 @@ pub(crate) fn normalize(
         event_id: if request.body.is_empty() {
             params_event_id(params.scalars())
         } else {
-            content_event_id(&request.body)
+            content_event_id("vonage", &request.body)
         },
         status: call_status(&provider_status).flatten(),
         occurred_at: time("timestamp"),

@@ -20,13 +20,11 @@
 //! * a key repeated in one object is refused: which value the sender signed is ambiguous.
 
 use std::cmp::Ordering;
-use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::WebhookError;
+use crate::providers::shared::Members;
 
 /// The case of the hex digits of a `\u00XX` escape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,33 +125,6 @@ fn write_string(text: &str, case: HexCase, out: &mut String) {
         }
     }
     out.push('"');
-}
-
-/// A JSON object's members as `(key, raw value)` pairs, duplicates included.
-pub(super) struct Members(pub(super) Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 #[cfg(test)]

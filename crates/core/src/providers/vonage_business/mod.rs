@@ -19,15 +19,17 @@ pub mod canonical;
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Hmac;
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use time::OffsetDateTime;
 
-use self::canonical::{canonical_json, has_hex_escape, HexCase, Members};
+use self::canonical::{canonical_json, has_hex_escape, HexCase};
+use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Verified};
+use crate::providers::shared::{content_event_id, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -90,10 +92,7 @@ impl VonageBusiness {
 /// The status of a `state` word: `None` for a word this version does not know, `Some(None)` for
 /// a known word that does not move the status.
 fn call_state(word: &str) -> Option<Option<Status>> {
-    CALL_STATES
-        .iter()
-        .find(|(known, _)| *known == word)
-        .map(|(_, status)| *status)
+    lookup(&CALL_STATES, word)
 }
 
 /// Whether `word` is a VIS call `state` this version knows. VIS sends no message events.
@@ -179,18 +178,7 @@ impl Body {
 
 /// `hex(HMAC-SHA256(key, message))`.
 pub fn compute(key: &str, message: &str) -> String {
-    hex::encode(hmac_sha256(key, message))
-}
-
-fn hmac_sha256(key: &str, message: &str) -> Vec<u8> {
-    // HMAC takes keys of any length (RFC 2104 §2); were it to fail, the empty tag matches nothing.
-    Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_or_else(
-        |_| Vec::new(),
-        |mut mac| {
-            mac.update(message.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        },
-    )
+    hex::encode(hmac::<Hmac<Sha256>>(key.as_bytes(), message.as_bytes()))
 }
 
 /// Checks a hex signature of the raw `event` JSON against every secret. Both hex-escape cases of
@@ -211,29 +199,18 @@ pub fn verify_signature(
     if has_hex_escape(&messages[0]) {
         messages.push(canonical_json(event, HexCase::Upper)?);
     }
-    let mut matched = false;
-    for secret in secrets {
-        for message in &messages {
-            let mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes());
-            matched |= mac.is_ok_and(|mut mac| {
-                mac.update(message.as_bytes());
-                mac.verify_slice(&presented).is_ok()
-            });
-        }
-    }
-    if matched {
+    let expected = secrets.iter().flat_map(|secret| {
+        messages
+            .iter()
+            .map(|message| hmac::<Hmac<Sha256>>(secret.expose().as_bytes(), message.as_bytes()))
+    });
+    if matches_any_tag(&presented, expected) {
         Ok(())
     } else {
         Err(WebhookError::InvalidSignature(
             "the signature matches no configured signing key".into(),
         ))
     }
-}
-
-/// `"vonage-business:"` and the first 32 hex digits of the SHA-256 of the canonical event.
-fn event_id(canonical: &str) -> String {
-    let digest = hex::encode(Sha256::digest(canonical.as_bytes()));
-    format!("vonage-business:{}", &digest[..32])
 }
 
 /// VIS times: ISO 8601 with a `+0000` offset (`2018-02-15T18:58:56.194+0000`), or RFC 3339.
@@ -313,7 +290,7 @@ fn normalize_event(
         provider: ProviderId::VonageBusiness,
         kind: Kind::Call,
         subject_id,
-        event_id: event_id(canonical),
+        event_id: content_event_id("vonage-business", canonical.as_bytes()),
         status,
         occurred_at,
         received_at,
