@@ -5,4 +5,5 @@ mod providers;
 mod sign;
 mod simulate;
 mod support;
+mod vectors;
 mod verify;
