@@ -94,6 +94,11 @@ struct VerifyArgs {
     /// Verify as if now were this Unix time (seconds). [default: the host clock]
     #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
     now: Option<i64>,
+    /// Check only the signature (and signed time), not whether the body is a status event the
+    /// worker stores: prints `{"verified": true}`. For signed requests of other kinds (inbound
+    /// messages, test requests) and for the providers' published test vectors.
+    #[arg(long)]
+    signature_only: bool,
     /// Captured-request JSON file, or `-` for stdin.
     file: PathBuf,
 }
@@ -164,6 +169,12 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let mut request = read_captured_request(&args.file)?;
     if let Some(base) = settings.config()?.public_base_url {
         request.url = rebase_url(&request.url, &base);
+    }
+    if args.signature_only {
+        provider
+            .verify(&request, now_or(args.now))
+            .map_err(refusal)?;
+        return print_json(&serde_json::json!({ "verified": true }));
     }
     let events = provider
         .receive(&request, now_or(args.now))

@@ -664,7 +664,7 @@ fn plivo_cases() -> Vec<Case> {
 // ---------------------------------------------------------------------------------------------
 // Running one case through the CLI and the core.
 
-fn run_cli(switchboard: &Switchboard, index: usize, case: &Case) -> Run {
+fn run_cli(switchboard: &Switchboard, index: usize, case: &Case, signature_only: bool) -> Run {
     let request = serde_json::to_string_pretty(&case.request).expect("serializable");
     let file = switchboard.write(&format!("{index:03}.json"), &request);
     let mut args = vec![
@@ -676,6 +676,9 @@ fn run_cli(switchboard: &Switchboard, index: usize, case: &Case) -> Run {
     ];
     if let Some(method) = &case.method {
         args.push(format!("--method={method}"));
+    }
+    if signature_only {
+        args.push("--signature-only".to_owned());
     }
     args.push(file);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -697,7 +700,7 @@ fn code_of(stderr: &str) -> Option<&'static str> {
 /// Runs `case` through the CLI and the core, and checks that they agree and give the vector's
 /// verdict.
 fn check(switchboard: &Switchboard, index: usize, case: &Case) -> Result<Outcome, String> {
-    let run = run_cli(switchboard, index, case);
+    let run = run_cli(switchboard, index, case, false);
     let shown = format!(
         "exit {}\n--- stdout\n{}\n--- stderr\n{}",
         run.code, run.stdout, run.stderr
@@ -745,6 +748,34 @@ fn check(switchboard: &Switchboard, index: usize, case: &Case) -> Result<Outcome
                 return Err(format!("the core refuses with `{line}`; CLI: {shown}"));
             }
         }
+    }
+
+    // `--signature-only` answers exactly the core's signature verdict; every valid vector passes
+    // it, whether or not its body is a status event.
+    let signature_run = run_cli(switchboard, index, case, true);
+    match &verified {
+        Ok(()) => {
+            if signature_run.code != 0
+                || signature_run.stdout.trim() != "{\n  \"verified\": true\n}"
+            {
+                return Err(format!(
+                    "--signature-only: the core verifies; CLI exit {}: {}{}",
+                    signature_run.code, signature_run.stdout, signature_run.stderr
+                ));
+            }
+        }
+        Err(error) => {
+            let line = format!("{}: {error}", error.code());
+            if signature_run.code != 1 || signature_run.stderr.trim_end() != line {
+                return Err(format!(
+                    "--signature-only: the core refuses with `{line}`; CLI exit {}: {}",
+                    signature_run.code, signature_run.stderr
+                ));
+            }
+        }
+    }
+    if case.expected == Expected::Valid && verified.is_err() {
+        return Err("a valid vector fails --signature-only".to_owned());
     }
 
     // The vector's verdict.
