@@ -4,6 +4,13 @@
 //! A custom harness (libtest-mimic) starts the shared workers once, runs every test against
 //! them, stops them, and prints libtest's usual report. Run with `make e2e` after `make build`.
 
+/// `(name, function)` pairs for the harness, the name taken from the function itself.
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        vec![$((stringify!($test), $test as crate::Test)),*]
+    };
+}
+
 mod http;
 mod providers;
 mod support;

@@ -15,27 +15,13 @@ use crate::worker::{run_dir, Worker};
 use crate::{Suite, Test, PROVIDER_SECRETS, PUBLIC_BASE_URL, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
-    vec![
-        (
-            "every_provider_simulates_its_lifecycles",
-            every_provider_simulates_its_lifecycles,
-        ),
-        (
-            "forged_signatures_are_401_for_every_provider",
-            forged_signatures_are_401_for_every_provider,
-        ),
-        (
-            "public_base_url_lets_url_signed_requests_verify_behind_a_proxy",
-            public_base_url_lets_url_signed_requests_verify_behind_a_proxy,
-        ),
-        (
-            "telnyx_outside_the_window_is_401",
-            telnyx_outside_the_window_is_401,
-        ),
-        (
-            "telnyx_calls_are_found_by_call_control_id",
-            telnyx_calls_are_found_by_call_control_id,
-        ),
+    tests![
+        every_provider_simulates_its_lifecycles,
+        forged_signatures_are_401_for_every_provider,
+        public_base_url_lets_url_signed_requests_verify_behind_a_proxy,
+        telnyx_outside_the_window_is_401,
+        telnyx_calls_are_found_by_call_control_id,
+        telnyx_untracked_event_types_are_acknowledged,
     ]
 }
 
@@ -328,4 +314,22 @@ fn telnyx_calls_are_found_by_call_control_id(suite: &Suite) {
     assert_eq!(by_control["id"], json!(leg));
     let events = summary(&client, &format!("/v1/calls/telnyx/{control}/events"));
     assert_eq!(events["events"][0]["subject_id"], json!(leg));
+}
+
+fn telnyx_untracked_event_types_are_acknowledged(suite: &Suite) {
+    let client = suite.configured.client();
+    let body = json!({"data": {"event_type": "fax.delivered", "id": unique_id("fax"),
+                               "occurred_at": now().to_string(), "payload": {"fax_id": "f-1"}}});
+    let request = CapturedRequest::new("POST", &client.url("/webhooks/telnyx"))
+        .with_header("content-type", "application/json")
+        .with_body(body.to_string());
+    let signed = provider(ProviderId::Telnyx)
+        .sign(&request, now())
+        .expect("sign");
+    let response = deliver(&client, &signed);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.json(), json!({"accepted": []}));
+    let mut forged = signed.clone();
+    forged.body.push(b' ');
+    assert_error(&deliver(&client, &forged), 401, "invalid_signature");
 }

@@ -15,61 +15,25 @@ use crate::worker::{run_dir, Worker};
 use crate::{Suite, Test, OLD_SECRET, SECRET, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
-    vec![
-        ("healthz_answers_without_auth", healthz_answers_without_auth),
-        (
-            "voice_lifecycle_shuffled_with_duplicates_ends_completed",
-            voice_lifecycle_shuffled_with_duplicates_ends_completed,
-        ),
-        (
-            "delivery_receipts_via_get_form_and_json",
-            delivery_receipts_via_get_form_and_json,
-        ),
-        (
-            "the_same_receipt_over_another_transport_is_a_duplicate",
-            the_same_receipt_over_another_transport_is_a_duplicate,
-        ),
-        ("rotated_secret_is_accepted", rotated_secret_is_accepted),
-        (
-            "bad_or_missing_signatures_are_401_and_store_nothing",
-            bad_or_missing_signatures_are_401_and_store_nothing,
-        ),
-        (
-            "unsigned_voice_callback_is_503",
-            unsigned_voice_callback_is_503,
-        ),
-        (
-            "malformed_signed_bodies_are_400",
-            malformed_signed_bodies_are_400,
-        ),
-        ("oversized_body_is_413", oversized_body_is_413),
-        (
-            "unsupported_content_type_is_415",
-            unsupported_content_type_is_415,
-        ),
-        ("wrong_method_is_405", wrong_method_is_405),
-        (
-            "status_api_requires_the_token",
-            status_api_requires_the_token,
-        ),
-        (
-            "unknown_ids_routes_and_providers_are_404",
-            unknown_ids_routes_and_providers_are_404,
-        ),
-        ("unconfigured_source_is_503", unconfigured_source_is_503),
-        (
-            "list_shows_recent_calls_and_filters",
-            list_shows_recent_calls_and_filters,
-        ),
-        (
-            "exported_request_verifies_offline_with_the_cli",
-            exported_request_verifies_offline_with_the_cli,
-        ),
-        ("cli_simulates_every_scenario", cli_simulates_every_scenario),
-        (
-            "state_survives_a_worker_restart",
-            state_survives_a_worker_restart,
-        ),
+    tests![
+        healthz_answers_without_auth,
+        voice_lifecycle_shuffled_with_duplicates_ends_completed,
+        delivery_receipts_via_get_form_and_json,
+        the_same_receipt_over_another_transport_is_a_duplicate,
+        rotated_secret_is_accepted,
+        bad_or_missing_signatures_are_401_and_store_nothing,
+        unsigned_voice_callback_is_503,
+        malformed_signed_bodies_are_400,
+        oversized_body_is_413,
+        unsupported_content_type_is_415,
+        wrong_method_is_405,
+        status_api_requires_the_token,
+        unknown_ids_routes_and_providers_are_404,
+        unconfigured_source_is_503,
+        list_shows_recent_calls_and_filters,
+        exported_request_verifies_offline_with_the_cli,
+        cli_simulates_every_scenario,
+        state_survives_a_worker_restart,
     ]
 }
 

@@ -275,13 +275,11 @@ fn events_without_what_they_need_are_refused() {
         .unwrap_err(),
         WebhookError::MissingField("payload.call_leg_id")
     );
-    let long = "fax.".repeat(100);
-    let error = receive(&format!(
-        r#"{{"data":{{"event_type":"{long}","id":"x","payload":{{}}}}}}"#
-    ))
-    .unwrap_err();
-    assert_eq!(error.code(), "malformed_request");
-    assert!(error.to_string().len() < 150, "{error}");
+    // Verified, but about no call or message (e.g. fax): no event, so the worker acknowledges it
+    // and Telnyx does not retry and fail over.
+    let fax =
+        receive(r#"{"data":{"event_type":"fax.delivered","id":"x","payload":{"fax_id":"f"}}}"#);
+    assert_eq!(fax, Ok(Vec::new()));
     let error = receive(r#"{"data": [1, 2"#).unwrap_err();
     assert_eq!(error.code(), "malformed_request");
 }

@@ -12,11 +12,12 @@
 //!   recipient's `payload.to[].status` (a message to several recipients lists every status in
 //!   `extra.recipient_statuses`).
 //! * Any other event type (`conference.*`, `streaming.*`, …) that names a `call_leg_id` joins
-//!   that call's timeline; one that names none is refused: it has no call to attach to.
+//!   that call's timeline. One that names none (`fax.*`, …) is about nothing Switchboard tracks:
+//!   it gives no event, and the worker acknowledges it (a refusal would make Telnyx retry it and
+//!   then fail over to the backup URL, for an event nobody wants).
 
 use serde_json::{Map, Value as Json};
 
-use super::cap;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
 use crate::providers::shared::lookup;
@@ -174,8 +175,11 @@ fn direction(value: Option<&Json>) -> Option<Direction> {
     }
 }
 
-/// Maps a verified JSON body to its event.
-pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookError> {
+/// Maps a verified JSON body to its event; `None` for event types about no call or message.
+pub(super) fn normalize(
+    body: &[u8],
+    received_at: Timestamp,
+) -> Result<Option<Event>, WebhookError> {
     let document: Json = serde_json::from_slice(body).map_err(|error| {
         WebhookError::Malformed(format!(
             "JSON body is not valid at line {}, column {}",
@@ -196,14 +200,11 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
         received_at,
     };
     if envelope.event_type.starts_with("message.") {
-        message_event(envelope, payload)
+        message_event(envelope, payload).map(Some)
     } else if envelope.event_type.starts_with("call.") || payload.contains_key("call_leg_id") {
-        call_event(envelope, payload)
+        call_event(envelope, payload).map(Some)
     } else {
-        Err(WebhookError::Malformed(format!(
-            "event type `{}` names no call or message",
-            cap(&envelope.event_type)
-        )))
+        Ok(None)
     }
 }
 

@@ -213,7 +213,8 @@ impl Provider for Telnyx {
         Ok(Verified::new(request))
     }
 
-    /// A JSON body is a Call Control v2 or Messaging event; a form body a TeXML callback.
+    /// A JSON body is a Call Control v2 or Messaging event (or an event type about neither: no
+    /// event); a form body a TeXML callback.
     fn normalize(
         &self,
         request: Verified<'_>,
@@ -222,13 +223,13 @@ impl Provider for Telnyx {
         let request = request.request();
         let event = match request.body_kind() {
             BodyKind::Json => call_control::normalize(&request.body, received_at)?,
-            BodyKind::Form => texml::normalize(&request.body, received_at)?,
+            BodyKind::Form => Some(texml::normalize(&request.body, received_at)?),
             BodyKind::Empty => return Err(WebhookError::Malformed("the body is empty".into())),
             BodyKind::Other(media_type) => {
                 return Err(WebhookError::UnsupportedContentType(media_type))
             }
         };
-        Ok(vec![event])
+        Ok(event.into_iter().collect())
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
