@@ -112,6 +112,60 @@ pub fn assert_core_reaches_expected_status(provider: &dyn Provider, scenario: &S
         "{} {name:?}: every event has its own id and the duplicate keeps its own",
         provider.id()
     );
+    assert_any_arrival_gives_the_same_state(provider, scenario, &signed, now, &state);
+}
+
+/// How many random arrivals (permutations with duplicates) each scenario is folded in.
+const ARRIVALS: usize = 1_000;
+
+/// The provider's real normalized events of `scenario`, folded in [`ARRIVALS`] random orders with
+/// random duplicates, always give `expected`: the final state depends neither on arrival order
+/// nor on retries. Seeded, so a failure reproduces.
+fn assert_any_arrival_gives_the_same_state(
+    provider: &dyn Provider,
+    scenario: &Scenario,
+    signed: &[CapturedRequest],
+    now: Timestamp,
+    expected: &SubjectState,
+) {
+    let events: Vec<_> = signed
+        .iter()
+        .flat_map(|request| provider.receive(request, now).expect("received above"))
+        .collect();
+    let mut random = XorShift(0x9E37_79B9_7F4A_7C15 ^ events.len() as u64);
+    for arrival in 0..ARRIVALS {
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        for _ in 0..random.below(4) {
+            order.push(random.below(events.len()));
+        }
+        for index in (1..order.len()).rev() {
+            order.swap(index, random.below(index + 1));
+        }
+        let mut state =
+            SubjectState::new(provider.id(), scenario.name.kind(), &scenario.subject_id);
+        for &index in &order {
+            state.apply(&events[index]);
+        }
+        assert_eq!(
+            &state,
+            expected,
+            "{} {:?}: arrival {arrival} in order {order:?}",
+            provider.id(),
+            scenario.name
+        );
+    }
+}
+
+/// A tiny deterministic PRNG (xorshift64), enough to shuffle test arrivals.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % bound as u64) as usize
+    }
 }
 
 #[test]
