@@ -24,6 +24,8 @@ pub enum AppError {
     },
     InvalidParameter(String),
     Unauthorized,
+    /// A CORS preflight from an origin not in `CORS_ALLOW_ORIGINS`.
+    OriginNotAllowed,
     /// The provider's secret is not configured: 503 so that the provider retries later.
     SourceNotConfigured(&'static str),
     /// A setting is present but invalid.
@@ -47,6 +49,7 @@ impl AppError {
             Self::TooEarly { .. } => 425,
             Self::InvalidParameter(_) => 400,
             Self::Unauthorized => 401,
+            Self::OriginNotAllowed => 403,
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => 503,
         }
     }
@@ -61,6 +64,7 @@ impl AppError {
             Self::TooEarly { .. } => "too_early",
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::Unauthorized => "unauthorized",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::SourceNotConfigured(_) => "source_not_configured",
             Self::Config(_) => "config_invalid",
             Self::Internal(_) => "storage_unavailable",
@@ -81,6 +85,7 @@ impl AppError {
             ),
             Self::InvalidParameter(problem) => problem.clone(),
             Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
+            Self::OriginNotAllowed => "this origin is not in CORS_ALLOW_ORIGINS".into(),
             Self::SourceNotConfigured(secret) => {
                 format!("this source is disabled until `{secret}` is set; retry later")
             }

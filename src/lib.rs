@@ -10,6 +10,7 @@
 //! * `GET /healthz`.
 
 mod api;
+mod cors;
 mod error;
 mod index;
 mod subject;
@@ -63,7 +64,8 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
         ..RequestLog::default()
     };
 
-    let response = match route(request, &env, &mut log).await {
+    let origin = request.headers().get("origin")?;
+    let mut response = match route(request, &env, &mut log).await {
         Ok(response) => {
             log.outcome = "ok";
             response
@@ -79,6 +81,11 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
             error.into_response()?
         }
     };
+    if log.route == "status_api" {
+        if let Some(origin) = allowed_origin(&env, origin) {
+            cors::allow(&mut response, &origin)?;
+        }
+    }
     log.status = response.status_code();
     log.latency_ms = Date::now().as_millis().saturating_sub(started);
     if let Ok(line) = serde_json::to_string(&log) {
@@ -120,6 +127,10 @@ async fn route(
             let config = load_config(env)?;
             webhook::receive(request, env, &config, provider, log).await
         }
+        ["v1", ..] if request.method() == Method::Options => {
+            log.route = "status_api";
+            cors::preflight(&request, &*load_config(env)?)
+        }
         ["v1", collection, rest @ ..] => {
             log.route = "status_api";
             require_method(&request, &[Method::Get], &["GET"])?;
@@ -144,6 +155,16 @@ fn require_method(
     } else {
         Err(AppError::MethodNotAllowed(names))
     }
+}
+
+/// `origin` if the configuration lists it in `CORS_ALLOW_ORIGINS`.
+fn allowed_origin(env: &Env, origin: Option<String>) -> Option<String> {
+    let origin = origin?;
+    let config = load_config(env).ok()?;
+    config
+        .cors_allow_origins
+        .contains(&origin)
+        .then_some(origin)
 }
 
 thread_local! {

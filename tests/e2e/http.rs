@@ -7,10 +7,20 @@ use switchboard_core::CapturedRequest;
 
 pub struct Response {
     pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Response {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The body as JSON; `Value::Null` if it is not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
@@ -128,9 +138,23 @@ fn path_and_query(url: &str) -> String {
 fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Response, String> {
     let mut response = result.map_err(|error| error.to_string())?;
     let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let body = response
         .body_mut()
         .read_to_string()
         .map_err(|error| error.to_string())?;
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }

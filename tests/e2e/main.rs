@@ -25,6 +25,10 @@ use crate::worker::{run_dir, Worker};
 
 /// Settings of the main worker under test. Two Vonage secrets: rotation means either verifies.
 pub const TOKEN: &str = "e2e-status-token";
+/// A second status API token (`STATUS_API_TOKENS`), e.g. for a second frontend.
+pub const SECOND_TOKEN: &str = "e2e-second-status-token";
+/// The one origin the configured worker allows to read the status API from a browser.
+pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 pub const SECRET: &str = "e2e-vonage-secret";
 pub const OLD_SECRET: &str = "e2e-vonage-old-secret";
 /// The origin providers "call" in the proxied worker's `PUBLIC_BASE_URL`.
@@ -105,6 +109,8 @@ fn start_suite() -> Result<Suite, String> {
     let vonage_secrets = format!("{SECRET},{OLD_SECRET}");
     let mut configured_vars = vec![
         ("STATUS_API_TOKEN", TOKEN),
+        ("STATUS_API_TOKENS", SECOND_TOKEN),
+        ("CORS_ALLOW_ORIGINS", ALLOWED_ORIGIN),
         ("VONAGE_SIGNATURE_SECRET", vonage_secrets.as_str()),
     ];
     configured_vars.extend(PROVIDER_SECRETS);

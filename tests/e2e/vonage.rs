@@ -12,7 +12,7 @@ use switchboard_core::{
 use crate::http::Client;
 use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
 use crate::worker::{run_dir, Worker};
-use crate::{Suite, Test, OLD_SECRET, SECRET, TOKEN};
+use crate::{Suite, Test, ALLOWED_ORIGIN, OLD_SECRET, SECOND_TOKEN, SECRET, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
@@ -28,6 +28,7 @@ pub fn tests() -> Vec<(&'static str, Test)> {
         unsupported_content_type_is_415,
         wrong_method_is_405,
         status_api_requires_the_token,
+        status_api_cors_is_for_allowed_origins_only,
         unknown_ids_routes_and_providers_are_404,
         unconfigured_source_is_503,
         list_shows_recent_calls_and_filters,
@@ -395,6 +396,77 @@ fn wrong_method_is_405(suite: &Suite) {
     );
 }
 
+fn status_api_cors_is_for_allowed_origins_only(suite: &Suite) {
+    let client = suite.configured.client();
+    let authorization = format!("Bearer {TOKEN}");
+    let from = |origin: &str| {
+        client
+            .get(
+                "/v1/calls",
+                &[("authorization", &authorization), ("origin", origin)],
+            )
+            .unwrap()
+    };
+    let allowed = from(ALLOWED_ORIGIN);
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some(ALLOWED_ORIGIN)
+    );
+    let other = from("https://evil.example");
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("access-control-allow-origin"), None);
+
+    let unauthorized = client
+        .get("/v1/calls", &[("origin", ALLOWED_ORIGIN)])
+        .unwrap();
+    assert_error(&unauthorized, 401, "unauthorized");
+    assert_eq!(
+        unauthorized.header("access-control-allow-origin"),
+        Some(ALLOWED_ORIGIN)
+    );
+
+    let preflight = |origin: &str| {
+        client
+            .send(
+                "OPTIONS",
+                "/v1/calls/vonage/x",
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "GET"),
+                    ("access-control-request-headers", "authorization"),
+                ],
+                b"",
+            )
+            .unwrap()
+    };
+    let ok = preflight(ALLOWED_ORIGIN);
+    assert_eq!(ok.status, 204, "{}", ok.body);
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some(ALLOWED_ORIGIN)
+    );
+    assert_eq!(
+        ok.header("access-control-allow-headers"),
+        Some("Authorization")
+    );
+    assert_error(
+        &preflight("https://evil.example"),
+        403,
+        "origin_not_allowed",
+    );
+
+    let webhook = client
+        .send(
+            "POST",
+            "/webhooks/vonage",
+            &[("origin", ALLOWED_ORIGIN)],
+            b"{}",
+        )
+        .unwrap();
+    assert_eq!(webhook.header("access-control-allow-origin"), None);
+}
+
 fn status_api_requires_the_token(suite: &Suite) {
     let client = suite.configured.client();
     assert_error(&client.get("/v1/calls", &[]).unwrap(), 401, "unauthorized");
@@ -411,6 +483,7 @@ fn status_api_requires_the_token(suite: &Suite) {
         "unauthorized",
     );
     assert_eq!(client.api("/v1/calls", TOKEN).unwrap().status, 200);
+    assert_eq!(client.api("/v1/calls", SECOND_TOKEN).unwrap().status, 200);
 }
 
 fn unknown_ids_routes_and_providers_are_404(suite: &Suite) {

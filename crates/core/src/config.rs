@@ -39,9 +39,12 @@ pub struct ConfigError {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Bearer tokens accepted by the status API (`STATUS_API_TOKEN`, comma-separated). Empty:
-    /// the status API refuses every request.
+    /// Bearer tokens accepted by the status API: `STATUS_API_TOKEN` and `STATUS_API_TOKENS`
+    /// (each comma-separated; e.g. one token per frontend). Empty: every request is refused.
     pub status_api_tokens: Vec<Secret>,
+    /// `CORS_ALLOW_ORIGINS`: the exact origins (`https://app.example.com`) whose browsers may
+    /// read the status API. Empty: no CORS headers at all.
+    pub cors_allow_origins: Vec<String>,
     /// `SIGNATURE_TOLERANCE_SECONDS`: how far a signed timestamp may be from now, either way.
     pub tolerance_seconds: u32,
     /// `MAX_BODY_BYTES`: larger webhook bodies get 413.
@@ -104,7 +107,7 @@ impl Config {
         let public_base_url = lookup("PUBLIC_BASE_URL")
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
-            .map(|value| parse_public_base_url(&value))
+            .map(|value| parse_origin(&value, "PUBLIC_BASE_URL"))
             .transpose()?;
 
         let vonage_business_secrets = secrets(secret_setting(ProviderId::VonageBusiness));
@@ -133,7 +136,18 @@ impl Config {
             secrets: plivo_secrets,
         });
 
+        let mut status_api_tokens = secrets("STATUS_API_TOKEN");
+        status_api_tokens.extend(secrets("STATUS_API_TOKENS"));
+        let cors_allow_origins = lookup("CORS_ALLOW_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| parse_origin(origin, "CORS_ALLOW_ORIGINS"))
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Self {
+            cors_allow_origins,
             twilio,
             plivo,
             vonage_business,
@@ -141,7 +155,7 @@ impl Config {
             bird,
             messagebird,
             public_base_url,
-            status_api_tokens: secrets("STATUS_API_TOKEN"),
+            status_api_tokens,
             tolerance_seconds,
             max_body_bytes,
             vonage,
@@ -175,10 +189,11 @@ fn parse_telnyx(
     }))
 }
 
-/// Accepts `http(s)://host[:port]` with nothing after the authority but an optional `/`.
-fn parse_public_base_url(value: &str) -> Result<String, ConfigError> {
+/// Accepts an origin, `http(s)://host[:port]`, with nothing after the authority but an
+/// optional `/` (which is dropped).
+fn parse_origin(value: &str, name: &'static str) -> Result<String, ConfigError> {
     let invalid = |problem: &str| ConfigError {
-        name: "PUBLIC_BASE_URL",
+        name,
         problem: format!("`{value}` {problem}"),
     };
     let authority = value
@@ -288,6 +303,26 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.name, "TELNYX_SIGNING_PRIVATE_KEY");
+    }
+
+    #[test]
+    fn status_tokens_merge_both_settings_and_cors_origins_are_exact() {
+        let parsed = config(&[
+            ("STATUS_API_TOKEN", "a"),
+            ("STATUS_API_TOKENS", "b, c"),
+            (
+                "CORS_ALLOW_ORIGINS",
+                "https://app.example.com, http://localhost:5173/",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(parsed.status_api_tokens.len(), 3);
+        assert_eq!(
+            parsed.cors_allow_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        let error = config(&[("CORS_ALLOW_ORIGINS", "*")]).unwrap_err();
+        assert_eq!(error.name, "CORS_ALLOW_ORIGINS");
     }
 
     #[test]
