@@ -56,25 +56,32 @@ impl Worker {
         fs::create_dir_all(&dir).map_err(|error| format!("create {}: {error}", dir.display()))?;
         let config = test_config(&root, &entry)?;
         fs::write(dir.join("wrangler.toml"), config).map_err(|error| error.to_string())?;
-        let dev_vars: String = vars
-            .iter()
-            .map(|(name, value)| format!("{name}={value:?}\n"))
-            .collect();
-        fs::write(dir.join(".dev.vars"), dev_vars).map_err(|error| error.to_string())?;
 
         let mut worker = Self {
             name: name.to_owned(),
             base_url: String::new(),
-            vars: vars
-                .iter()
-                .map(|(name, value)| (name.to_string(), value.to_string()))
-                .collect(),
+            vars: Vec::new(),
             dir,
             state_dir: state_dir.to_owned(),
             child: None,
         };
+        worker.write_vars(vars)?;
         worker.launch()?;
         Ok(worker)
+    }
+
+    /// Writes this instance's `.dev.vars`, read by wrangler when it starts.
+    fn write_vars(&mut self, vars: &[(&str, &str)]) -> Result<(), String> {
+        let dev_vars: String = vars
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}\n"))
+            .collect();
+        fs::write(self.dir.join(".dev.vars"), dev_vars).map_err(|error| error.to_string())?;
+        self.vars = vars
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Ok(())
     }
 
     fn launch(&mut self) -> Result<(), String> {
@@ -82,7 +89,12 @@ impl Worker {
 
         let port = free_port()?;
         let root = project_root();
-        let log = fs::File::create(self.dir.join("wrangler.log")).map_err(|e| e.to_string())?;
+        // Appended to, so that the log of a worker killed or restarted by a test is kept.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("wrangler.log"))
+            .map_err(|e| e.to_string())?;
         let child = Command::new(root.join("node_modules/.bin/wrangler"))
             .args(["dev", "--config"])
             .arg(self.dir.join("wrangler.toml"))
@@ -149,6 +161,25 @@ impl Worker {
     pub fn restart(&mut self) -> Result<(), String> {
         self.stop();
         self.launch()
+    }
+
+    /// Stops the worker, replaces its vars/secrets (e.g. a rotated secret) and starts it again on
+    /// the same persisted state (a new port).
+    pub fn restart_with(&mut self, vars: &[(&str, &str)]) -> Result<(), String> {
+        self.stop();
+        self.write_vars(vars)?;
+        self.launch()
+    }
+
+    /// A crash: SIGKILL to wrangler's whole process group (wrangler, workerd, esbuild) at once,
+    /// no TERM first. [`Worker::restart`] then starts it again on the same persisted state.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = child.wait();
     }
 
     /// The last lines of wrangler's output, for failure messages.
