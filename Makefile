@@ -9,7 +9,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export XDG_CONFIG_HOME := $(CURDIR)/.config
 
-.PHONY: setup build dev test lint unit e2e dry-run deploy clean
+.PHONY: setup build dev test lint unit e2e soak dry-run deploy clean
 
 setup:
 	@sh scripts/bootstrap.sh
@@ -38,10 +38,17 @@ lint:
 unit:
 	cargo test -p switchboard-core -p switchboard-cli
 
-## Needs `make build` first (the tests start wrangler with the build step skipped).
+## Needs `make build` first (the tests start wrangler with the build step skipped): the
+## end-to-end tests, then a bounded load run with a SIGKILL and a secret rotation.
 e2e:
 	cargo build -p switchboard-cli
 	cargo test -p switchboard-worker --test e2e
+	cargo test -p switchboard-worker --test soak
+
+## Load and faults with figures: 32 connections, 4 phases of 10 s, a SIGKILL and a secret
+## rotation; prints requests, 2xx/4xx/5xx, events stored and lost, restarts survived.
+soak: setup build
+	SWITCHBOARD_SOAK=full cargo test -p switchboard-worker --test soak -- --nocapture
 
 dry-run:
 	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
