@@ -151,10 +151,14 @@ pub async fn write(
     for key in &keys {
         kv.put(key, "")?.metadata(&entry)?.execute().await?;
     }
-    for alias in &summary.aliases {
-        kv.put(&alias_key(kind, provider, alias), id)?
-            .execute()
-            .await?;
+    // Before the fix an over-long alias failed this put, and with it every later write of the
+    // alarm (old status keys were never deleted), on every retry.
+    for key in summary
+        .aliases
+        .iter()
+        .filter_map(|alias| alias_key(kind, provider, alias))
+    {
+        kv.put(&key, id)?.execute().await?;
     }
     if let Some(previous) = previous_status.filter(|previous| Some(*previous) != summary.status) {
         for key in status_keys(kind, provider, previous, &order, id) {
@@ -181,8 +185,14 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
         .filter(|kv_cursor| !kv_cursor.is_empty())
 }
 
-fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> String {
-    format!("{}/alias/{provider}/{alias}", kind.as_str())
+/// KV refuses longer keys (UTF-8 bytes).
+const MAX_KEY_BYTES: usize = 512;
+
+/// The alias index key, or `None` if `alias` is too long for a KV key: such an alias is never
+/// indexed (its subject stays reachable by its own id, which is at most 200 bytes).
+fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String> {
+    let key = format!("{}/alias/{provider}/{alias}", kind.as_str());
+    (key.len() <= MAX_KEY_BYTES).then_some(key)
 }
 
 /// The id of the subject that has `alias` as another id, if the index knows one.
@@ -192,7 +202,11 @@ pub async fn resolve_alias(
     provider: ProviderId,
     alias: &str,
 ) -> Result<Option<String>, worker::KvError> {
-    kv.get(&alias_key(kind, provider, alias)).text().await
+    match alias_key(kind, provider, alias) {
+        Some(key) => kv.get(&key).text().await,
+        // Too long to be a key: never indexed, and KV would refuse the read (a 503 before).
+        None => Ok(None),
+    }
 }
 
 /// One page of a list, most recent first.

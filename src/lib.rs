@@ -60,7 +60,7 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
             .headers()
             .get("cf-ray")?
             .unwrap_or_else(|| format!("local-{started}")),
-        method: request.method().to_string(),
+        method: request.inner().method(),
         ..RequestLog::default()
     };
 
@@ -114,13 +114,13 @@ async fn route(
     match segments.as_slice() {
         ["healthz"] => {
             log.route = "healthz";
-            require_method(&request, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
+            require_method(&request, &["GET", "HEAD"])?;
             Ok(Response::from_json(&serde_json::json!({ "status": "ok" }))?)
         }
         ["webhooks", provider] => {
             log.route = "webhook";
             log.provider = Some(provider.chars().take(32).collect());
-            require_method(&request, &[Method::Get, Method::Post], &["GET", "POST"])?;
+            require_method(&request, &["GET", "POST"])?;
             let provider: ProviderId = provider
                 .parse()
                 .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
@@ -133,7 +133,7 @@ async fn route(
         }
         ["v1", collection, rest @ ..] => {
             log.route = "status_api";
-            require_method(&request, &[Method::Get], &["GET"])?;
+            require_method(&request, &["GET"])?;
             let config = load_config(env)?;
             api::authorize(&request, &config)?;
             api::handle(&request, env, &config, collection, rest).await
@@ -145,15 +145,16 @@ async fn route(
     }
 }
 
+/// Checks the method exactly as received. (`worker::Method` cannot be used for this: it reads
+/// every method it does not know, e.g. `PROPFIND` or `MKCOL`, as `GET`.)
 fn require_method(
     request: &Request,
-    allowed: &[Method],
-    names: &'static [&'static str],
+    allowed: &'static [&'static str],
 ) -> std::result::Result<(), AppError> {
-    if allowed.contains(&request.method()) {
+    if allowed.contains(&request.inner().method().as_str()) {
         Ok(())
     } else {
-        Err(AppError::MethodNotAllowed(names))
+        Err(AppError::MethodNotAllowed(allowed))
     }
 }
 
