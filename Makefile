@@ -9,7 +9,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export XDG_CONFIG_HOME := $(CURDIR)/.config
 
-.PHONY: setup build dev test lint unit e2e soak dry-run deploy clean
+.PHONY: setup build dev test lint unit fuzz-short fuzz e2e soak dry-run deploy clean
 
 setup:
 	@sh scripts/bootstrap.sh
@@ -28,7 +28,7 @@ dev: setup .dev.vars
 
 ## Everything CI runs: lint, unit/property/vector/CLI tests, the release build, end-to-end
 ## tests against that build in workerd, and a deploy dry run.
-test: setup lint unit build e2e dry-run
+test: setup lint unit fuzz-short build e2e dry-run
 
 lint:
 	cargo fmt --all -- --check
@@ -37,6 +37,14 @@ lint:
 
 unit:
 	cargo test -p switchboard-core -p switchboard-cli
+
+## Every cargo-fuzz target in fuzz/ for 10 s (nightly toolchain; cargo-fuzz goes into .tools/).
+fuzz-short:
+	sh scripts/fuzz.sh 10
+
+## The same, 60 s per target (about 11 minutes).
+fuzz:
+	sh scripts/fuzz.sh 60
 
 ## Needs `make build` first (the tests start wrangler with the build step skipped): the
 ## end-to-end tests, then a bounded load run with a SIGKILL and a secret rotation.
@@ -49,6 +57,7 @@ e2e:
 ## rotation; prints requests, 2xx/4xx/5xx, events stored and lost, restarts survived.
 soak: setup build
 	SWITCHBOARD_SOAK=full cargo test -p switchboard-worker --test soak -- --nocapture
+	SWITCHBOARD_HTTP_FUZZ_REQUESTS=20000 cargo test -p switchboard-worker --test e2e -- --nocapture malformed
 
 dry-run:
 	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run

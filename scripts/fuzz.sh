@@ -37,7 +37,10 @@ if ! rustup toolchain list | grep -q '^nightly'; then
   echo "fuzz: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
   exit 1
 fi
-command -v jq >/dev/null || { echo "fuzz: jq is needed to write the seeds" >&2; exit 1; }
+if ! command -v jq >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq jq >/dev/null \
+    || { echo "fuzz: jq is needed to write the seeds" >&2; exit 1; }
+fi
 # `cargo fuzz` is cargo-fuzz found on PATH.
 PATH="$root/.tools/bin:$PATH"
 export PATH

@@ -11,7 +11,9 @@ macro_rules! tests {
     };
 }
 
+mod concurrency;
 mod http;
+mod http_fuzz;
 mod providers;
 mod support;
 mod vonage;
@@ -69,6 +71,8 @@ fn main() {
     let arguments = Arguments::from_args();
     let mut tests = vonage::tests();
     tests.extend(providers::tests());
+    tests.extend(concurrency::tests());
+    tests.extend(http_fuzz::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
