@@ -54,10 +54,12 @@ e2e:
 	cargo test -p switchboard-worker --test soak
 
 ## Load and faults with figures: 32 connections, 4 phases of 10 s, a SIGKILL and a secret
-## rotation; prints requests, 2xx/4xx/5xx, events stored and lost, restarts survived.
+## rotation; prints requests, 2xx/4xx/5xx, events stored and lost, restarts survived, then
+## 20,000 HTTP fuzz requests and the executions of every cargo-fuzz target (30 s each).
 soak: setup build
 	SWITCHBOARD_SOAK=full cargo test -p switchboard-worker --test soak -- --nocapture
 	SWITCHBOARD_HTTP_FUZZ_REQUESTS=20000 cargo test -p switchboard-worker --test e2e -- --nocapture malformed
+	sh scripts/fuzz.sh 30
 
 dry-run:
 	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
