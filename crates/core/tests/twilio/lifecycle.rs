@@ -12,7 +12,7 @@ const MESSAGE_SID: &str = "SM1f0e8ae6ade43cb3c0ce4525424e404f";
 /// A voice status callback as Twilio sends it with `StatusCallbackEvent` set.
 fn call_callback(status: &str, sequence: &str, time: &str, more: &[(&str, &str)]) -> Event {
     let mut params = vec![
-        ("AccountSid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
         ("ApiVersion", "2010-04-01"),
         ("CallSid", CALL_SID),
         ("CallStatus", status),
@@ -76,7 +76,7 @@ fn no_answer_call() -> Vec<Event> {
 
 fn message_callback(status: &str, more: &[(&str, &str)]) -> Event {
     let mut params = vec![
-        ("AccountSid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
         ("ApiVersion", "2010-04-01"),
         ("From", "+14155550199"),
         ("MessageSid", MESSAGE_SID),
