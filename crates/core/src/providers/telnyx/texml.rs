@@ -16,23 +16,12 @@ use time::OffsetDateTime;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
 use crate::providers::shared::{form_event_id, lookup};
+// TeXML status callbacks are Twilio-compatible (providers.md §4, §6): their `CallStatus` words
+// are Twilio's (`twilio/twilio-python@306691e7…:twilio/rest/api/v2010/account/call/__init__.py`),
+// so they share its table.
+use crate::providers::twilio::normalize::CALL_STATUSES;
 use crate::request::parse_form;
 use crate::time::Timestamp;
-
-/// `CallStatus` words. Source: the Twilio call `Status` enum plus `initiated`
-/// (providers.md §6, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:twilio/rest/api/v2010/account/call/__init__.py`),
-/// which Telnyx's Twilio-compatible TeXML callbacks reuse (providers.md §4, §6).
-const CALL_STATUSES: [(&str, Status); 9] = [
-    ("queued", Status::Initiated),
-    ("initiated", Status::Initiated),
-    ("ringing", Status::Ringing),
-    ("in-progress", Status::InProgress),
-    ("completed", Status::Completed),
-    ("busy", Status::Busy),
-    ("no-answer", Status::NoAnswer),
-    ("canceled", Status::Canceled),
-    ("failed", Status::Failed),
-];
 
 /// Parameters kept in [`Details::extra`] (providers.md §6, "Other parameters seen in callbacks").
 const EXTRA_FIELDS: [&str; 5] = [
