@@ -6,6 +6,7 @@
 
 mod clock;
 mod failure;
+mod load;
 mod scenario;
 mod settings;
 mod simulate;
@@ -48,6 +49,13 @@ enum Command {
     /// Exit 0: the final status is the scenario's expected one. Exit 1: it is not, or a webhook
     /// or the status read failed.
     Simulate(SimulateArgs),
+    /// Load a running worker for a benchmark: CONNECTIONS connections each send freshly signed
+    /// lifecycles (as `simulate` does) back to back for SECONDS, then print throughput, latency
+    /// percentiles and errors as JSON.
+    ///
+    /// Exit 0 whatever the worker answered (errors are counted in the report). Exit 2: bad
+    /// arguments or a provider without its secret.
+    Load(LoadArgs),
 }
 
 /// Which provider, and its signature settings. Unset settings are read from the environment,
@@ -137,6 +145,30 @@ struct SimulateArgs {
     timeout: u64,
 }
 
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Base URL of the worker; webhooks go to {target}/webhooks/{provider}.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    target: String,
+    /// A provider whose lifecycles are sent; repeat for a mix (each connection takes them in
+    /// turn). [default: every provider]
+    #[arg(long = "provider", value_name = "NAME", value_parser = parse_provider)]
+    providers: Vec<ProviderId>,
+    /// Concurrent connections, each one request at a time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    connections: u16,
+    /// How long to send, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    duration: u64,
+    /// Time limit for each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Dotenv file with the worker's settings (the secrets to sign with). [default: .dev.vars,
+    /// if present]
+    #[arg(long, value_name = "PATH")]
+    dev_vars: Option<PathBuf>,
+}
+
 fn parse_provider(name: &str) -> Result<ProviderId, String> {
     name.parse().map_err(|_| {
         let known: Vec<&str> = ProviderId::ALL.iter().map(|id| id.as_str()).collect();
@@ -149,6 +181,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::Sign(args) => sign(&args),
         Command::Simulate(args) => simulate(&args),
+        Command::Load(args) => load(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -249,6 +282,28 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
             other.map_or("none", |status| status.as_str()),
         ))),
     }
+}
+
+fn load(args: &LoadArgs) -> Result<(), Failure> {
+    let settings = Settings::load(args.dev_vars.as_deref())?;
+    let providers = if args.providers.is_empty() {
+        ProviderId::ALL.to_vec()
+    } else {
+        args.providers.clone()
+    };
+    for &provider in &providers {
+        settings.provider(provider)?;
+        require_signing_key(&settings, provider)?;
+    }
+    let plan = load::Plan {
+        base_url: target_base_url(&args.target)?,
+        config: settings.config()?,
+        providers,
+        connections: usize::from(args.connections),
+        duration: Duration::from_secs(args.duration),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    print_json(&load::run(&plan)?)
 }
 
 /// The provider's signature settings. A method configured for one secret says nothing about

@@ -139,7 +139,7 @@ fn origin(url: &str) -> &str {
 }
 
 /// Sends `request` as captured and returns the response status and body.
-fn send(agent: &Agent, request: &CapturedRequest) -> Result<(u16, String), String> {
+pub fn send(agent: &Agent, request: &CapturedRequest) -> Result<(u16, String), String> {
     let mut builder = http::Request::builder()
         .method(request.method.as_str())
         .uri(&request.url);

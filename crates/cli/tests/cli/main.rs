@@ -1,6 +1,7 @@
 //! Runs the built `switchboard` binary: exit codes, messages and output of each command.
 
 mod fake_worker;
+mod load;
 mod providers;
 mod sign;
 mod simulate;
