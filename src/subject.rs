@@ -78,7 +78,10 @@ impl DurableObject for Subject {
         let path = request.path();
         match (request.method(), path.as_str()) {
             (Method::Post, "/append") => {
-                let append: AppendRequest = request.json().await?;
+                // serde_json on the text, not `Request::json`: that parses in JavaScript, where
+                // numbers are doubles, and a u64 above 2^53 (a Twilio `SequenceNumber` of
+                // 18446744073709551615, found by the fuzzer) no longer fits.
+                let append: AppendRequest = serde_json::from_str(&request.text().await?)?;
                 self.append(append).await
             }
             (Method::Get, "/summary") => match self.read_row()? {

@@ -92,16 +92,25 @@ async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppEr
     if request.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    let mut stream = request.stream()?;
+    let mut stream = request.stream().map_err(unreadable_body)?;
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(unreadable_body)?;
         if body.len() + chunk.len() > limit {
             return Err(AppError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A body that cannot be read to its end was cut short or mis-framed by the sender (the
+/// connection closed before `Content-Length` bytes, a broken chunk): the request is malformed,
+/// not a storage failure, and nothing was stored.
+fn unreadable_body(error: worker::Error) -> AppError {
+    AppError::Webhook(switchboard_core::WebhookError::Malformed(format!(
+        "the request body could not be read to its end: {error}"
+    )))
 }
 
 /// The request exactly as received: method, URL (the runtime's, with scheme and host replaced by
