@@ -1,11 +1,12 @@
-//! Starts the real built worker (`build/`, made by `make build`) in workerd through
-//! `wrangler dev`, and stops it.
+//! Starts the real built worker (`build/`, made by `make build`) in workerd, through Miniflare
+//! (`scripts/serve-worker.mjs`: the runtime `wrangler dev` drives, without the dev proxy that
+//! exits on a client closing mid-body), and stops it.
 //!
 //! Each instance gets its own directory under `target/e2e/` holding a copy of the project's
 //! `wrangler.toml` (with `main` made absolute and the build step removed, so nothing is rebuilt)
 //! and its own `.dev.vars`, so tests never depend on a developer's `.dev.vars`. State persists in
-//! a directory the caller chooses, so a restart can reuse it. wrangler runs in its own process
-//! group, and [`Drop`] stops the whole group (wrangler, workerd and esbuild).
+//! a directory the caller chooses, so a restart can reuse it. The server runs in its own process
+//! group, and [`Drop`] stops the whole group (node and workerd).
 
 use std::fs;
 use std::net::TcpListener;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::Client;
 
-/// How long a cold `wrangler dev` may take to answer `/healthz`.
+/// How long a cold start may take to answer `/healthz`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub fn project_root() -> PathBuf {
@@ -70,7 +71,7 @@ impl Worker {
         Ok(worker)
     }
 
-    /// Writes this instance's `.dev.vars`, read by wrangler when it starts.
+    /// Writes this instance's `.dev.vars`, read by the server when it starts.
     fn write_vars(&mut self, vars: &[(&str, &str)]) -> Result<(), String> {
         let dev_vars: String = vars
             .iter()
@@ -93,20 +94,13 @@ impl Worker {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("wrangler.log"))
+            .open(self.dir.join("server.log"))
             .map_err(|e| e.to_string())?;
-        let child = Command::new(root.join("node_modules/.bin/wrangler"))
-            .args(["dev", "--config"])
+        let child = Command::new("node")
+            .arg(root.join("scripts/serve-worker.mjs"))
             .arg(self.dir.join("wrangler.toml"))
-            .args([
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--persist-to",
-            ])
+            .arg(port.to_string())
             .arg(&self.state_dir)
-            .args(["--log-level", "info"])
             .current_dir(&self.dir)
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("WRANGLER_SEND_METRICS", "false")
@@ -117,7 +111,7 @@ impl Worker {
             .stderr(log)
             .process_group(0)
             .spawn()
-            .map_err(|error| format!("start wrangler: {error} (run `make setup`)"))?;
+            .map_err(|error| format!("start the worker: {error} (run `make setup`)"))?;
         self.child = Some(child);
         self.base_url = format!("http://127.0.0.1:{port}");
 
@@ -131,7 +125,10 @@ impl Worker {
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(exit)) = child.try_wait() {
-                    return Err(format!("wrangler exited with {exit}:\n{}", self.log_tail()));
+                    return Err(format!(
+                        "the worker's server exited with {exit}:\n{}",
+                        self.log_tail()
+                    ));
                 }
             }
             if Instant::now() > deadline {
@@ -171,7 +168,7 @@ impl Worker {
         self.launch()
     }
 
-    /// A crash: SIGKILL to wrangler's whole process group (wrangler, workerd, esbuild) at once,
+    /// A crash: SIGKILL to the server's whole process group (node, workerd) at once,
     /// no TERM first. [`Worker::restart`] then starts it again on the same persisted state.
     pub fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
@@ -182,14 +179,14 @@ impl Worker {
         let _ = child.wait();
     }
 
-    /// The last lines of wrangler's output, for failure messages.
+    /// The last lines of the server's output (and the worker's log lines), for failure messages.
     pub fn log_tail(&self) -> String {
-        let log = fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default();
+        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// Stops wrangler's whole process group: TERM, then KILL if it lingers.
+    /// Stops the server's whole process group: TERM, then KILL if it lingers.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
