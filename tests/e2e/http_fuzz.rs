@@ -372,14 +372,7 @@ fn malformed_requests_never_get_a_5xx_or_a_non_json_error(suite: &Suite) {
                     Expect::Worker => ANSWER_TIMEOUT,
                     Expect::MaybeRefused(_) => REFUSAL_TIMEOUT,
                 };
-                let mut outcome = exchange(&target.address, &case, timeout);
-                if case.expect == Expect::Worker && outcome.as_ref().is_ok_and(dev_server_restart) {
-                    // See `dev_server_restart`: delivered again, as the provider would.
-                    let mut tally = tally.lock().unwrap();
-                    *tally.entry("resent-after-dev-restart".into()).or_default() += 1;
-                    drop(tally);
-                    outcome = exchange(&target.address, &case, timeout);
-                }
+                let outcome = exchange(&target.address, &case, timeout);
                 match judge(&case, &outcome) {
                     Ok(verdict) => *tally.lock().unwrap().entry(verdict).or_default() += 1,
                     Err(problem) => {
@@ -445,21 +438,6 @@ fn malformed_requests_never_get_a_5xx_or_a_non_json_error(suite: &Suite) {
     let entry = accepted(&client.replay(&first).expect("worker reachable"));
     assert_eq!(entry["id"], json!(life.id));
     assert_eq!(summary(&client, &life.path())["event_count"], json!(1));
-}
-
-/// `wrangler dev`'s own plain-text 503 "Your worker restarted mid-request…", which it answers
-/// when a request in flight loses its connection inside the dev server (seen about once in a few
-/// thousand requests, while other fuzzed connections are torn down mid-body; never on replay).
-/// It is not the worker's answer (that is always JSON), and the dev server marks it retryable:
-/// the request is sent once more and the second answer is judged.
-fn dev_server_restart(response: &RawResponse) -> bool {
-    response.status == 503
-        && response
-            .header("content-type")
-            .is_some_and(|value| value.starts_with("text/plain"))
-        && response
-            .body
-            .starts_with(b"Your worker restarted mid-request")
 }
 
 /// Why a case failed, with everything needed to reproduce it.
@@ -1828,8 +1806,7 @@ fn malformed_http(rng: &mut Rng, host: &str) -> Case {
                 b"{",
             ),
             invalid("body shorter than its Content-Length"),
-            // `wrangler dev` answers only once the request body is drained (its
-            // ensure-req-body-drained middleware), so the end must come.
+            // Half-closed, so that a server that waits for the body sees its end.
             true,
         ),
         22 => (

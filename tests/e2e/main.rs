@@ -1,4 +1,4 @@
-//! End-to-end tests: the release build of the worker, in workerd (`wrangler dev`), driven over
+//! End-to-end tests: the release build of the worker, in workerd (see `worker.rs`), driven over
 //! HTTP on loopback exactly as a provider and a frontend would.
 //!
 //! A custom harness (libtest-mimic) starts the shared workers once, runs every test against

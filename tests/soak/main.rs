@@ -1,4 +1,5 @@
-//! Load and faults against the real built worker in workerd (`wrangler dev`), with figures.
+//! Load and faults against the real built worker in workerd (see `tests/e2e/worker.rs`), with
+//! figures.
 //!
 //! Connections (std threads) send correctly signed webhooks for a mix of providers, each about
 //! calls and messages only that connection uses, for the whole run, while the worker is taken
@@ -6,7 +7,8 @@
 //!
 //! 1. worker with Vonage secret `A`, sender signs with `A`;
 //! 2. restart with `A,B`, then the sender switches to `B`;
-//! 3. SIGKILL of wrangler's whole process group, restart on the same persisted state;
+//! 3. SIGKILL of the server's whole process group (node, workerd), restart on the same
+//!    persisted state;
 //! 4. once no `A`-signed request is in flight, restart with `B` alone.
 //!
 //! Each webhook is signed once and, on a connection error (a restart or the crash), resent byte
@@ -77,15 +79,6 @@ const MIX: [ProviderId; 5] = [
 ];
 /// Events sent about one call or message before a connection starts a new one.
 const EVENTS_PER_SUBJECT: usize = 8;
-/// A 5xx whose body is not Switchboard's error shape (`{"error": code, "message": text}`) was
-/// made by the local dev stack in front of the worker, not by the worker: wrangler's
-/// `ProxyWorker` answers 503 "Your worker restarted mid-request…" to a non-GET request in flight
-/// when wrangler replaces the user worker's runtime, and miniflare's entry worker then answers
-/// 500 "TypeError: Cannot reconstruct a Request with a used body" for a while. Such answers are
-/// counted apart (`dev_stack_5xx`) and resent like connection errors, as a provider would.
-fn from_dev_stack(response: &http::Response) -> bool {
-    response.status >= 500 && response.error_code().is_empty()
-}
 /// How long a webhook is resent after connection errors before it is given up (counted).
 const GIVE_UP: Duration = Duration::from_secs(50);
 
@@ -157,8 +150,6 @@ struct Tally {
     server_errors: u64,
     storage_unavailable: u64,
     connection_errors: u64,
-    /// 5xx made by wrangler/miniflare, not the worker (see [`from_dev_stack`]).
-    dev_stack_5xx: u64,
     /// Webhooks never answered (the worker stayed unreachable for [`GIVE_UP`]).
     abandoned: u64,
     /// 2xx answers that did not name the expected subject.
@@ -183,7 +174,6 @@ impl Tally {
         self.server_errors += other.server_errors;
         self.storage_unavailable += other.storage_unavailable;
         self.connection_errors += other.connection_errors;
-        self.dev_stack_5xx += other.dev_stack_5xx;
         self.abandoned += other.abandoned;
         self.odd_acks += other.odd_acks;
         self.acked_with_a += other.acked_with_a;
@@ -456,17 +446,6 @@ fn deliver(
         }
         tally.requests += 1;
         match client.replay(signed) {
-            Ok(response) if from_dev_stack(&response) => {
-                tally.dev_stack_5xx += 1;
-                let body = response.body.lines().next().unwrap_or_default();
-                let text = format!(
-                    "dev stack at {:.1} s, restarting {}: HTTP {} {body}",
-                    shared.started.elapsed().as_secs_f64(),
-                    shared.restarting.load(Ordering::SeqCst),
-                    response.status,
-                );
-                sample(tally, text);
-            }
             Ok(response) => return Some(response),
             Err(_) => tally.connection_errors += 1,
         }
@@ -707,7 +686,6 @@ impl Report {
             ("5xx", json!(tally.server_errors)),
             ("503_storage_unavailable", json!(tally.storage_unavailable)),
             ("connection_errors", json!(tally.connection_errors)),
-            ("dev_stack_5xx", json!(tally.dev_stack_5xx)),
             ("abandoned", json!(tally.abandoned)),
             ("subjects", json!(stored.subjects)),
             ("events_acked", json!(stored.acked)),
