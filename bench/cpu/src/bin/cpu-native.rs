@@ -1,0 +1,113 @@
+//! Times the core's `receive` natively, with the same method as `run.mjs` (see README.md), and
+//! prints `{"<webhook>": <CPU µs per webhook>, …}` on stdout, progress on stderr.
+//!
+//! `cpu-native [NAME…]` times only the named webhooks; `cpu-native --iterations N NAME` runs
+//! `NAME` N times untimed (for a profiler such as callgrind).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use switchboard_bench_cpu::{receive_repeatedly, webhook, BenchError, Webhook, WEBHOOKS};
+
+/// Untimed warm-up before calibrating.
+const WARM_UP: Duration = Duration::from_millis(100);
+/// How long each timed round lasts, at least.
+const ROUND: Duration = Duration::from_millis(200);
+/// Timed rounds per webhook; the median is reported.
+const ROUNDS: usize = 5;
+
+fn main() -> ExitCode {
+    match bench(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cpu-native: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: Vec<String>) -> Result<(), BenchError> {
+    if let [flag, iterations, name] = args.as_slice() {
+        if flag == "--iterations" {
+            let iterations = iterations.parse().unwrap_or(1);
+            receive_repeatedly(&webhook(index_of(name)?)?, iterations)?;
+            return Ok(());
+        }
+    }
+    let indices = if args.is_empty() {
+        (0..WEBHOOKS.len()).collect()
+    } else {
+        args.iter()
+            .map(|name| index_of(name))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut results = Vec::new();
+    for index in indices {
+        let webhook = webhook(index)?;
+        let micros = micros_per_webhook(&webhook)?;
+        eprintln!("native {:<16} {micros:>9.2} µs", webhook.name);
+        results.push(format!("\"{}\":{micros:.2}", webhook.name));
+    }
+    println!("{{{}}}", results.join(","));
+    Ok(())
+}
+
+fn index_of(name: &str) -> Result<usize, BenchError> {
+    WEBHOOKS
+        .iter()
+        .position(|known| *known == name)
+        .ok_or_else(|| BenchError::UnknownName(name.to_owned()))
+}
+
+/// Warms up, finds an iteration count that lasts about [`ROUND`], then returns the median over
+/// [`ROUNDS`] rounds of that count.
+fn micros_per_webhook(webhook: &Webhook) -> Result<f64, BenchError> {
+    let timed = |iterations: u32| -> Result<Duration, BenchError> {
+        let start = cpu_time();
+        receive_repeatedly(webhook, iterations)?;
+        Ok(cpu_time().saturating_sub(start))
+    };
+    let warm_up_end = cpu_time() + WARM_UP;
+    while cpu_time() < warm_up_end {
+        timed(16)?;
+    }
+    let mut iterations = 1u32;
+    let mut elapsed = timed(iterations)?;
+    while elapsed < ROUND / 4 {
+        iterations = iterations.saturating_mul(2);
+        elapsed = timed(iterations)?;
+    }
+    let iterations = scaled(iterations, elapsed);
+    let mut rounds = (0..ROUNDS)
+        .map(|_| Ok(timed(iterations)?.as_secs_f64() * 1e6 / f64::from(iterations)))
+        .collect::<Result<Vec<f64>, BenchError>>()?;
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds[ROUNDS / 2])
+}
+
+/// The iteration count that lasts about [`ROUND`], given that `iterations` took `elapsed`.
+fn scaled(iterations: u32, elapsed: Duration) -> u32 {
+    let factor = ROUND.as_secs_f64() / elapsed.as_secs_f64().max(1e-9);
+    (f64::from(iterations) * factor)
+        .ceil()
+        .clamp(1.0, f64::from(u32::MAX)) as u32
+}
+
+/// The CPU time (user + system) this process has used. Unlike wall time it does not grow while
+/// the process waits for a core, so other work on the machine does not inflate the figures.
+#[cfg(unix)]
+fn cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for clock_gettime to write.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+#[cfg(not(unix))]
+fn cpu_time() -> Duration {
+    unimplemented!("cpu-native reads the Unix process CPU clock")
+}
