@@ -185,7 +185,7 @@ impl Provider for MessageBird {
         let request = request.request();
         let event_id = match request.header(jwt::HEADER) {
             Some(token) => {
-                let claims = jwt::verify_token_signature(token, &self.config.secrets)?;
+                let claims = jwt::verified_claims(token)?;
                 let jti = claims.jti.ok_or(WebhookError::MissingSignedField("jti"))?;
                 provider_event_id("messagebird", &jti)
             }
