@@ -9,7 +9,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export XDG_CONFIG_HOME := $(CURDIR)/.config
 
-.PHONY: setup build dev test lint unit fuzz-short fuzz e2e soak dry-run deploy clean
+.PHONY: setup build dev test lint unit fuzz-short fuzz e2e soak bench dry-run deploy clean
 
 setup:
 	@sh scripts/bootstrap.sh
@@ -60,6 +60,12 @@ soak: setup build
 	SWITCHBOARD_SOAK=full cargo test -p switchboard-worker --test soak -- --nocapture
 	SWITCHBOARD_HTTP_FUZZ_REQUESTS=20000 cargo test -p switchboard-worker --test e2e -- --nocapture malformed
 	sh scripts/fuzz.sh 30
+
+## Switchboard beside the TypeScript peer (bench/peer-ts) under the same load, CPU per webhook
+## in wasm and native, and the bundle: bench/results/latest.json and a table (BENCHMARKS.md).
+## Not a test: nothing here asserts a time. About 5 minutes warm on 2 cores.
+bench: setup build
+	sh scripts/bench.sh
 
 dry-run:
 	SWITCHBOARD_PREBUILT=1 $(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run

@@ -1,0 +1,120 @@
+// Assembles `make bench`'s figures into bench/results/latest.json, or prints them as tables.
+//
+//   node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS > latest.json
+//   node bench/report.mjs --table latest.json
+//
+// RESULTS_DIR holds `<scenario>.<target>.json` (reports of `switchboard load`, target
+// `switchboard` or `peer_ts`) and `cpu.json` (bench/cpu/run.sh); DEPLOY_DIR is the output of
+// `wrangler deploy --dry-run --outdir`.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+
+const LOAD_FIELDS = ["rps", "p50_ms", "p90_ms", "p99_ms", "errors", "requests"];
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+function scenarios(resultsDir) {
+  const scenarios = {};
+  for (const file of readdirSync(resultsDir).sort()) {
+    const match = /^(.+)\.(switchboard|peer_ts)\.json$/.exec(file);
+    if (!match) continue;
+    const [, scenario, target] = match;
+    const report = readJson(join(resultsDir, file));
+    scenarios[scenario] ??= {};
+    scenarios[scenario][target] = Object.fromEntries(LOAD_FIELDS.map((field) => [field, report[field]]));
+  }
+  return scenarios;
+}
+
+/// Switchboard ÷ peer where both ran: throughput (higher is better) and p99 (lower is better).
+function ratios(scenarios) {
+  const ratios = {};
+  for (const [name, { switchboard, peer_ts }] of Object.entries(scenarios)) {
+    if (!switchboard || !peer_ts) continue;
+    ratios[name] = {
+      rps: round(switchboard.rps / peer_ts.rps),
+      p99: round(switchboard.p99_ms / peer_ts.p99_ms),
+    };
+  }
+  return ratios;
+}
+
+function sizes(files) {
+  const bytes = files.reduce((sum, file) => sum + readFileSync(file).length, 0);
+  const gzip = files.reduce((sum, file) => sum + gzipSync(readFileSync(file), { level: 9 }).length, 0);
+  return [bytes, gzip];
+}
+
+/// The deployed bundle: the wasm module(s) and the JavaScript around them.
+function bundle(deployDir) {
+  const files = readdirSync(deployDir, { recursive: true }).map((file) => join(deployDir, String(file)));
+  const [wasmBytes, wasmGzip] = sizes(files.filter((file) => file.endsWith(".wasm")));
+  const [jsBytes, jsGzip] = sizes(files.filter((file) => file.endsWith(".js") || file.endsWith(".mjs")));
+  return { wasm_bytes: wasmBytes, wasm_gzip_bytes: wasmGzip, js_bytes: jsBytes, js_gzip_bytes: jsGzip };
+}
+
+function round(value) {
+  return Math.round(value * 100) / 100;
+}
+
+function assemble([resultsDir, deployDir, connections, seconds]) {
+  const measured = scenarios(resultsDir);
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model ?? "unknown",
+      memory_gib: round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    load: { connections: Number(connections), seconds: Number(seconds) },
+    scenarios: measured,
+    switchboard_over_peer: ratios(measured),
+    cpu_us: readJson(join(resultsDir, "cpu.json")),
+    bundle: bundle(deployDir),
+  };
+}
+
+function table(results) {
+  const lines = [];
+  const cell = (figures, field) => (figures ? String(figures[field]) : "—");
+  lines.push("| scenario | target | req/s | p50 ms | p90 ms | p99 ms | errors |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|");
+  for (const [name, targets] of Object.entries(results.scenarios)) {
+    for (const target of ["switchboard", "peer_ts"]) {
+      const figures = targets[target];
+      if (!figures) continue;
+      lines.push(`| ${name} | ${target} | ${["rps", "p50_ms", "p90_ms", "p99_ms", "errors"].map((field) => cell(figures, field)).join(" | ")} |`);
+    }
+  }
+  lines.push("");
+  lines.push("| scenario | Switchboard ÷ peer req/s | Switchboard ÷ peer p99 |");
+  lines.push("|---|---:|---:|");
+  for (const [name, ratio] of Object.entries(results.switchboard_over_peer)) {
+    lines.push(`| ${name} | ${ratio.rps} | ${ratio.p99} |`);
+  }
+  lines.push("");
+  lines.push("| provider | wasm µs | native µs | wasm ÷ native |");
+  lines.push("|---|---:|---:|---:|");
+  for (const [provider, figures] of Object.entries(results.cpu_us)) {
+    lines.push(`| ${provider} | ${figures.wasm} | ${figures.native} | ${figures.ratio ?? round(figures.wasm / figures.native)} |`);
+  }
+  lines.push("");
+  const { bundle } = results;
+  lines.push(`bundle: wasm ${bundle.wasm_bytes} B (gzip -9 ${bundle.wasm_gzip_bytes} B), JS ${bundle.js_bytes} B (gzip -9 ${bundle.js_gzip_bytes} B)`);
+  return lines.join("\n");
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--table") {
+  console.log(table(readJson(args[1])));
+} else if (args.length === 4) {
+  console.log(JSON.stringify(assemble(args), null, 2));
+} else {
+  console.error("usage: node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS | --table FILE");
+  process.exit(2);
+}

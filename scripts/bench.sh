@@ -1,0 +1,133 @@
+#!/bin/sh
+# `make bench`: Switchboard and the hand-written TypeScript peer (bench/peer-ts) side by side
+# under the same load, CPU per webhook in wasm (V8) and native, and the deployed bundle's size.
+# Writes bench/results/latest.json and prints a table (see BENCHMARKS.md).
+#
+# Expects `make build` (the release worker in build/). Every process it starts runs in its own
+# process group and is stopped on exit, also on failure or Ctrl-C.
+#
+# BENCH_SECONDS (10) per scenario and target, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (3).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+seconds=${BENCH_SECONDS:-10}
+connections=${BENCH_CONNECTIONS:-16}
+warmup=${BENCH_WARMUP_SECONDS:-3}
+run_dir="$root/target/bench/run-$$"
+results="$run_dir/results"
+mkdir -p "$results"
+
+export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
+export XDG_CONFIG_HOME="$run_dir/.config"
+
+groups=""
+cleanup() {
+  for group in $groups; do
+    kill -TERM -- "-$group" 2>/dev/null || true
+  done
+  sleep 1
+  for group in $groups; do
+    kill -KILL -- "-$group" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# start NAME COMMAND…: runs COMMAND in a new process group, output to $run_dir/NAME.log.
+start() {
+  name=$1
+  shift
+  setsid "$@" > "$run_dir/$name.log" 2>&1 &
+  groups="$groups $!"
+}
+
+# wait_ready URL NAME: until URL answers with any HTTP status (at most 90 s).
+wait_ready() {
+  tries=0
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" != "000" ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 450 ]; then
+      echo "bench: $2 did not start; its log:" >&2
+      tail -30 "$run_dir/$2.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+echo "bench: building the load generator and the CPU benchmark (release)" >&2
+cargo build --release -q -p switchboard-cli
+switchboard="$root/target/release/switchboard"
+
+# Development secrets only: both workers and the load generator read these.
+vars="$run_dir/bench.vars"
+grep -E '^[A-Z_]+=' .dev.vars.example > "$vars"
+
+# Switchboard: the release build, as `make dev` serves it, without the build step.
+mkdir -p "$run_dir/switchboard"
+awk -v main="$root/build/index.js" '
+  /^\[/ { skip = ($0 == "[build]") }
+  skip { next }
+  /^main = / { print "main = \"" main "\""; next }
+  { print }
+' wrangler.toml > "$run_dir/switchboard/wrangler.toml"
+cp "$vars" "$run_dir/switchboard/.dev.vars"
+# Each wrangler gets its own inspector port: two on the default 9229 fail to start.
+switchboard_port=$(free_port)
+start switchboard node_modules/.bin/wrangler dev --config "$run_dir/switchboard/wrangler.toml" \
+  --ip 127.0.0.1 --port "$switchboard_port" --persist-to "$run_dir/state-switchboard" \
+  --inspector-port "$(free_port)"
+peer_port=$(free_port)
+start peer sh bench/peer-ts/serve.sh "$peer_port" "$run_dir/state-peer" \
+  --inspector-port "$(free_port)"
+wait_ready "http://127.0.0.1:$switchboard_port/healthz" switchboard
+wait_ready "http://127.0.0.1:$peer_port/healthz" peer
+
+# load NAME TARGET_URL PROVIDER…: one measured run (after a warm-up) into $results/NAME.json.
+load() {
+  name=$1
+  target=$2
+  shift 2
+  provider_flags=""
+  for provider in "$@"; do
+    provider_flags="$provider_flags --provider $provider"
+  done
+  # shellcheck disable=SC2086 # one flag per provider
+  "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
+    --duration "$warmup" --dev-vars "$vars" > /dev/null
+  # shellcheck disable=SC2086
+  "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
+    --duration "$seconds" --dev-vars "$vars" > "$results/$name.json"
+  echo "bench: $name: $(node -e 'const r = require(process.argv[1]); console.log(`${r.requests} requests, ${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.errors} errors`)' "$results/$name.json")" >&2
+}
+
+switchboard_url="http://127.0.0.1:$switchboard_port"
+peer_url="http://127.0.0.1:$peer_port"
+# The peer implements Telnyx and Twilio: those scenarios run on both, back to back.
+for provider in telnyx twilio; do
+  load "$provider.switchboard" "$switchboard_url" "$provider"
+  load "$provider.peer_ts" "$peer_url" "$provider"
+done
+load "telnyx+twilio.switchboard" "$switchboard_url" telnyx twilio
+load "telnyx+twilio.peer_ts" "$peer_url" telnyx twilio
+load "mix.switchboard" "$switchboard_url" vonage vonage-business telnyx bird messagebird twilio plivo
+for provider in vonage vonage-business bird messagebird plivo; do
+  load "$provider.switchboard" "$switchboard_url" "$provider"
+done
+cleanup
+groups=""
+
+echo "bench: CPU per webhook (wasm in Node vs native)" >&2
+sh bench/cpu/run.sh > "$results/cpu.json"
+
+echo "bench: bundle (wrangler deploy --dry-run)" >&2
+SWITCHBOARD_PREBUILT=1 node_modules/.bin/wrangler deploy --dry-run --outdir "$run_dir/deploy" > "$run_dir/deploy.log" 2>&1
+node bench/report.mjs "$results" "$run_dir/deploy" "$connections" "$seconds" > bench/results/latest.json.new
+mv bench/results/latest.json.new bench/results/latest.json
+node bench/report.mjs --table bench/results/latest.json
+echo "bench: wrote bench/results/latest.json (logs in $run_dir)" >&2
