@@ -22,13 +22,14 @@ export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 export XDG_CONFIG_HOME="$run_dir/.config"
 
 groups=""
+# dash's `kill` takes a negative pid (a process group) without `--`, and refuses `--`.
 cleanup() {
   for group in $groups; do
-    kill -TERM -- "-$group" 2>/dev/null || true
+    kill -TERM "-$group" 2>/dev/null || true
   done
   sleep 1
   for group in $groups; do
-    kill -KILL -- "-$group" 2>/dev/null || true
+    kill -KILL "-$group" 2>/dev/null || true
   done
 }
 trap cleanup EXIT
