@@ -27,7 +27,7 @@ use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Verified};
-use crate::providers::shared::{content_event_id, lookup};
+use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -252,10 +252,7 @@ fn normalize_call(
             detail: text(call, "reason"),
             started_at: time("answeredAt"),
             ended_at: time("endedAt"),
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(call, key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, |key| text(call, key)),
             ..Details::default()
         },
         provider_status,

@@ -27,7 +27,7 @@ use super::{SmsMethod, VonageConfig};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{content_event_id, lookup};
+use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -351,10 +351,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
                 .and_then(error_message)
                 .map(str::to_owned),
             error_code,
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| value(key).map(|text| ((*key).to_owned(), text)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, value),
             ..Details::default()
         },
     })

@@ -17,8 +17,6 @@
 
 pub mod canonical;
 
-use std::collections::BTreeMap;
-
 use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::Sha256;
@@ -29,7 +27,7 @@ use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Verified};
-use crate::providers::shared::{content_event_id, lookup, Members};
+use crate::providers::shared::{content_event_id, extra_fields, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -279,10 +277,7 @@ fn normalize_event(
     };
     let remote = text("phoneNumber");
     let duration_ms = event.get("duration").and_then(Json::as_u64);
-    let mut extra: BTreeMap<String, String> = EXTRA_FIELDS
-        .iter()
-        .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-        .collect();
+    let mut extra = extra_fields(&EXTRA_FIELDS, text);
     if let Some(duration_ms) = text("duration") {
         extra.insert("duration_ms".into(), duration_ms);
     }
