@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -303,7 +303,9 @@ impl Provider for Bird {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Bird {
     /// Sets `messagebird-request-timestamp` to `now` (unix seconds) and `messagebird-signature`
     /// for the request's exact URL and body.
     fn sign(

@@ -26,7 +26,7 @@ use self::canonical::{canonical_json, has_hex_escape, HexCase};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::providers::shared::{content_event_id, extra_fields, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -346,7 +346,9 @@ impl Provider for VonageBusiness {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for VonageBusiness {
     /// Sets `X-VON-Signature` to the signature of the body's `event` with the first signing key
     /// (policy `HEADER`); the body is left as it is.
     fn sign(
