@@ -20,7 +20,6 @@ pub mod canonical;
 use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::Sha256;
-use time::OffsetDateTime;
 
 use self::canonical::{canonical_json, has_hex_escape, HexCase};
 use crate::crypto::{hmac, matches_any_tag};
@@ -213,16 +212,7 @@ pub fn verify_signature(
 
 /// VIS times: ISO 8601 with a `+0000` offset (`2018-02-15T18:58:56.194+0000`), or RFC 3339.
 fn parse_time(text: &str) -> Option<Timestamp> {
-    Timestamp::parse_rfc3339(text).or_else(|| {
-        let format = time::macros::format_description!(
-            version = 2,
-            "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
-        );
-        let parsed = OffsetDateTime::parse(text.trim(), &format).ok()?;
-        i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
-            .ok()
-            .map(Timestamp::from_millis)
-    })
+    Timestamp::parse_rfc3339(text).or_else(|| Timestamp::parse_basic_offset(text))
 }
 
 /// A scalar value as text (`id` is a string in webhooks and an int64 in the spec: both work).
