@@ -8,7 +8,16 @@ if [ "${SWITCHBOARD_PREBUILT:-}" = "1" ]; then
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
-export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 cd "$root"
-exec "$root/.tools/bin/worker-build" --release
+"$root/.tools/bin/worker-build" --release --no-opt
+
+# worker-build's own wasm-opt step always keeps the names section (`--debuginfo`): about 190 KB
+# raw and 54 KB gzipped, used only to name functions in stack traces (panic messages keep their
+# file and line). So it is skipped above and run here without it: the same `-O`, and the same
+# explicit feature set, which keeps binaryen from emitting encodings workerd does not run yet.
+wasm="$root/build/index_bg.wasm"
+"$root/node_modules/.bin/wasm-opt" "$wasm" -o "$wasm.opt" -O \
+  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+mv "$wasm.opt" "$wasm"

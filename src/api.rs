@@ -5,14 +5,14 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use switchboard_core::request::bearer_credential;
+use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::matches_any;
 use switchboard_core::{Config, Kind, ProviderId, Status};
-use worker::{Date, Env, Request, Response, Stub, Url};
+use worker::{Date, Env, Request, Response, Stub};
 
 use crate::error::AppError;
 use crate::index::{self, Filter};
-use crate::subject::object_name;
+use crate::subject::{self, object_name};
 use crate::SUBJECTS_BINDING;
 
 const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -67,9 +67,8 @@ pub async fn handle(
             .await
         }
         [provider, id, "events", event_id, "request"] => {
-            let url = Url::parse_with_params("https://subject/request", [("event_id", event_id)])
-                .map_err(|error| AppError::Internal(error.to_string()))?;
-            let response = ask(env, kind, provider, id, url.as_str(), "event").await?;
+            let url = subject::request_url(event_id);
+            let response = ask(env, kind, provider, id, &url, "event").await?;
             export_request(response, config).await
         }
         _ => Err(AppError::NotFound("route")),
@@ -154,8 +153,8 @@ async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppE
     };
     let mut limit = DEFAULT_PAGE_SIZE;
     let mut cursor = None;
-    for (name, value) in request.url()?.query_pairs() {
-        match name.as_ref() {
+    for (name, value) in query_params(&request.inner().url()) {
+        match name.as_str() {
             "provider" if !value.is_empty() => {
                 filter.provider = Some(value.parse().map_err(|_| {
                     AppError::InvalidParameter(format!("provider: no provider named `{value}`"))

@@ -23,6 +23,7 @@
 use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::request::query_params;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
@@ -36,6 +37,14 @@ pub const INDEX_FLUSH_DELAY_MS: i64 = 1_000;
 /// The object name for a subject; also the namespace key of the KV index entries.
 pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {
     format!("{provider}:{}:{id}", kind.as_str())
+}
+
+/// The URL of `GET /request` for the event `event_id`, form-encoded as `Url::parse_with_params`
+/// writes it (built by hand, and read with `query_params`, to keep the `url` crate out of the
+/// wasm: see [`query_params`]).
+pub fn request_url(event_id: &str) -> String {
+    let event_id: String = form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
+    format!("https://subject/request?event_id={event_id}")
 }
 
 /// Body of `POST /append`.
@@ -90,11 +99,10 @@ impl DurableObject for Subject {
             },
             (Method::Get, "/events") => self.events(),
             (Method::Get, "/request") => {
-                let url = request.url()?;
-                let event_id = url
-                    .query_pairs()
+                let event_id = query_params(&request.inner().url())
+                    .into_iter()
                     .find(|(name, _)| name == "event_id")
-                    .map(|(_, value)| value.into_owned())
+                    .map(|(_, value)| value)
                     .unwrap_or_default();
                 self.raw_request(&event_id)
             }

@@ -15,7 +15,7 @@
 //! `", "`, as the worker's Fetch API does.
 
 use switchboard_core::{
-    configured_provider, CapturedRequest, Config, ErrorClass, Event, Provider, ProviderId,
+    configured_signer, CapturedRequest, Config, ErrorClass, Event, ProviderId, Signer,
     SubjectState, Timestamp,
 };
 
@@ -122,7 +122,7 @@ pub fn request_to_bytes(request: &CapturedRequest) -> Vec<u8> {
 /// with the provider's own `sign` and `receive` that (no panic; accepted, or refused only as
 /// malformed or of an unsupported media type: never as unauthorized, since it is signed).
 pub fn provider(id: ProviderId, data: &[u8]) {
-    let provider = configured_provider(config(), id).expect("every provider is configured");
+    let provider = configured_signer(config(), id).expect("every provider is configured");
     let request = request_from_bytes(data);
 
     if let Ok(events) = provider.receive(&request, NOW) {
@@ -147,7 +147,7 @@ pub fn provider(id: ProviderId, data: &[u8]) {
 
 /// What must hold of every accepted event: it is about this provider, it serializes, and the
 /// state machine takes it.
-fn check_events(provider: &dyn Provider, events: &[Event]) {
+fn check_events(provider: &dyn Signer, events: &[Event]) {
     for event in events {
         assert_eq!(event.provider, provider.id());
         let json = serde_json::to_string(event).expect("an event serializes");

@@ -11,7 +11,7 @@ use std::thread;
 
 use serde_json::{json, Value};
 use switchboard_core::{
-    configured_provider, CapturedRequest, Config, Kind, Provider, ProviderId, Timestamp,
+    configured_signer, CapturedRequest, Config, Kind, ProviderId, Signer, Timestamp,
 };
 
 use crate::http::{Client, Response};
@@ -63,7 +63,7 @@ impl Lifecycle {
 }
 
 /// The core provider configured with the settings of the `configured` worker.
-pub fn provider(id: ProviderId) -> Box<dyn Provider> {
+pub fn provider(id: ProviderId) -> Box<dyn Signer> {
     let config = Config::from_lookup(|name| {
         if name == "VONAGE_SIGNATURE_SECRET" {
             return Some(SECRET.to_owned());
@@ -74,7 +74,7 @@ pub fn provider(id: ProviderId) -> Box<dyn Provider> {
             .map(|(_, value)| (*value).to_owned())
     })
     .expect("e2e settings are valid");
-    configured_provider(&config, id).expect("configured")
+    configured_signer(&config, id).expect("configured")
 }
 
 /// `offset_ms` after `start`, as an ISO 8601 string with milliseconds.

@@ -6,9 +6,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard_core::{
-    configured_provider, CapturedRequest, Config, Provider, ProviderId, Timestamp,
-};
+use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId, Signer, Timestamp};
 
 use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
 use crate::worker::{run_dir, Worker};
@@ -148,7 +146,7 @@ fn forged_signatures_are_401_for_every_provider(suite: &Suite) {
 }
 
 /// The core provider configured with the e2e settings.
-fn provider(id: ProviderId) -> Box<dyn Provider> {
+fn provider(id: ProviderId) -> Box<dyn Signer> {
     let config = Config::from_lookup(|name| {
         PROVIDER_SECRETS
             .iter()
@@ -156,7 +154,7 @@ fn provider(id: ProviderId) -> Box<dyn Provider> {
             .map(|(_, value)| (*value).to_owned())
     })
     .expect("e2e settings are valid");
-    configured_provider(&config, id).expect("configured")
+    configured_signer(&config, id).expect("configured")
 }
 
 fn twilio_call(url: &str, call: &str) -> CapturedRequest {

@@ -5,9 +5,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchboard_core::{
-    configured_provider, CapturedRequest, Config, Provider, ProviderId, Timestamp,
-};
+use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId, Signer, Timestamp};
 
 use crate::http::Client;
 use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
@@ -38,11 +36,11 @@ pub fn tests() -> Vec<(&'static str, Test)> {
     ]
 }
 
-fn vonage(secret: &str) -> Box<dyn Provider> {
+fn vonage(secret: &str) -> Box<dyn Signer> {
     let config =
         Config::from_lookup(|name| (name == "VONAGE_SIGNATURE_SECRET").then(|| secret.to_owned()))
             .expect("valid config");
-    configured_provider(&config, ProviderId::Vonage).expect("vonage configured")
+    configured_signer(&config, ProviderId::Vonage).expect("vonage configured")
 }
 
 fn signed_with(secret: &str, request: &CapturedRequest) -> CapturedRequest {

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
-use switchboard_core::{configured_provider, CapturedRequest, Config, Kind, Provider, ProviderId};
+use switchboard_core::{configured_signer, CapturedRequest, Config, Kind, ProviderId, Signer};
 
 use crate::http::Client;
 use crate::support::{now, unique_id};
@@ -188,12 +188,12 @@ impl Tally {
     }
 }
 
-fn provider_with(lookup: impl Fn(&str) -> Option<String>, id: ProviderId) -> Box<dyn Provider> {
+fn provider_with(lookup: impl Fn(&str) -> Option<String>, id: ProviderId) -> Box<dyn Signer> {
     let config = Config::from_lookup(lookup).expect("soak settings are valid");
-    configured_provider(&config, id).expect("configured")
+    configured_signer(&config, id).expect("configured")
 }
 
-fn settings_provider(id: ProviderId) -> Box<dyn Provider> {
+fn settings_provider(id: ProviderId) -> Box<dyn Signer> {
     provider_with(
         |name| {
             SETTINGS
@@ -205,7 +205,7 @@ fn settings_provider(id: ProviderId) -> Box<dyn Provider> {
     )
 }
 
-fn vonage_provider(secret: &str) -> Box<dyn Provider> {
+fn vonage_provider(secret: &str) -> Box<dyn Signer> {
     provider_with(
         |name| (name == "VONAGE_SIGNATURE_SECRET").then(|| secret.to_owned()),
         ProviderId::Vonage,
@@ -319,7 +319,7 @@ fn json_request(url: &str, body: &Value) -> CapturedRequest {
 /// One connection: webhooks about its own subjects until told to stop.
 fn connection(index: usize, run: &str, shared: &Shared) -> Tally {
     let mut tally = Tally::default();
-    let others: BTreeMap<ProviderId, Box<dyn Provider>> = MIX
+    let others: BTreeMap<ProviderId, Box<dyn Signer>> = MIX
         .iter()
         .filter(|id| **id != ProviderId::Vonage)
         .map(|id| (*id, settings_provider(*id)))

@@ -15,7 +15,8 @@ use std::cell::OnceCell;
 use std::hint::black_box;
 
 use switchboard_core::{
-    configured_provider, CapturedRequest, Config, Provider, ProviderId, Timestamp, WebhookError,
+    configured_provider, configured_signer, CapturedRequest, Config, Provider, ProviderId,
+    Timestamp, WebhookError,
 };
 
 /// The development settings, read by [`Config::from_lookup`] like the worker reads its own.
@@ -71,10 +72,11 @@ pub fn webhook(index: usize) -> Result<Webhook, BenchError> {
     let (id, unsigned) = unsigned_request(name);
     let config = Config::from_lookup(|setting| dev_var(setting).map(str::to_owned))
         .map_err(|error| BenchError::Config(error.to_string()))?;
-    let provider = configured_provider(&config, id).ok_or(BenchError::NotConfigured(id))?;
-    let request = provider
+    let signer = configured_signer(&config, id).ok_or(BenchError::NotConfigured(id))?;
+    let request = signer
         .sign(&unsigned, SIGNED_AT)
         .map_err(|error| BenchError::Webhook { name, error })?;
+    let provider = configured_provider(&config, id).ok_or(BenchError::NotConfigured(id))?;
     Ok(Webhook {
         name,
         provider,

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use switchboard_core::{configured_provider, CapturedRequest, Config, Provider, ProviderId};
+use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId, Signer};
 use ureq::Agent;
 
 use crate::clock::{self, IdSource};
@@ -138,7 +138,7 @@ fn play(plan: &Plan, connection: usize, seed: u64, deadline: Instant) -> Result<
         .providers
         .iter()
         .map(|&id| {
-            configured_provider(&plan.config, id)
+            configured_signer(&plan.config, id)
                 .map(|provider| (id, provider))
                 .ok_or_else(|| Failure::usage(format!("{id} is not configured")))
         })
@@ -167,7 +167,7 @@ fn play(plan: &Plan, connection: usize, seed: u64, deadline: Instant) -> Result<
 fn signed_lifecycle(
     plan: &Plan,
     provider_id: ProviderId,
-    provider: &dyn Provider,
+    provider: &dyn Signer,
     source: &mut IdSource,
 ) -> Result<Vec<CapturedRequest>, Failure> {
     let scenarios = scenario::available(provider_id);

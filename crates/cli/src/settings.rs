@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use switchboard_core::config::secret_setting;
-use switchboard_core::{configured_provider, Config, Provider, ProviderId};
+use switchboard_core::{configured_signer, Config, ProviderId, Signer};
 
 use crate::failure::Failure;
 
@@ -115,8 +115,8 @@ impl Settings {
     }
 
     /// The configured provider, or a usage error naming the setting that is missing.
-    pub fn provider(&self, id: ProviderId) -> Result<Box<dyn Provider>, Failure> {
-        configured_provider(&self.config()?, id).ok_or_else(|| {
+    pub fn provider(&self, id: ProviderId) -> Result<Box<dyn Signer>, Failure> {
+        configured_signer(&self.config()?, id).ok_or_else(|| {
             Failure::usage(format!(
                 "no signature secret for {id}: pass --secret, or set {} in the environment or {}",
                 secret_setting(id),

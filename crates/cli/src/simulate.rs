@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchboard_core::request::rebase_url;
-use switchboard_core::{CapturedRequest, Provider, Summary, Timestamp, WebhookError};
+use switchboard_core::{CapturedRequest, Signer, Summary, Timestamp, WebhookError};
 use ureq::http;
 use ureq::Agent;
 
@@ -32,7 +32,7 @@ pub struct Target {
 /// Signs the scenario's webhooks, delivers them in its delivery order, and returns the final
 /// state from the status API. Progress goes to stderr.
 pub fn run(
-    provider: &dyn Provider,
+    provider: &dyn Signer,
     scenario: &Scenario,
     target: &Target,
 ) -> Result<Summary, Failure> {
@@ -114,7 +114,7 @@ pub fn run(
 /// calls, which is `public_base_url` + path and query when set (the worker rebases the URL the
 /// same way before verifying). The result keeps the request's own scheme and host.
 pub fn sign_as_received(
-    provider: &dyn Provider,
+    provider: &dyn Signer,
     request: &CapturedRequest,
     now: Timestamp,
     public_base_url: Option<&str>,
@@ -223,6 +223,7 @@ mod tests {
     fn signing_behind_a_public_url_signs_that_url_and_keeps_the_local_one() {
         use switchboard_core::providers::bird::{Bird, BirdConfig};
         use switchboard_core::secret::Secret;
+        use switchboard_core::Provider;
 
         let bird = Bird::new(BirdConfig {
             secrets: vec![Secret::new("s")],

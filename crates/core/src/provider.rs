@@ -3,9 +3,9 @@
 //! A provider turns the exact bytes of a webhook into normalized [`Event`]s in two steps that
 //! cannot be swapped: [`Provider::verify`] checks the signature with the provider's own scheme
 //! and returns a [`Verified`] token, and only that token can be passed to
-//! [`Provider::normalize`]. [`Provider::sign`] does the provider's side, for the CLI and tests.
+//! [`Provider::normalize`]. [`Signer::sign`] does the provider's side, for the CLI and tests.
 //!
-//! Adding a provider is one module under `providers/` implementing this trait, plus fixtures.
+//! Adding a provider is one module under `providers/` implementing both traits, plus fixtures.
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
@@ -50,13 +50,6 @@ pub trait Provider {
     /// stored (status unchanged) and the worker logs them, so a new provider word is noticed.
     fn is_known_word(&self, kind: Kind, word: &str) -> bool;
 
-    /// Signs `request` as the provider would at `now`, with the first configured secret.
-    fn sign(
-        &self,
-        request: &CapturedRequest,
-        now: Timestamp,
-    ) -> Result<CapturedRequest, WebhookError>;
-
     /// Verifies, then normalizes.
     fn receive(
         &self,
@@ -66,4 +59,16 @@ pub trait Provider {
         let verified = self.verify(request, now)?;
         self.normalize(verified, now)
     }
+}
+
+/// The provider's side of its scheme, for the CLI simulator and tests. A trait of its own, not a
+/// method of [`Provider`]: the worker only verifies, and a `dyn Provider` whose vtable held
+/// `sign` would link every provider's signing code into its wasm (Ed25519 signing included).
+pub trait Signer: Provider {
+    /// Signs `request` as the provider would at `now`, with the first configured secret.
+    fn sign(
+        &self,
+        request: &CapturedRequest,
+        now: Timestamp,
+    ) -> Result<CapturedRequest, WebhookError>;
 }

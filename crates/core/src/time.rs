@@ -2,11 +2,18 @@
 //!
 //! The core never reads a clock (`SystemTime` panics on `wasm32-unknown-unknown`): the worker
 //! passes `Date.now()` and the CLI passes the host clock or `--now`.
+//!
+//! RFC 3339 and RFC 2822 are parsed by `time`; the fixed layouts below are read by hand, and
+//! [`Timestamp`]'s text is written by hand. `time`'s format descriptions would do both, but they
+//! bring its whole format-description parser and formatter, about 40 KB, into the worker's wasm.
+//! The tests compare each hand-written reader and writer with the `time` format description it
+//! replaces, on generated input.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::{format_description::well_known::Rfc3339, OffsetDateTime, PrimitiveDateTime};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// An instant, in whole milliseconds since 1970-01-01T00:00:00Z.
 ///
@@ -37,14 +44,41 @@ impl Timestamp {
         Self::from_datetime(parsed)
     }
 
-    /// Parses a UTC wall-clock time in the given `time` format description, e.g. Vonage's
-    /// DLR `message-timestamp` (`2018-10-25 12:10:29`).
-    pub fn parse_utc(
-        text: &str,
-        format: &[time::format_description::BorrowedFormatItem<'_>],
-    ) -> Option<Self> {
-        let parsed = PrimitiveDateTime::parse(text.trim(), format).ok()?;
-        Self::from_datetime(parsed.assume_utc())
+    /// Parses `YYYY-MM-DD hh:mm:ss` as UTC, e.g. Vonage's DLR `message-timestamp`
+    /// (`2018-10-25 12:10:29`): what `time`'s `[year]-[month]-[day] [hour]:[minute]:[second]`
+    /// accepts.
+    pub fn parse_utc_date_time(text: &str) -> Option<Self> {
+        let mut reader = Reader(text.trim().as_bytes());
+        let date = reader.date()?;
+        reader.byte(b' ')?;
+        let time = reader.time()?;
+        reader.end()?;
+        Self::from_datetime(PrimitiveDateTime::new(date, time).assume_utc())
+    }
+
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction]±hhmm`, ISO 8601 with a basic-format offset as
+    /// Vonage Business sends it (`2018-02-15T18:58:56.194+0000`): what `time`'s
+    /// `[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]`
+    /// `[offset_hour sign:mandatory][offset_minute]` accepts.
+    pub fn parse_basic_offset(text: &str) -> Option<Self> {
+        let mut reader = Reader(text.trim().as_bytes());
+        let date = reader.date()?;
+        reader.byte(b'T')?;
+        let time = reader.time()?;
+        let time = match reader.fraction() {
+            Some(nanosecond) => time.replace_nanosecond(nanosecond).ok()?,
+            None => time,
+        };
+        let negative = reader.sign()?;
+        let hours = i8::try_from(reader.digits(2)?).ok()?;
+        let minutes = i8::try_from(reader.digits(2)?).ok()?;
+        reader.end()?;
+        let offset = if negative {
+            UtcOffset::from_hms(-hours, -minutes, 0)
+        } else {
+            UtcOffset::from_hms(hours, minutes, 0)
+        };
+        Self::from_datetime(PrimitiveDateTime::new(date, time).assume_offset(offset.ok()?))
     }
 
     fn from_datetime(datetime: OffsetDateTime) -> Option<Self> {
@@ -60,21 +94,115 @@ impl Timestamp {
     }
 }
 
+/// `2020-01-01T12:00:00.000Z`, as `time`'s
+/// `[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z` writes it (a year
+/// before 1 as `-0001`); `@{millis}ms` outside the years −9999 to 9999.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = i128::from(self.0) * 1_000_000;
-        match OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-            Ok(datetime) => {
-                let format = time::macros::format_description!(
-                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-                );
-                match datetime.format(&format) {
-                    Ok(text) => f.write_str(&text),
-                    Err(_) => write!(f, "@{}ms", self.0),
-                }
-            }
-            Err(_) => write!(f, "@{}ms", self.0),
+        let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+            return write!(f, "@{}ms", self.0);
+        };
+        if at.year() < 0 {
+            f.write_str("-")?;
         }
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            at.year().unsigned_abs(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.millisecond()
+        )
+    }
+}
+
+/// Reads the fixed layouts above, one `time` component at a time (each method says which).
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    /// The byte `expected`.
+    fn byte(&mut self, expected: u8) -> Option<()> {
+        let (&first, rest) = self.0.split_first()?;
+        (first == expected).then(|| self.0 = rest)
+    }
+
+    /// `+` or `-`: whether the sign is negative.
+    fn sign(&mut self) -> Option<bool> {
+        let negative = match self.0.first()? {
+            b'+' => false,
+            b'-' => true,
+            _ => return None,
+        };
+        self.0 = &self.0[1..];
+        Some(negative)
+    }
+
+    /// Exactly `count` ASCII digits, as a number.
+    fn digits(&mut self, count: usize) -> Option<u32> {
+        let digits = self.0.get(..count)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        self.0 = &self.0[count..];
+        Some(
+            digits
+                .iter()
+                .fold(0, |value, digit| value * 10 + u32::from(digit - b'0')),
+        )
+    }
+
+    /// `[year]-[month]-[day]`. `[year]` is four digits, signed or not.
+    fn date(&mut self) -> Option<Date> {
+        let negative = self.sign() == Some(true);
+        let digits = i32::try_from(self.digits(4)?).ok()?;
+        let year = if negative { -digits } else { digits };
+        self.byte(b'-')?;
+        let month = Month::try_from(u8::try_from(self.digits(2)?).ok()?).ok()?;
+        self.byte(b'-')?;
+        let day = u8::try_from(self.digits(2)?).ok()?;
+        Date::from_calendar_date(year, month, day).ok()
+    }
+
+    /// `[hour]:[minute]:[second]`.
+    fn time(&mut self) -> Option<Time> {
+        let hour = u8::try_from(self.digits(2)?).ok()?;
+        self.byte(b':')?;
+        let minute = u8::try_from(self.digits(2)?).ok()?;
+        self.byte(b':')?;
+        let second = u8::try_from(self.digits(2)?).ok()?;
+        Time::from_hms(hour, minute, second).ok()
+    }
+
+    /// `[optional [.[subsecond]]]` as nanoseconds, `None` (nothing read) without a `.` and a
+    /// digit. `[subsecond]` reads up to 32 digits and keeps the first nine.
+    fn fraction(&mut self) -> Option<u32> {
+        if self.0.first() != Some(&b'.') || !self.0.get(1)?.is_ascii_digit() {
+            return None;
+        }
+        self.0 = &self.0[1..];
+        let mut nanosecond = 0;
+        let mut scale = 100_000_000;
+        let count = self
+            .0
+            .iter()
+            .take(32)
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        for digit in &self.0[..count] {
+            nanosecond += u32::from(digit - b'0') * scale;
+            scale /= 10;
+        }
+        self.0 = &self.0[count..];
+        Some(nanosecond)
+    }
+
+    /// Nothing left.
+    fn end(&self) -> Option<()> {
+        self.0.is_empty().then_some(())
     }
 }
 
@@ -94,6 +222,8 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -134,5 +264,153 @@ mod tests {
     fn rejects_garbage() {
         assert!(Timestamp::parse_rfc3339("yesterday").is_none());
         assert!(Timestamp::parse_rfc3339("").is_none());
+    }
+
+    #[test]
+    fn reads_the_fixed_layouts() {
+        assert_eq!(
+            Timestamp::parse_utc_date_time(" 2018-10-25 12:10:29 "),
+            Timestamp::parse_rfc3339("2018-10-25T12:10:29Z")
+        );
+        assert_eq!(
+            Timestamp::parse_basic_offset("2018-02-15T18:58:56.194+0000"),
+            Timestamp::parse_rfc3339("2018-02-15T18:58:56.194Z")
+        );
+        assert_eq!(
+            Timestamp::parse_basic_offset("2020-10-01T16:10:06-0230"),
+            Timestamp::parse_rfc3339("2020-10-01T18:40:06Z")
+        );
+        assert_eq!(
+            Timestamp::parse_utc_date_time("+2018-10-25 12:10:29"),
+            Timestamp::parse_rfc3339("2018-10-25T12:10:29Z")
+        );
+        for bad in [
+            "+00000-01-01 00:00:00",
+            "2018-10-25 12:10:60",
+            "2018-02-29 00:00:00",
+            "2018-10-25T12:10:29",
+        ] {
+            assert_eq!(Timestamp::parse_utc_date_time(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Timestamp::from_millis(-62_198_755_200_000).to_string(),
+            "-0001-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).to_string(),
+            "@9223372036854775807ms"
+        );
+    }
+
+    /// What `time`'s format descriptions give, which the hand-written layouts replace.
+    mod reference {
+        use time::macros::format_description;
+        use time::{OffsetDateTime, PrimitiveDateTime};
+
+        use super::Timestamp;
+
+        fn millis(at: OffsetDateTime) -> Option<Timestamp> {
+            i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+                .ok()
+                .map(Timestamp::from_millis)
+        }
+
+        pub fn utc_date_time(text: &str) -> Option<Timestamp> {
+            let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+            millis(
+                PrimitiveDateTime::parse(text.trim(), format)
+                    .ok()?
+                    .assume_utc(),
+            )
+        }
+
+        pub fn basic_offset(text: &str) -> Option<Timestamp> {
+            let format = format_description!(
+                version = 2,
+                "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
+            );
+            millis(OffsetDateTime::parse(text.trim(), &format).ok()?)
+        }
+
+        pub fn display(at: Timestamp) -> String {
+            let format = format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            );
+            match OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000) {
+                Ok(datetime) => datetime
+                    .format(&format)
+                    .unwrap_or_else(|_| format!("@{}ms", at.millis())),
+                Err(_) => format!("@{}ms", at.millis()),
+            }
+        }
+    }
+
+    /// Dates mostly in range (leap days, month ends), or with extra or missing digits.
+    fn date() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[+-]?(19|20|00|99)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])",
+            1 => "[+-]?[0-9]{3,6}-([0-9]{1,3})-([0-9]{1,3})",
+        ]
+    }
+
+    /// Times of day mostly in range (`24` and `60` included), or with extra or missing digits.
+    fn clock() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "([01][0-9]|2[0-4]):[0-5][0-9]:([0-5][0-9]|60)",
+            1 => "[0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}",
+        ]
+    }
+
+    /// An offset as `±hhmm`, mostly in range (`25` hours included), or malformed.
+    fn offset() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[+-]([01][0-9]|2[0-6])[0-5][0-9]",
+            1 => "[+-]?[0-9]{1,5}|Z",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn utc_date_time_reads_what_time_reads(
+            text in (" ?", date(), "[ T]", clock(), "[ Z]?")
+                .prop_map(|(a, b, c, d, e)| format!("{a}{b}{c}{d}{e}")),
+            noise in "[-+ :.T0-9Z]{0,24}",
+        ) {
+            prop_assert_eq!(
+                Timestamp::parse_utc_date_time(&text),
+                reference::utc_date_time(&text)
+            );
+            prop_assert_eq!(
+                Timestamp::parse_utc_date_time(&noise),
+                reference::utc_date_time(&noise)
+            );
+        }
+
+        #[test]
+        fn basic_offset_reads_what_time_reads(
+            text in (date(), "T", clock(), "(\\.[0-9]{0,34})?", offset(), " ?")
+                .prop_map(|(a, b, c, d, e, f)| format!("{a}{b}{c}{d}{e}{f}")),
+            noise in "[-+ :.T0-9Z]{0,32}",
+        ) {
+            prop_assert_eq!(
+                Timestamp::parse_basic_offset(&text),
+                reference::basic_offset(&text)
+            );
+            prop_assert_eq!(
+                Timestamp::parse_basic_offset(&noise),
+                reference::basic_offset(&noise)
+            );
+        }
+
+        #[test]
+        fn display_writes_what_time_writes(
+            millis in prop_oneof![
+                -400_000_000_000_000_i64..400_000_000_000_000,
+                proptest::num::i64::ANY,
+            ]
+        ) {
+            let at = Timestamp::from_millis(millis);
+            prop_assert_eq!(at.to_string(), reference::display(at));
+        }
     }
 }

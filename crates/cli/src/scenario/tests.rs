@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use switchboard_core::{Provider, SubjectState};
+use switchboard_core::{Signer, SubjectState};
 
 use super::*;
 
@@ -62,7 +62,7 @@ fn late(deliveries: &[usize]) -> Vec<usize> {
 /// Signs every event once at the scenario's end with `provider`, then verifies, normalizes and
 /// merges them in delivery order: the state must end in the expected status, every event must
 /// be about the scenario's subject, and the duplicate must keep its event id.
-pub fn assert_core_reaches_expected_status(provider: &dyn Provider, scenario: &Scenario) {
+pub fn assert_core_reaches_expected_status(provider: &dyn Signer, scenario: &Scenario) {
     let name = scenario.name;
     let now = at(START, scenario.span_millis());
     let signed: Vec<CapturedRequest> = scenario
@@ -122,7 +122,7 @@ const ARRIVALS: usize = 1_000;
 /// random duplicates, always give `expected`: the final state depends neither on arrival order
 /// nor on retries. Seeded, so a failure reproduces.
 fn assert_any_arrival_gives_the_same_state(
-    provider: &dyn Provider,
+    provider: &dyn Signer,
     scenario: &Scenario,
     signed: &[CapturedRequest],
     now: Timestamp,

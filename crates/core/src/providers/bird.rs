@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Verified};
-use crate::providers::shared::{content_event_id, lookup};
+use crate::provider::{Provider, Signer, Verified};
+use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -252,10 +252,7 @@ fn normalize_call(
             detail: text(call, "reason"),
             started_at: time("answeredAt"),
             ended_at: time("endedAt"),
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(call, key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, |key| text(call, key)),
             ..Details::default()
         },
         provider_status,
@@ -306,7 +303,9 @@ impl Provider for Bird {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Bird {
     /// Sets `messagebird-request-timestamp` to `now` (unix seconds) and `messagebird-signature`
     /// for the request's exact URL and body.
     fn sign(

@@ -1,9 +1,10 @@
 //! Small helpers that several provider modules use the same way: content-derived event ids,
-//! status-word tables and a JSON object reader that keeps duplicate members.
+//! status-word tables, `extra` fields and a JSON object reader that keeps duplicate members.
 //!
 //! Cryptographic primitives (HMAC, constant-time tag checks, SHA-256 hex) are in
 //! [`crate::crypto`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -36,6 +37,23 @@ pub(crate) fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
         .iter()
         .find(|(known, _)| *known == word)
         .map(|(_, value)| *value)
+}
+
+/// `Details::extra`: every name in `fields` for which `value` has a value.
+///
+/// Inserted one by one, not collected: `collect()` into a `BTreeMap` sorts its input first, and
+/// each call site would carry its own copy of the standard library's sort (about 4 KB of wasm).
+pub(crate) fn extra_fields(
+    fields: &[&str],
+    value: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    let mut extra = BTreeMap::new();
+    for field in fields {
+        if let Some(value) = value(field) {
+            extra.insert((*field).to_owned(), value);
+        }
+    }
+    extra
 }
 
 /// A JSON object's members as `(key, raw value)` pairs, in order, duplicates included.

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use switchboard_core::model::Direction;
 use switchboard_core::providers::bird;
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, ProviderId, Status, SubjectState, Timestamp,
+    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, Status, SubjectState, Timestamp,
     WebhookError,
 };
 

@@ -1,7 +1,7 @@
 //! No input makes the provider panic, and signing then verifying agrees on arbitrary requests.
 
 use proptest::prelude::*;
-use switchboard_core::{CapturedRequest, Provider};
+use switchboard_core::{CapturedRequest, Provider, Signer};
 
 use crate::support::{messagebird, now};
 

@@ -3,7 +3,7 @@
 use switchboard_core::providers::messagebird::{is_known_word, jwt};
 use switchboard_core::secret::Secret;
 use switchboard_core::{
-    CapturedRequest, ErrorClass, Event, Kind, Provider, ProviderId, Status, SubjectState,
+    CapturedRequest, ErrorClass, Event, Kind, Provider, ProviderId, Signer, Status, SubjectState,
     Timestamp, WebhookError,
 };
 

@@ -2,7 +2,7 @@
 //! order (with duplicates) to the right final state.
 
 use switchboard_core::model::Direction;
-use switchboard_core::{Event, Kind, Provider, Status};
+use switchboard_core::{Event, Kind, Provider, Signer, Status};
 
 use crate::support::{fold, get, pairs, plivo, receive_one, signed_post, URL};
 

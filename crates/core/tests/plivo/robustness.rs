@@ -1,7 +1,7 @@
 //! Signing round trips and hostile or unusual input.
 
 use switchboard_core::providers::plivo::signature;
-use switchboard_core::{CapturedRequest, Provider, WebhookError};
+use switchboard_core::{CapturedRequest, Provider, Signer, WebhookError};
 
 use crate::support::{form_post, get, now, pairs, plivo, plivo_with, signed_post, TOKEN, URL};
 

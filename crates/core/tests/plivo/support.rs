@@ -2,7 +2,7 @@
 
 use switchboard_core::providers::plivo::{Plivo, PlivoConfig};
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, Event, Kind, Provider, SubjectState, Timestamp};
+use switchboard_core::{CapturedRequest, Event, Kind, Provider, Signer, SubjectState, Timestamp};
 
 pub const TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
 pub const URL: &str = "https://hooks.example.com/webhooks/plivo";

@@ -3,7 +3,7 @@
 
 use switchboard_core::model::{AnsweredBy, Direction};
 use switchboard_core::providers::telnyx::{hangup_status, is_known_word};
-use switchboard_core::{Event, Kind, Provider, Status, WebhookError};
+use switchboard_core::{Event, Kind, Provider, Signer, Status, WebhookError};
 
 use crate::support::{assert_order_independent, json_post, now, receive, telnyx, time};
 

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use switchboard_core::providers::telnyx::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use switchboard_core::{CapturedRequest, ErrorClass, Provider};
+use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer};
 
 use crate::support::{now, telnyx, URL};
 

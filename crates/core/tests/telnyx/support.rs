@@ -2,7 +2,7 @@
 
 use switchboard_core::providers::telnyx::{Telnyx, TelnyxConfig};
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, ProviderId, SubjectState, Timestamp,
+    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, SubjectState, Timestamp,
 };
 
 /// The development key pair of `.dev.vars.example`: the seed is SHA-256 of

@@ -2,7 +2,7 @@
 
 use switchboard_core::model::{AnsweredBy, Direction};
 use switchboard_core::providers::telnyx::is_known_word;
-use switchboard_core::{Kind, Provider, Status, WebhookError};
+use switchboard_core::{Kind, Provider, Signer, Status, WebhookError};
 
 use crate::support::{assert_order_independent, form_post, now, receive, telnyx, time};
 

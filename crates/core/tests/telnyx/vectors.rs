@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::Value as Json;
 use switchboard_core::providers::telnyx::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use switchboard_core::{CapturedRequest, Kind, Provider, Status, WebhookError};
+use switchboard_core::{CapturedRequest, Kind, Provider, Signer, Status, WebhookError};
 
 use crate::support::{
     at, telnyx_with, DEV_PUBLIC, RFC8032_PUBLIC, RFC8032_SEED, TOLERANCE_SECONDS, URL,

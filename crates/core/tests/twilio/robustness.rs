@@ -1,7 +1,7 @@
 //! Signing round trips and hostile or unusual input.
 
 use switchboard_core::providers::twilio::signature;
-use switchboard_core::{CapturedRequest, Kind, Provider, WebhookError};
+use switchboard_core::{CapturedRequest, Kind, Provider, Signer, WebhookError};
 
 use crate::support::{form_post, get, now, pairs, signed_post, twilio, twilio_with, TOKEN, URL};
 

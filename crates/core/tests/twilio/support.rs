@@ -2,7 +2,7 @@
 
 use switchboard_core::providers::twilio::{Twilio, TwilioConfig};
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, Event, Kind, Provider, SubjectState, Timestamp};
+use switchboard_core::{CapturedRequest, Event, Kind, Provider, Signer, SubjectState, Timestamp};
 
 pub const TOKEN: &str = "12345";
 pub const URL: &str = "https://hooks.example.com/webhooks/twilio";

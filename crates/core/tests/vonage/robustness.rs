@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use switchboard_core::providers::vonage::{sms, SmsMethod, Vonage};
-use switchboard_core::{CapturedRequest, ErrorClass, Kind, Provider};
+use switchboard_core::{CapturedRequest, ErrorClass, Kind, Provider, Signer};
 
 use crate::support::{now, pairs, request, voice_post, vonage, vonage_with, Transport, URL};
 

@@ -3,7 +3,9 @@
 use switchboard_core::model::Direction;
 use switchboard_core::providers::vonage::{is_known_word, sms, SmsMethod};
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, Event, Kind, Provider, Status, Timestamp, WebhookError};
+use switchboard_core::{
+    CapturedRequest, Event, Kind, Provider, Signer, Status, Timestamp, WebhookError,
+};
 
 use crate::support::{
     at, now, pairs, request, vonage, vonage_with, Transport, NOW, SECRET, TRANSPORTS, URL,
@@ -43,7 +45,7 @@ fn with_param(mut params: Vec<(String, String)>, key: &str, value: &str) -> Vec<
 }
 
 fn receive_signed(
-    provider: &impl Provider,
+    provider: &impl Signer,
     unsigned: &CapturedRequest,
     at_time: Timestamp,
 ) -> Result<Event, WebhookError> {
@@ -380,7 +382,7 @@ fn blank_values_are_accepted_with_or_without_them_in_the_string() {
 }
 
 /// A genuine receipt, signed now, and its parameters as sent.
-fn signed_receipt(provider: &impl Provider) -> (CapturedRequest, Vec<(String, String)>) {
+fn signed_receipt(provider: &impl Signer) -> (CapturedRequest, Vec<(String, String)>) {
     let signed = provider
         .sign(&request(Transport::Query, &receipt()), now())
         .expect("signed");

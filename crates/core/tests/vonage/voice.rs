@@ -8,7 +8,7 @@ use switchboard_core::model::{AnsweredBy, Direction};
 use switchboard_core::providers::vonage::{is_known_word, voice};
 use switchboard_core::secret::Secret;
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, Status, SubjectState, Timestamp, WebhookError,
+    CapturedRequest, Event, Kind, Provider, Signer, Status, SubjectState, Timestamp, WebhookError,
 };
 
 use crate::support::{at, now, voice_post, vonage, vonage_with, NOW, SECRET, URL};

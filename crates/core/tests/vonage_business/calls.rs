@@ -2,7 +2,7 @@
 
 use switchboard_core::model::Direction;
 use switchboard_core::providers::vonage_business::is_known_word;
-use switchboard_core::{Event, Kind, Provider, Status, Timestamp, WebhookError};
+use switchboard_core::{Event, Kind, Provider, Signer, Status, Timestamp, WebhookError};
 
 use crate::support::{assert_order_independent, now, post, provider, receive};
 

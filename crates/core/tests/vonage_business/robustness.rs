@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use switchboard_core::providers::vonage_business::SIGNATURE_HEADER;
-use switchboard_core::{CapturedRequest, ErrorClass, Provider};
+use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer};
 
 use crate::support::{now, post, provider, URL};
 

@@ -3,7 +3,7 @@
 use switchboard_core::providers::vonage_business::{VonageBusiness, VonageBusinessConfig};
 use switchboard_core::secret::Secret;
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, ProviderId, SubjectState, Timestamp,
+    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, SubjectState, Timestamp,
 };
 
 pub const KEY: &str = "mysecretkey";

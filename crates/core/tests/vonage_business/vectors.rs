@@ -5,7 +5,7 @@
 use serde_json::Value as Json;
 use switchboard_core::providers::vonage_business::canonical::{canonical_json, HexCase};
 use switchboard_core::providers::vonage_business::{compute, verify_signature, SIGNATURE_HEADER};
-use switchboard_core::{Provider, WebhookError};
+use switchboard_core::{Provider, Signer, WebhookError};
 
 use crate::support::{now, post, provider, provider_with};
 

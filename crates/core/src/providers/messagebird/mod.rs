@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::providers::shared::content_event_id;
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -208,7 +208,9 @@ impl Provider for MessageBird {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for MessageBird {
     /// Signs with the JWT scheme (HS256, `nbf` = `now`, `exp` = `now` + 60 s), for the request's
     /// exact URL and body.
     fn sign(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Details, Event, Kind, ProviderId, Status};
-use crate::providers::shared::lookup;
+use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// SMS `status` words (legacy MessageBird SMS API, "Messages" object `recipients.items[].status`
@@ -83,10 +83,7 @@ pub(crate) fn normalize(
             currency: text("price[currency]"),
             detail: text("statusReason"),
             error_code: text("statusErrorCode").filter(|code| code.trim() != "0"),
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, text),
             ..Details::default()
         },
         provider_status,

@@ -41,7 +41,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -236,7 +236,9 @@ impl Provider for Plivo {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Plivo {
     /// Signs with V3 and the first Auth Token, with a nonce derived from the URL, the body and
     /// `now` (Plivo's nonces are random; this one is deterministic so that tests and the CLI can
     /// reproduce a request). Other Plivo signature headers are removed.

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{form_event_id, lookup};
+use crate::providers::shared::{extra_fields, form_event_id, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: https://www.plivo.com/docs/account/api/application/ and
@@ -110,14 +110,13 @@ fn event_id(parts: &[(&str, &str)]) -> String {
 struct Values<'a>(BTreeMap<&'a str, &'a str>);
 
 impl<'a> Values<'a> {
+    /// Inserted one by one, not collected (see [`extra_fields`]).
     fn new(params: &'a [(String, String)]) -> Self {
-        Self(
-            params
-                .iter()
-                .filter(|(_, value)| !value.trim().is_empty())
-                .map(|(key, value)| (key.as_str(), value.as_str()))
-                .collect(),
-        )
+        let mut values = BTreeMap::new();
+        for (key, value) in params.iter().filter(|(_, value)| !value.trim().is_empty()) {
+            values.insert(key.as_str(), value.as_str());
+        }
+        Self(values)
     }
 
     fn get(&self, key: &str) -> Option<&'a str> {
@@ -129,13 +128,7 @@ impl<'a> Values<'a> {
     }
 
     fn extra(&self, fields: &[&str]) -> BTreeMap<String, String> {
-        fields
-            .iter()
-            .filter_map(|field| {
-                self.get(field)
-                    .map(|value| ((*field).to_owned(), value.to_owned()))
-            })
-            .collect()
+        extra_fields(fields, |field| self.owned(field))
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::lookup;
+use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// `call.*` event types. `None`: the event joins the timeline without moving the status.
@@ -248,10 +248,7 @@ fn call_event(envelope: Envelope, payload: &Map<String, Json>) -> Result<Event, 
         details: Details {
             detail: hangup_cause,
             answered_by,
-            extra: CALL_EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&CALL_EXTRA_FIELDS, text),
             ..Details::default()
         },
     })
@@ -281,10 +278,7 @@ fn message_event(envelope: Envelope, payload: &Map<String, Json>) -> Result<Even
     let first = recipients.first();
     let word = first.and_then(|recipient| scalar(recipient.get("status")));
     let status = word.as_deref().and_then(message_status);
-    let mut extra: std::collections::BTreeMap<String, String> = MESSAGE_EXTRA_FIELDS
-        .iter()
-        .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-        .collect();
+    let mut extra = extra_fields(&MESSAGE_EXTRA_FIELDS, text);
     extra.insert("event_type".into(), envelope.event_type.clone());
     if recipients.len() > 1 {
         let statuses: Vec<String> = recipients

@@ -29,7 +29,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::time::Timestamp;
 
@@ -45,7 +45,7 @@ const MAX_ECHO_CHARS: usize = 64;
 pub struct TelnyxConfig {
     /// The account's public keys; a signature by any one is accepted (rotation). Never empty.
     pub public_keys: Vec<VerifyingKey>,
-    /// The private half of a development key pair, used only by [`Provider::sign`] (the CLI
+    /// The private half of a development key pair, used only by [`Signer::sign`] (the CLI
     /// simulator). Telnyx never hands out its signing key: production has `None`.
     pub signing_key: Option<SigningKey>,
     pub tolerance_seconds: u32,
@@ -235,7 +235,9 @@ impl Provider for Telnyx {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Telnyx {
     /// Sets `telnyx-timestamp` to `now` and `telnyx-signature-ed25519` over it and the body, with
     /// the configured development signing key.
     fn sign(

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{form_event_id, lookup};
+use crate::providers::shared::{extra_fields, form_event_id, lookup};
 // TeXML status callbacks are Twilio-compatible (providers.md §4, §6): their `CallStatus` words
 // are Twilio's (`twilio/twilio-python@306691e7…:twilio/rest/api/v2010/account/call/__init__.py`),
 // so they share its table.
@@ -98,10 +98,7 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
         details: Details {
             duration_seconds: text("CallDuration").and_then(|value| value.trim().parse().ok()),
             answered_by: text("AnsweredBy").and_then(|value| answered_by(&value)),
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, text),
             ..Details::default()
         },
         provider_status,

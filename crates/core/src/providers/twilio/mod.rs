@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -220,7 +220,9 @@ impl Provider for Twilio {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Twilio {
     /// Signs as Twilio does with the first Auth Token: a form `POST` over the URL and its body
     /// parameters; a `GET` or bodyless request over the URL; a JSON body by setting `bodySHA256`
     /// in the URL's query (replacing any) and signing the URL.

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::Params;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{form_event_id, lookup};
+use crate::providers::shared::{extra_fields, form_event_id, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: the Call resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
@@ -177,14 +177,9 @@ fn owned(value: Option<&str>) -> Option<String> {
 
 fn extra(params: &Params, fields: &[&str]) -> std::collections::BTreeMap<String, String> {
     let values = params.first_values();
-    fields
-        .iter()
-        .filter_map(|field| {
-            values
-                .get(field)
-                .map(|value| ((*field).to_owned(), (*value).to_owned()))
-        })
-        .collect()
+    extra_fields(fields, |field| {
+        values.get(field).map(|value| (*value).to_owned())
+    })
 }
 
 fn call_event(

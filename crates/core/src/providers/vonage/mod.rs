@@ -22,7 +22,7 @@ use std::str::FromStr;
 use self::params::Params;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId, UnknownName};
-use crate::provider::{Provider, Verified};
+use crate::provider::{Provider, Signer, Verified};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -138,7 +138,9 @@ impl Provider for Vonage {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for Vonage {
     /// A request whose parameters carry `messageId` is signed as an SMS delivery receipt (with
     /// the configured method, `md5hash` by default); any other as a voice event (JWT).
     fn sign(

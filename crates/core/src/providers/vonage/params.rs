@@ -14,7 +14,7 @@ use crate::error::WebhookError;
 use crate::providers::shared::{form_event_id, Members};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 
-/// Where the parameters came from, so that [`sign`](crate::provider::Provider::sign) can put a
+/// Where the parameters came from, so that [`sign`](crate::provider::Signer::sign) can put a
 /// signature back in the same place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {

@@ -20,14 +20,13 @@ use hmac::Hmac;
 use md5::{Digest, Md5};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
-use time::macros::format_description;
 
 use super::params::{Params, Source};
 use super::{SmsMethod, VonageConfig};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{content_event_id, lookup};
+use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -326,7 +325,6 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
     let subject_id = value("messageId").ok_or(WebhookError::MissingField("messageId"))?;
     let provider_status = value("status").ok_or(WebhookError::MissingField("status"))?;
     let error_code = value("err-code");
-    let message_timestamp = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 
     Ok(Event {
         provider: ProviderId::Vonage,
@@ -336,7 +334,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
         status: message_status(&provider_status),
         provider_status,
         occurred_at: value("message-timestamp")
-            .and_then(|text| Timestamp::parse_utc(&text, message_timestamp)),
+            .and_then(|text| Timestamp::parse_utc_date_time(&text)),
         received_at,
         sequence: None,
         direction: Some(Direction::Outbound),
@@ -351,10 +349,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
                 .and_then(error_message)
                 .map(str::to_owned),
             error_code,
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| value(key).map(|text| ((*key).to_owned(), text)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, value),
             ..Details::default()
         },
     })

@@ -23,7 +23,7 @@ use super::params::{params_event_id, Params};
 use crate::crypto::{hmac, matches_any_tag, sha256_hex};
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{content_event_id, lookup};
+use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -285,7 +285,7 @@ pub(crate) fn normalize(
     params: &Params,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
-    let text = |key| params.text(key).map(str::to_owned);
+    let text = |key: &str| params.text(key).map(str::to_owned);
     let time = |key| params.text(key).and_then(Timestamp::parse_rfc3339);
     let subject_id = text("uuid")
         .or_else(|| text("call_uuid"))
@@ -331,10 +331,7 @@ pub(crate) fn normalize(
             },
             started_at: time("start_time"),
             ended_at: time("end_time"),
-            extra: EXTRA_FIELDS
-                .iter()
-                .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-                .collect(),
+            extra: extra_fields(&EXTRA_FIELDS, text),
             ..Details::default()
         },
         provider_status,

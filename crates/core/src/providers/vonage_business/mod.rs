@@ -17,19 +17,16 @@
 
 pub mod canonical;
 
-use std::collections::BTreeMap;
-
 use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::Sha256;
-use time::OffsetDateTime;
 
 use self::canonical::{canonical_json, has_hex_escape, HexCase};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Verified};
-use crate::providers::shared::{content_event_id, lookup, Members};
+use crate::provider::{Provider, Signer, Verified};
+use crate::providers::shared::{content_event_id, extra_fields, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -215,16 +212,7 @@ pub fn verify_signature(
 
 /// VIS times: ISO 8601 with a `+0000` offset (`2018-02-15T18:58:56.194+0000`), or RFC 3339.
 fn parse_time(text: &str) -> Option<Timestamp> {
-    Timestamp::parse_rfc3339(text).or_else(|| {
-        let format = time::macros::format_description!(
-            version = 2,
-            "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
-        );
-        let parsed = OffsetDateTime::parse(text.trim(), &format).ok()?;
-        i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
-            .ok()
-            .map(Timestamp::from_millis)
-    })
+    Timestamp::parse_rfc3339(text).or_else(|| Timestamp::parse_basic_offset(text))
 }
 
 /// A scalar value as text (`id` is a string in webhooks and an int64 in the spec: both work).
@@ -279,10 +267,7 @@ fn normalize_event(
     };
     let remote = text("phoneNumber");
     let duration_ms = event.get("duration").and_then(Json::as_u64);
-    let mut extra: BTreeMap<String, String> = EXTRA_FIELDS
-        .iter()
-        .filter_map(|key| text(key).map(|value| ((*key).to_owned(), value)))
-        .collect();
+    let mut extra = extra_fields(&EXTRA_FIELDS, text);
     if let Some(duration_ms) = text("duration") {
         extra.insert("duration_ms".into(), duration_ms);
     }
@@ -351,7 +336,9 @@ impl Provider for VonageBusiness {
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
     }
+}
 
+impl Signer for VonageBusiness {
     /// Sets `X-VON-Signature` to the signature of the body's `event` with the first signing key
     /// (policy `HEADER`); the body is left as it is.
     fn sign(
