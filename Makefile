@@ -36,7 +36,7 @@ lint:
 	cargo clippy -p switchboard-worker --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test -p switchboard-core -p switchboard-cli
+	cargo test -p switchboard-core -p switchboard-cli -p switchboard-bench-cpu
 
 ## Every cargo-fuzz target in fuzz/ for 10 s (nightly toolchain; cargo-fuzz goes into .tools/).
 fuzz-short:

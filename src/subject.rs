@@ -20,9 +20,10 @@
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
 //! one-write-per-second-per-key limit, and no KV work delays the acknowledgement.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use switchboard_core::request::query_params;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
 use worker::{
@@ -47,11 +48,19 @@ pub fn request_url(event_id: &str) -> String {
     format!("https://subject/request?event_id={event_id}")
 }
 
-/// Body of `POST /append`.
-#[derive(Serialize, Deserialize)]
-pub struct AppendRequest {
-    pub event: Event,
-    pub raw: CapturedRequest,
+/// Body of `POST /append`, as the worker sends it.
+#[derive(Serialize)]
+pub struct AppendRequest<'a> {
+    pub event: &'a Event,
+    pub raw: &'a CapturedRequest,
+}
+
+/// Body of `POST /append`, as the object reads it: both members are stored as the JSON text
+/// they arrive in, so only the event is parsed (to merge it), and nothing is encoded again.
+#[derive(Deserialize)]
+struct AppendBody {
+    event: Box<RawValue>,
+    raw: Box<RawValue>,
 }
 
 /// Answer to `POST /append`.
@@ -72,6 +81,12 @@ pub struct Subject {
     state: State,
     env: Env,
     schema_ready: Cell<bool>,
+    /// The committed state, once read or written by this instance: appends skip reading and
+    /// parsing the row. Set only after a successful write; empty after a failed one, so the
+    /// next append reads what is committed.
+    merged: RefCell<Option<SubjectState>>,
+    /// An index alarm is known to be set: appends skip asking storage until it has run.
+    alarm_pending: Cell<bool>,
 }
 
 impl DurableObject for Subject {
@@ -80,6 +95,8 @@ impl DurableObject for Subject {
             state,
             env,
             schema_ready: Cell::new(false),
+            merged: RefCell::new(None),
+            alarm_pending: Cell::new(false),
         }
     }
 
@@ -90,7 +107,7 @@ impl DurableObject for Subject {
                 // serde_json on the text, not `Request::json`: that parses in JavaScript, where
                 // numbers are doubles, and a u64 above 2^53 (a Twilio `SequenceNumber` of
                 // 18446744073709551615, found by the fuzzer) no longer fits.
-                let append: AppendRequest = serde_json::from_str(&request.text().await?)?;
+                let append: AppendBody = serde_json::from_str(&request.text().await?)?;
                 self.append(append).await
             }
             (Method::Get, "/summary") => match self.read_row()? {
@@ -113,6 +130,7 @@ impl DurableObject for Subject {
     /// Refreshes this subject's KV index entries from the committed state. A failure returns an
     /// error, and the runtime retries the alarm.
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_pending.set(false);
         let Some(row) = self.read_row()? else {
             return Response::empty();
         };
@@ -135,6 +153,7 @@ impl DurableObject for Subject {
         let storage = self.state.storage();
         if changed && storage.get_alarm().await?.is_none() {
             storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+            self.alarm_pending.set(true);
         }
         Response::empty()
     }
@@ -207,24 +226,26 @@ impl Subject {
     /// On a duplicate the stored copy is merged again: the merge is idempotent, so this is a
     /// no-op normally, and it repairs the state if an earlier append stored the event row but
     /// failed before its state update or alarm were written (the provider's retry lands here).
-    async fn append(&self, append: AppendRequest) -> Result<Response> {
-        let AppendRequest { event, raw } = append;
+    async fn append(&self, append: AppendBody) -> Result<Response> {
+        let event: Event = serde_json::from_str(append.event.get())?;
         let sql = self.sql();
         self.ensure_schema(&sql)?;
-        let mut state = match self.read_row()? {
-            Some(row) => parse_state(&row.state)?,
-            None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+        let cached = self.merged.take();
+        let mut state = match cached {
+            Some(state) => state,
+            None => match self.read_row()? {
+                Some(row) => parse_state(&row.state)?,
+                None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+            },
         };
-        let event_json = serde_json::to_string(&event)?;
-        let raw_json = serde_json::to_string(&raw)?;
         let inserted = sql
             .exec(
                 "INSERT OR IGNORE INTO events (event_id, received_at, event, raw) VALUES (?, ?, ?, ?)",
                 vec![
                     event.event_id.as_str().into(),
                     event.received_at.millis().into(),
-                    event_json.into(),
-                    raw_json.into(),
+                    append.event.get().into(),
+                    append.raw.get().into(),
                 ],
             )?
             .rows_written()
@@ -243,10 +264,14 @@ impl Subject {
                 merged.received_at.millis().into(),
             ],
         )?;
+        self.merged.replace(Some(state));
 
-        let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+        if !self.alarm_pending.get() {
+            let storage = self.state.storage();
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+            }
+            self.alarm_pending.set(true);
         }
         Response::from_json(&AppendOutcome {
             duplicate: !inserted,

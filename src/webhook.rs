@@ -187,11 +187,8 @@ async fn append(
         .durable_object(SUBJECTS_BINDING)?
         .id_from_name(&name)?
         .get_stub()?;
-    let body = serde_json::to_string(&AppendRequest {
-        event: event.clone(),
-        raw: raw.clone(),
-    })
-    .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
+    let body = serde_json::to_string(&AppendRequest { event, raw })
+        .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&body)));

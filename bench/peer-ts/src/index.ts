@@ -240,32 +240,57 @@ async function receive(event: Event | null, env: Env, ctx: ExecutionContext): Pr
 }
 
 export default {
+  // One JSON log line per request, as Switchboard writes (same job: request id, route,
+  // provider, outcome, status, latency).
   async fetch(request, env, ctx): Promise<Response> {
+    const started = Date.now();
     const { pathname } = new URL(request.url);
-    try {
-      if (request.method === "POST" && pathname === "/webhooks/telnyx") {
-        return await receive(await telnyx(request, env), env, ctx);
-      }
-      if (request.method === "POST" && pathname === "/webhooks/twilio") {
-        return await receive(await twilio(request, env), env, ctx);
-      }
-      // `GET /v1/{calls|messages}/{provider}/{id}`: the summary, read from the Durable Object.
-      const read = /^\/v1\/(call|message)s\/(telnyx|twilio)\/([^/]+)$/.exec(pathname);
-      if (request.method === "GET" && read) {
-        const [, kind, provider, id] = read;
-        const summary = await subject(env, provider, kind, decodeURIComponent(id)).summary();
-        if (summary) return Response.json(summary);
-        return Response.json({ error: "not found" }, { status: 404 });
-      }
-      return Response.json({ error: "not found" }, { status: 404 });
-    } catch (error) {
-      if (error instanceof HttpError) {
-        return Response.json({ error: error.message }, { status: error.status });
-      }
-      throw error;
-    }
+    const response = await route(request, pathname, env, ctx);
+    console.log(
+      JSON.stringify({
+        request_id: request.headers.get("cf-ray") ?? `local-${started}`,
+        method: request.method,
+        route: pathname.startsWith("/webhooks/") ? "webhook" : "status_api",
+        provider: pathname.split("/")[2],
+        outcome: response.ok ? "ok" : "rejected",
+        status: response.status,
+        latency_ms: Date.now() - started,
+      }),
+    );
+    return response;
   },
 } satisfies ExportedHandler<Env>;
+
+async function route(
+  request: Request,
+  pathname: string,
+  env: Env,
+  ctx: ExecutionContext,
+): Promise<Response> {
+  try {
+    if (request.method === "POST" && pathname === "/webhooks/telnyx") {
+      return await receive(await telnyx(request, env), env, ctx);
+    }
+    if (request.method === "POST" && pathname === "/webhooks/twilio") {
+      return await receive(await twilio(request, env), env, ctx);
+    }
+    // `GET /v1/{calls|messages}/{provider}/{id}`: the summary, read from the Durable Object.
+    const read = /^\/v1\/(call|message)s\/(telnyx|twilio)\/([^/]+)$/.exec(pathname);
+    if (request.method === "GET" && read) {
+      const [, kind, provider, id] = read;
+      const summary = await subject(env, provider, kind, decodeURIComponent(id)).summary();
+      if (summary) return Response.json(summary);
+      return Response.json({ error: "not found" }, { status: 404 });
+    }
+    return Response.json({ error: "not found" }, { status: 404 });
+  } catch (error) {
+    if (error instanceof HttpError) {
+      return Response.json({ error: error.message }, { status: error.status });
+    }
+    throw error;
+  }
+}
+
 
 /** One call or message: its events (deduplicated by event id) and its summary, in SQLite. */
 export class Subject extends DurableObject<Env> {
