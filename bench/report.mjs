@@ -4,8 +4,9 @@
 //   node bench/report.mjs --table latest.json
 //
 // RESULTS_DIR holds `<scenario>.<target>.json` (reports of `switchboard load`, target
-// `switchboard` or `peer_ts`) and `cpu.json` (bench/cpu/run.sh); DEPLOY_DIR is the output of
-// `wrangler deploy --dry-run --outdir`.
+// `switchboard` or `peer_ts`), `<scenario>.<target>.cpu` (CPU ticks of the target's processes
+// before and after: `TOOLING WORKERD TOOLING WORKERD CLK_TCK`) and `cpu.json`
+// (bench/cpu/run.sh); DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -25,9 +26,23 @@ function scenarios(resultsDir) {
     const [, scenario, target] = match;
     const report = readJson(join(resultsDir, file));
     scenarios[scenario] ??= {};
-    scenarios[scenario][target] = Object.fromEntries(LOAD_FIELDS.map((field) => [field, report[field]]));
+    scenarios[scenario][target] = {
+      ...Object.fromEntries(LOAD_FIELDS.map((field) => [field, report[field]])),
+      cpu_ms_per_request: cpuPerRequest(join(resultsDir, `${scenario}.${target}.cpu`), report.requests),
+    };
   }
   return scenarios;
+}
+
+/// CPU ms per request of workerd and of wrangler's own processes (node, esbuild), which relay
+/// the worker's logs and subrequests to the terminal under `wrangler dev`.
+function cpuPerRequest(path, requests) {
+  const [toolingBefore, workerdBefore, toolingAfter, workerdAfter, ticksPerSecond] = readFileSync(path, "utf8")
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const perRequest = (ticks) => round((ticks * 1000) / ticksPerSecond / Math.max(requests, 1));
+  return { workerd: perRequest(workerdAfter - workerdBefore), wrangler: perRequest(toolingAfter - toolingBefore) };
 }
 
 /// Switchboard ÷ peer where both ran: throughput (higher is better) and p99 (lower is better).
@@ -82,13 +97,15 @@ function assemble([resultsDir, deployDir, connections, seconds]) {
 function table(results) {
   const lines = [];
   const cell = (figures, field) => (figures ? String(figures[field]) : "—");
-  lines.push("| scenario | target | req/s | p50 ms | p90 ms | p99 ms | errors |");
-  lines.push("|---|---|---:|---:|---:|---:|---:|");
+  lines.push("| scenario | target | req/s | p50 ms | p90 ms | p99 ms | errors | CPU ms/req workerd | CPU ms/req wrangler |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const [name, targets] of Object.entries(results.scenarios)) {
     for (const target of ["switchboard", "peer_ts"]) {
       const figures = targets[target];
       if (!figures) continue;
-      lines.push(`| ${name} | ${target} | ${["rps", "p50_ms", "p90_ms", "p99_ms", "errors"].map((field) => cell(figures, field)).join(" | ")} |`);
+      const load = ["rps", "p50_ms", "p90_ms", "p99_ms", "errors"].map((field) => cell(figures, field));
+      const cpu = [figures.cpu_ms_per_request.workerd, figures.cpu_ms_per_request.wrangler];
+      lines.push(`| ${name} | ${target} | ${[...load, ...cpu].join(" | ")} |`);
     }
   }
   lines.push("");

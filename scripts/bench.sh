@@ -6,14 +6,14 @@
 # Expects `make build` (the release worker in build/). Every process it starts runs in its own
 # process group and is stopped on exit, also on failure or Ctrl-C.
 #
-# BENCH_SECONDS (10) per scenario and target, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (3).
+# BENCH_SECONDS (10) per scenario and target, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (5).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-16}
-warmup=${BENCH_WARMUP_SECONDS:-3}
+warmup=${BENCH_WARMUP_SECONDS:-5}
 run_dir="$root/target/bench/run-$$"
 results="$run_dir/results"
 mkdir -p "$results"
@@ -45,6 +45,24 @@ start() {
   shift
   setsid "$@" > "$run_dir/$name.log" 2>&1 &
   groups="$groups $!"
+  last_group=$!
+}
+
+# cpu_ticks GROUP: the CPU ticks (user + system) its processes used so far: `TOOLING WORKERD`,
+# wrangler's own processes (node, esbuild) and the runtime's.
+cpu_ticks() {
+  tooling_ticks=0
+  workerd_ticks=0
+  for pid in $(pgrep -g "$1"); do
+    # Fields after the `(comm)`: 14 utime and 15 stime are the 12th and 13th.
+    set -- $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    ticks=$(( ${12:-0} + ${13:-0} ))
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+      workerd) workerd_ticks=$((workerd_ticks + ticks)) ;;
+      *) tooling_ticks=$((tooling_ticks + ticks)) ;;
+    esac
+  done
+  echo "$tooling_ticks $workerd_ticks"
 }
 
 # wait_ready URL NAME: until URL answers with any HTTP status (at most 90 s).
@@ -83,17 +101,21 @@ switchboard_port=$(free_port)
 start switchboard node_modules/.bin/wrangler dev --config "$run_dir/switchboard/wrangler.toml" \
   --ip 127.0.0.1 --port "$switchboard_port" --persist-to "$run_dir/state-switchboard" \
   --inspector-port "$(free_port)"
+switchboard_group=$last_group
 peer_port=$(free_port)
 start peer sh bench/peer-ts/serve.sh "$peer_port" "$run_dir/state-peer" \
   --inspector-port "$(free_port)"
+peer_group=$last_group
 wait_ready "http://127.0.0.1:$switchboard_port/healthz" switchboard
 wait_ready "http://127.0.0.1:$peer_port/healthz" peer
 
-# load NAME TARGET_URL PROVIDER…: one measured run (after a warm-up) into $results/NAME.json.
+# load NAME TARGET_URL GROUP PROVIDER…: one measured run (after a warm-up) into
+# $results/NAME.json, and the CPU its server's process group used meanwhile into NAME.cpu.
 load() {
   name=$1
   target=$2
-  shift 2
+  group=$3
+  shift 3
   provider_flags=""
   for provider in "$@"; do
     provider_flags="$provider_flags --provider $provider"
@@ -101,9 +123,11 @@ load() {
   # shellcheck disable=SC2086 # one flag per provider
   "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
     --duration "$warmup" --dev-vars "$vars" > /dev/null
+  before=$(cpu_ticks "$group")
   # shellcheck disable=SC2086
   "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
     --duration "$seconds" --dev-vars "$vars" > "$results/$name.json"
+  echo "$before $(cpu_ticks "$group") $(getconf CLK_TCK)" > "$results/$name.cpu"
   echo "bench: $name: $(node -e 'const r = require(process.argv[1]); console.log(`${r.requests} requests, ${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.errors} errors`)' "$results/$name.json")" >&2
 }
 
@@ -111,14 +135,15 @@ switchboard_url="http://127.0.0.1:$switchboard_port"
 peer_url="http://127.0.0.1:$peer_port"
 # The peer implements Telnyx and Twilio: those scenarios run on both, back to back.
 for provider in telnyx twilio; do
-  load "$provider.switchboard" "$switchboard_url" "$provider"
-  load "$provider.peer_ts" "$peer_url" "$provider"
+  load "$provider.switchboard" "$switchboard_url" "$switchboard_group" "$provider"
+  load "$provider.peer_ts" "$peer_url" "$peer_group" "$provider"
 done
-load "telnyx+twilio.switchboard" "$switchboard_url" telnyx twilio
-load "telnyx+twilio.peer_ts" "$peer_url" telnyx twilio
-load "mix.switchboard" "$switchboard_url" vonage vonage-business telnyx bird messagebird twilio plivo
+load "telnyx+twilio.switchboard" "$switchboard_url" "$switchboard_group" telnyx twilio
+load "telnyx+twilio.peer_ts" "$peer_url" "$peer_group" telnyx twilio
+load "mix.switchboard" "$switchboard_url" "$switchboard_group" \
+  vonage vonage-business telnyx bird messagebird twilio plivo
 for provider in vonage vonage-business bird messagebird plivo; do
-  load "$provider.switchboard" "$switchboard_url" "$provider"
+  load "$provider.switchboard" "$switchboard_url" "$switchboard_group" "$provider"
 done
 cleanup
 groups=""
