@@ -6,6 +6,7 @@
 // CONFIG is a wrangler.toml (bindings, migrations, compatibility date; `main` is the entry) with
 // a `.dev.vars` beside it for the vars and secrets; state (Durable Objects, KV) persists in
 // STATE_DIR, so a restart on the same directory keeps it. Prints `ready on URL` once serving.
+// With INSPECTOR_PORT set, workerd's inspector listens there (CPU profiles: bench/profile.mjs).
 //
 // Why not `wrangler dev`: it puts its own proxy worker in front of the worker, and that proxy
 // reports a client that closes mid-body ("Network connection lost") to wrangler as a fatal
@@ -39,6 +40,7 @@ const miniflare = new Miniflare({
   port: Number(port),
   defaultPersistRoot: resolve(stateDir),
   log: new Log(LogLevel.INFO),
+  ...(process.env.INSPECTOR_PORT ? { inspectorPort: Number(process.env.INSPECTOR_PORT) } : {}),
 });
 
 const url = await miniflare.ready;
