@@ -89,7 +89,7 @@ grep -E '^[A-Z_]+=' .dev.vars.example > "$vars"
 
 # Switchboard: the release build, as `make dev` serves it, without the build step.
 mkdir -p "$run_dir/switchboard"
-awk -v main="$root/build/index.js" '
+awk -v main="$root/build/entry.mjs" '
   /^\[/ { skip = ($0 == "[build]") }
   skip { next }
   /^main = / { print "main = \"" main "\""; next }

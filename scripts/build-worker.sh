@@ -21,3 +21,5 @@ wasm="$root/build/index_bg.wasm"
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 mv "$wasm.opt" "$wasm"
+# The entry module wraps build/index.js (see scripts/worker-entry.mjs).
+cp "$root/scripts/worker-entry.mjs" "$root/build/entry.mjs"

@@ -31,6 +31,9 @@ const miniflare = new Miniflare({
   ...workerOptions,
   name: config.name,
   modules: true,
+  // The entry (build/entry.mjs) imports worker-build's build/index.js, an ES module: wrangler
+  // bundles both into one module, Miniflare loads them as they are.
+  modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, ...workerOptions.modulesRules],
   scriptPath: entry,
   // Module paths are relative to this; the default (the working directory) may not hold them.
   modulesRoot: dirname(entry),

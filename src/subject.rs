@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use switchboard_core::request::query_params;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
 };
@@ -48,25 +49,19 @@ pub fn request_url(event_id: &str) -> String {
     format!("https://subject/request?event_id={event_id}")
 }
 
-/// Body of `POST /append`, as the worker sends it.
+/// An event to append, as the worker sends it.
 #[derive(Serialize)]
 pub struct AppendRequest<'a> {
     pub event: &'a Event,
     pub raw: &'a CapturedRequest,
 }
 
-/// Body of `POST /append`, as the object reads it: both members are stored as the JSON text
+/// An event to append, as the object reads it: both members are stored as the JSON text
 /// they arrive in, so only the event is parsed (to merge it), and nothing is encoded again.
 #[derive(Deserialize)]
 struct AppendBody {
     event: Box<RawValue>,
     raw: Box<RawValue>,
-}
-
-/// Answer to `POST /append`.
-#[derive(Serialize, Deserialize)]
-pub struct AppendOutcome {
-    pub duplicate: bool,
 }
 
 #[derive(Deserialize)]
@@ -100,16 +95,9 @@ impl DurableObject for Subject {
         }
     }
 
-    async fn fetch(&self, mut request: Request) -> Result<Response> {
+    async fn fetch(&self, request: Request) -> Result<Response> {
         let path = request.path();
         match (request.method(), path.as_str()) {
-            (Method::Post, "/append") => {
-                // serde_json on the text, not `Request::json`: that parses in JavaScript, where
-                // numbers are doubles, and a u64 above 2^53 (a Twilio `SequenceNumber` of
-                // 18446744073709551615, found by the fuzzer) no longer fits.
-                let append: AppendBody = serde_json::from_str(&request.text().await?)?;
-                self.append(append).await
-            }
             (Method::Get, "/summary") => match self.read_row()? {
                 Some(row) => Response::from_json(&self.summary_of(&row)?),
                 None => not_found(),
@@ -156,6 +144,27 @@ impl DurableObject for Subject {
             self.alarm_pending.set(true);
         }
         Response::empty()
+    }
+}
+
+/// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
+/// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
+/// `fetch`: no `Request` and `Response` to build and read per event.
+#[wasm_bindgen(
+    wasm_bindgen = worker::wasm_bindgen,
+    wasm_bindgen_futures = worker::wasm_bindgen_futures,
+    js_sys = worker::js_sys
+)]
+impl Subject {
+    /// Commits one event (an [`AppendRequest`] as JSON text) and answers whether it was a
+    /// duplicate. The text is parsed by serde_json, never by JavaScript, where numbers are
+    /// doubles: a u64 above 2^53 (a Twilio `SequenceNumber` of 18446744073709551615, found by
+    /// the fuzzer) would not survive.
+    #[wasm_bindgen(js_name = append)]
+    pub async fn append_rpc(&self, body: String) -> std::result::Result<bool, JsValue> {
+        let append: AppendBody = serde_json::from_str(&body)
+            .map_err(|error| JsValue::from(worker::Error::from(error)))?;
+        self.append(append).await.map_err(JsValue::from)
     }
 }
 
@@ -226,7 +235,8 @@ impl Subject {
     /// On a duplicate the stored copy is merged again: the merge is idempotent, so this is a
     /// no-op normally, and it repairs the state if an earlier append stored the event row but
     /// failed before its state update or alarm were written (the provider's retry lands here).
-    async fn append(&self, append: AppendBody) -> Result<Response> {
+    /// Answers whether the event was a duplicate.
+    async fn append(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = self.sql();
         self.ensure_schema(&sql)?;
@@ -273,9 +283,7 @@ impl Subject {
             }
             self.alarm_pending.set(true);
         }
-        Response::from_json(&AppendOutcome {
-            duplicate: !inserted,
-        })
+        Ok(!inserted)
     }
 
     fn stored_event(&self, event_id: &str) -> Result<Option<Event>> {

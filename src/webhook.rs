@@ -12,10 +12,10 @@ use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
 use worker::web_sys::ReadableStream;
-use worker::{wasm_bindgen_futures, Date, Env, Method, Request, RequestInit, Response};
+use worker::{wasm_bindgen_futures, Date, Env, Request, Response};
 
 use crate::error::AppError;
-use crate::subject::{object_name, AppendOutcome, AppendRequest};
+use crate::subject::{object_name, AppendRequest};
 use crate::{RequestLog, SUBJECTS_BINDING};
 
 /// Longest provider id accepted for a call or message: it becomes part of KV keys (≤ 512 bytes).
@@ -67,12 +67,12 @@ pub async fn receive(
 
     let mut accepted = Vec::with_capacity(events.len());
     for event in events {
-        let outcome = append(env, &event, &captured).await?;
+        let duplicate = append(env, &event, &captured).await?;
         accepted.push(Accepted {
             kind: event.kind,
             id: event.subject_id,
             event_id: event.event_id,
-            duplicate: outcome.duplicate,
+            duplicate,
         });
     }
     log.events = Some(accepted.len());
@@ -129,6 +129,12 @@ extern "C" {
     #[wasm_bindgen(method, js_name = readAtLeast)]
     fn read_at_least(this: &ByobReader, min_bytes: u32, view: Uint8Array) -> Promise;
 
+    /// The `Subject` Durable Object's stub, called over RPC (`scripts/worker-entry.mjs`).
+    type SubjectRpc;
+
+    #[wasm_bindgen(method, catch)]
+    fn append(this: &SubjectRpc, body: &str) -> Result<Promise, JsValue>;
+
     /// A `ReadableStream`, for its `getReader` with options (not bound by web-sys here).
     type ByteStream;
 
@@ -176,30 +182,28 @@ fn capture(request: &Request, body: Vec<u8>, public_base_url: Option<&str>) -> C
     captured
 }
 
-/// Commits one event in its subject's Durable Object.
-async fn append(
-    env: &Env,
-    event: &Event,
-    raw: &CapturedRequest,
-) -> Result<AppendOutcome, AppError> {
+/// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
+/// duplicate.
+async fn append(env: &Env, event: &Event, raw: &CapturedRequest) -> Result<bool, AppError> {
     let name = object_name(event.provider, event.kind, &event.subject_id);
-    let stub = env
+    let subject: SubjectRpc = env
         .durable_object(SUBJECTS_BINDING)?
         .id_from_name(&name)?
-        .get_stub()?;
+        .get_stub()?
+        .into_rpc();
     let body = serde_json::to_string(&AppendRequest { event, raw })
         .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let mut response = stub
-        .fetch_with_request(Request::new_with_init("https://subject/append", &init)?)
-        .await?;
-    if response.status_code() != 200 {
-        return Err(AppError::Internal(format!(
-            "subject {name} answered {}",
-            response.status_code()
-        )));
-    }
-    Ok(response.json().await?)
+    let answer = subject
+        .append(&body)
+        .map(JsFuture::from)
+        .map_err(|error| rpc_failure(&name, error))?
+        .await
+        .map_err(|error| rpc_failure(&name, error))?;
+    answer
+        .as_bool()
+        .ok_or_else(|| AppError::Internal(format!("subject {name} answered {answer:?}")))
+}
+
+fn rpc_failure(name: &str, error: JsValue) -> AppError {
+    AppError::Internal(format!("subject {name}: {}", worker::Error::from(error)))
 }

@@ -46,7 +46,7 @@ impl Worker {
     /// answers `/healthz`.
     pub fn start(name: &str, vars: &[(&str, &str)], state_dir: &Path) -> Result<Self, String> {
         let root = project_root();
-        let entry = root.join("build").join("index.js");
+        let entry = root.join("build").join("entry.mjs");
         if !entry.exists() {
             return Err(format!(
                 "{} is missing: run `make build` first (make test does)",

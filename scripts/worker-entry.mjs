@@ -1,0 +1,31 @@
+// The worker's entry module (wrangler.toml `main`, copied into build/ by build-worker.sh):
+// worker-build's build/index.js, with the `Subject` Durable Object wrapped in a class that
+// extends `DurableObject`. workerd offers RPC only on such a class, and the class that workers-rs
+// 0.8's `#[durable_object]` exports is not one; over RPC the worker hands each event to its
+// subject without building and reading a `Request` and a `Response` (src/webhook.rs `append`).
+import { DurableObject } from "cloudflare:workers";
+import worker, { Subject as WasmSubject } from "./index.js";
+
+export default worker;
+
+export class Subject extends DurableObject {
+  #inner;
+
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.#inner = new WasmSubject(ctx, env);
+  }
+
+  fetch(request) {
+    return this.#inner.fetch(request);
+  }
+
+  alarm() {
+    return this.#inner.alarm();
+  }
+
+  /** `body`: an append request as JSON text. Resolves to whether the event was a duplicate. */
+  append(body) {
+    return this.#inner.append(body);
+  }
+}
