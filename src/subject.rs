@@ -14,7 +14,8 @@
 //! between them, so the runtime commits them together; the worker acknowledges the webhook only
 //! after this object has answered, i.e. after the commit. Should the state update fail after the
 //! event row was written, the webhook is not acknowledged, and the provider's retry (a duplicate)
-//! merges the stored event again (see [`Subject::append`]).
+//! merges the stored event again (see [`Subject::append`]). The worker appends over RPC (the
+//! `append` method that `scripts/worker-entry.mjs` exposes); the status API reads with `fetch`.
 //!
 //! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's

@@ -129,12 +129,6 @@ extern "C" {
     #[wasm_bindgen(method, js_name = readAtLeast)]
     fn read_at_least(this: &ByobReader, min_bytes: u32, view: Uint8Array) -> Promise;
 
-    /// The `Subject` Durable Object's stub, called over RPC (`scripts/worker-entry.mjs`).
-    type SubjectRpc;
-
-    #[wasm_bindgen(method, catch)]
-    fn append(this: &SubjectRpc, body: &str) -> Result<Promise, JsValue>;
-
     /// A `ReadableStream`, for its `getReader` with options (not bound by web-sys here).
     type ByteStream;
 
@@ -180,6 +174,15 @@ fn capture(request: &Request, body: Vec<u8>, public_base_url: Option<&str>) -> C
     }
     captured.body = body;
     captured
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The `Subject` Durable Object's stub, called over RPC (`scripts/worker-entry.mjs`).
+    type SubjectRpc;
+
+    #[wasm_bindgen(method, catch)]
+    fn append(this: &SubjectRpc, body: &str) -> Result<Promise, JsValue>;
 }
 
 /// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
