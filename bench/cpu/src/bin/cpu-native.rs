@@ -95,19 +95,6 @@ fn scaled(iterations: u32, elapsed: Duration) -> u32 {
 
 /// The CPU time (user + system) this process has used. Unlike wall time it does not grow while
 /// the process waits for a core, so other work on the machine does not inflate the figures.
-#[cfg(unix)]
 fn cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for clock_gettime to write.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
-
-#[cfg(not(unix))]
-fn cpu_time() -> Duration {
-    unimplemented!("cpu-native reads the Unix process CPU clock")
+    cpu_time::ProcessTime::now().as_duration()
 }
