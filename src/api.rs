@@ -5,18 +5,19 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use switchboard_core::index::{decode_cursor, Filter, Position};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::matches_any;
 use switchboard_core::{Config, Kind, ProviderId, Status};
 use worker::{Date, Env, Request, Response, Stub};
 
 use crate::error::AppError;
-use crate::index::{self, Filter};
+use crate::index;
 use crate::subject::{self, object_name};
 use crate::SUBJECTS_BINDING;
 
-const DEFAULT_PAGE_SIZE: u64 = 20;
-const MAX_PAGE_SIZE: u64 = 100;
+const DEFAULT_PAGE_SIZE: usize = 20;
+const MAX_PAGE_SIZE: usize = 100;
 
 /// Accepts the request only with `Authorization: Bearer <one of STATUS_API_TOKEN>`, compared in
 /// constant time. With no token configured every request is refused (fail closed).
@@ -43,7 +44,7 @@ pub async fn handle(
         _ => return Err(AppError::NotFound("route")),
     };
     match rest {
-        [] => list(request, env, kind).await,
+        [] => list(request, env, config, kind).await,
         [provider, id] => {
             ask(
                 env,
@@ -145,7 +146,12 @@ async fn export_request(mut response: Response, config: &Config) -> Result<Respo
     Ok(response)
 }
 
-async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppError> {
+async fn list(
+    request: &Request,
+    env: &Env,
+    config: &Config,
+    kind: Kind,
+) -> Result<Response, AppError> {
     let mut filter = Filter {
         kind,
         provider: None,
@@ -184,22 +190,33 @@ async fn list(request: &Request, env: &Env, kind: Kind) -> Result<Response, AppE
                         ))
                     })?;
             }
-            "cursor" if !value.is_empty() => {
-                cursor = Some(index::decode_cursor(&value).ok_or_else(|| {
-                    AppError::InvalidParameter("cursor: not a cursor returned by this list".into())
-                })?);
-            }
+            "cursor" if !value.is_empty() => cursor = Some(value),
             _ => {}
         }
     }
-    let kv = env.kv(index::BINDING)?;
+    // A list across providers covers those configured now: a provider whose secret is removed
+    // is still listed with `provider=`.
+    let providers: Vec<ProviderId> = match filter.provider {
+        Some(provider) => vec![provider],
+        None => ProviderId::ALL
+            .into_iter()
+            .filter(|&provider| switchboard_core::configured_provider(config, provider).is_some())
+            .collect(),
+    };
     let had_cursor = cursor.is_some();
-    match index::list(&kv, filter, limit, cursor).await {
+    let positions = match cursor {
+        Some(cursor) => decode_cursor(&cursor, &providers).ok_or_else(invalid_cursor)?,
+        None => providers.into_iter().map(Position::start).collect(),
+    };
+    let kv = env.kv(index::BINDING)?;
+    match index::list(&kv, filter, limit, positions).await {
         Ok(page) => Ok(Response::from_json(&page)?),
         // KV refuses a cursor it did not issue; that is the caller's mistake, not an outage.
-        Err(_) if had_cursor => Err(AppError::InvalidParameter(
-            "cursor: not a cursor returned by this list".into(),
-        )),
+        Err(_) if had_cursor => Err(invalid_cursor()),
         Err(error) => Err(error.into()),
     }
+}
+
+fn invalid_cursor() -> AppError {
+    AppError::InvalidParameter("cursor: not a cursor returned by this list".into())
 }

@@ -5,31 +5,25 @@
 //! may therefore lag a webhook by about a second locally (up to a minute across Cloudflare's
 //! edge), and the single-subject endpoints are always current.
 //!
-//! Each subject has one key per filter combination, so every list query is a single prefix scan
-//! with native KV cursors (no scan-and-filter pages):
-//!
-//! ```text
-//! {kind}/all/{newest-first}/{provider}/{id}
-//! {kind}/provider/{provider}/{newest-first}/{id}
-//! {kind}/status/{status}/{newest-first}/{provider}/{id}
-//! {kind}/provider-status/{provider}/{status}/{newest-first}/{id}
-//! ```
-//!
-//! `{newest-first}` is `9999999999999 − created_ms`, zero-padded, so lexicographic order is most
-//! recent first. `created_ms` is when the subject's first event was received, which never
-//! changes, so only the status keys move (old ones are deleted when the status changes).
-//! The entry itself is the key's metadata, so a page costs one KV call.
-//!
-//! Aliases (other ids of a subject, e.g. Telnyx `call_control_id`) are keys
-//! `{kind}/alias/{provider}/{alias}` whose value is the subject's id, for the status API's
-//! fallback lookup; like the lists, they appear about a second after the event.
+//! The key layout and the paging across providers are `switchboard_core::index`'s. Each flush
+//! writes two keys per subject (its list key and its status key, whose metadata is the list
+//! entry, so a page costs one KV call per provider listed) plus its aliases, and deletes the
+//! status key it leaves. Aliases (other ids of a subject, e.g. Telnyx `call_control_id`) map to
+//! the subject's id, for the status API's fallback lookup; like the lists, they appear about a
+//! second after the event.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use switchboard_core::index::{
+    alias_key, all_key, encode_cursor, merge, status_key, Batch, Filter, Position,
+};
 use switchboard_core::model::Direction;
 use switchboard_core::{Kind, ProviderId, Status, Summary, Timestamp};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::js_sys::{Array, Object, Promise, Reflect, JSON};
 use worker::kv::KvStore;
+use worker::{wasm_bindgen, wasm_bindgen_futures, Env};
 
 pub const BINDING: &str = "INDEX";
 
@@ -88,111 +82,63 @@ impl IndexEntry {
     }
 }
 
-/// Which subjects a list returns.
-#[derive(Debug, Clone, Copy)]
-pub struct Filter {
-    pub kind: Kind,
-    pub provider: Option<ProviderId>,
-    pub status: Option<Status>,
-}
-
-impl Filter {
-    fn prefix(&self) -> String {
-        let kind = self.kind.as_str();
-        match (self.provider, self.status) {
-            (None, None) => format!("{kind}/all/"),
-            (Some(provider), None) => format!("{kind}/provider/{provider}/"),
-            (None, Some(status)) => format!("{kind}/status/{status}/"),
-            (Some(provider), Some(status)) => {
-                format!("{kind}/provider-status/{provider}/{status}/")
-            }
-        }
-    }
-}
-
-fn newest_first(created_ms: i64) -> String {
-    format!(
-        "{:013}",
-        9_999_999_999_999_i64.saturating_sub(created_ms).max(0)
-    )
-}
-
-fn status_keys(
-    kind: Kind,
-    provider: ProviderId,
-    status: Status,
-    order: &str,
-    id: &str,
-) -> [String; 2] {
-    let kind = kind.as_str();
-    [
-        format!("{kind}/status/{status}/{order}/{provider}/{id}"),
-        format!("{kind}/provider-status/{provider}/{status}/{order}/{id}"),
-    ]
-}
-
 /// Writes a subject's entries and deletes the status keys of `previous_status` if it changed.
+///
+/// Every write is issued at once and awaited together, and the entry is encoded once for all
+/// keys: an alarm is one round of KV calls, not one per key. One failed write fails the flush,
+/// and the alarm is retried; the others have still been issued (an over-long alias once failed
+/// its put and, written in sequence, stopped every later write of the alarm on every retry).
 pub async fn write(
-    kv: &KvStore,
+    env: &Env,
     summary: &Summary,
     created_ms: i64,
     previous_status: Option<Status>,
-) -> Result<(), worker::KvError> {
-    let entry = IndexEntry::from_summary(summary);
-    let order = newest_first(created_ms);
+) -> worker::Result<()> {
+    let entry = serde_json::to_string(&IndexEntry::from_summary(summary))?;
+    let options = Object::new();
+    Reflect::set(&options, &"metadata".into(), &JSON::parse(&entry)?)?;
+    let namespace: KvNamespace = Reflect::get(env, &BINDING.into())?.unchecked_into();
+
     let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
-    let mut keys = vec![
-        format!("{}/all/{order}/{provider}/{id}", kind.as_str()),
-        format!("{}/provider/{provider}/{order}/{id}", kind.as_str()),
-    ];
+    let mut keys = vec![all_key(kind, provider, created_ms, id)];
     if let Some(status) = summary.status {
-        keys.extend(status_keys(kind, provider, status, &order, id));
+        keys.push(status_key(kind, provider, status, created_ms, id));
     }
+    let writes = Array::new();
     for key in &keys {
-        kv.put(key, "")?.metadata(&entry)?.execute().await?;
+        writes.push(namespace.put(key, &"".into(), &options)?.as_ref());
     }
-    // Before the fix an over-long alias failed this put, and with it every later write of the
-    // alarm (old status keys were never deleted), on every retry.
     for key in summary
         .aliases
         .iter()
         .filter_map(|alias| alias_key(kind, provider, alias))
     {
-        kv.put(&key, id)?.execute().await?;
+        writes.push(namespace.put(&key, &id.into(), &Object::new())?.as_ref());
     }
     if let Some(previous) = previous_status.filter(|previous| Some(*previous) != summary.status) {
-        for key in status_keys(kind, provider, previous, &order, id) {
-            kv.delete(&key).await?;
-        }
+        let key = status_key(kind, provider, previous, created_ms, id);
+        writes.push(namespace.delete(&key)?.as_ref());
     }
+    JsFuture::from(Promise::all(&writes)).await?;
     Ok(())
 }
 
-/// List cursors are KV's, wrapped so that a cursor this API did not issue is recognized (400)
-/// instead of being passed to KV: `v1.` + base64url(KV cursor).
-const CURSOR_PREFIX: &str = "v1.";
+#[wasm_bindgen]
+extern "C" {
+    /// The KV namespace binding, for the calls the index flush makes (workers-rs' `KvStore`
+    /// encodes the options of every put anew through serde-wasm-bindgen).
+    type KvNamespace;
 
-fn encode_cursor(kv_cursor: &str) -> String {
-    format!("{CURSOR_PREFIX}{}", BASE64URL.encode(kv_cursor))
-}
+    #[wasm_bindgen(method, catch)]
+    fn put(
+        this: &KvNamespace,
+        key: &str,
+        value: &JsValue,
+        options: &Object,
+    ) -> Result<Promise, JsValue>;
 
-/// The KV cursor inside one of our cursors, or `None` if `cursor` is not one.
-pub fn decode_cursor(cursor: &str) -> Option<String> {
-    let encoded = cursor.strip_prefix(CURSOR_PREFIX)?;
-    let bytes = BASE64URL.decode(encoded).ok()?;
-    String::from_utf8(bytes)
-        .ok()
-        .filter(|kv_cursor| !kv_cursor.is_empty())
-}
-
-/// KV refuses longer keys (UTF-8 bytes).
-const MAX_KEY_BYTES: usize = 512;
-
-/// The alias index key, or `None` if `alias` is too long for a KV key: such an alias is never
-/// indexed (its subject stays reachable by its own id, which is at most 200 bytes).
-fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String> {
-    let key = format!("{}/alias/{provider}/{alias}", kind.as_str());
-    (key.len() <= MAX_KEY_BYTES).then_some(key)
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
 }
 
 /// The id of the subject that has `alias` as another id, if the index knows one.
@@ -217,34 +163,48 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
-/// One page; `kv_cursor` is the output of [`decode_cursor`].
+/// One page, continuing from `positions` (see `switchboard_core::index::merge`): one KV list
+/// call per provider, all issued at once.
 pub async fn list(
     kv: &KvStore,
     filter: Filter,
-    limit: u64,
-    kv_cursor: Option<String>,
+    limit: usize,
+    positions: Vec<Position>,
 ) -> Result<Page, worker::KvError> {
-    let mut request = kv.list().prefix(filter.prefix()).limit(limit);
-    if let Some(kv_cursor) = kv_cursor {
-        request = request.cursor(kv_cursor);
-    }
-    let response = request.execute().await?;
-    let items = response
-        .keys
-        .into_iter()
-        .filter_map(|key| serde_json::from_value::<IndexEntry>(key.metadata?).ok())
-        // A status key deleted a moment ago may still be listed: the entry knows better.
-        .filter(|entry| {
-            filter
-                .status
-                .is_none_or(|status| entry.status == Some(status))
-        })
-        .collect();
+    let batches = positions.iter().map(|position| {
+        let prefix = filter.prefix(position.provider);
+        let mut request = kv
+            .list()
+            .prefix(prefix.clone())
+            .limit(position.batch_size(limit) as u64);
+        if let Some(cursor) = &position.cursor {
+            request = request.cursor(cursor.clone());
+        }
+        async move {
+            let response = request.execute().await?;
+            let keys = response
+                .keys
+                .into_iter()
+                .filter_map(|key| {
+                    let suffix = key.name.strip_prefix(&prefix)?.to_owned();
+                    let entry = serde_json::from_value::<IndexEntry>(key.metadata?).ok()?;
+                    Some((suffix, entry))
+                })
+                .collect();
+            let cursor = (!response.list_complete)
+                .then_some(response.cursor)
+                .flatten();
+            Ok::<_, worker::KvError>(Batch { keys, cursor })
+        }
+    });
+    let batches = futures_util::future::try_join_all(batches).await?;
+    let (items, next) = merge(positions, batches, limit, |entry: &IndexEntry| {
+        filter
+            .status
+            .is_none_or(|status| entry.status == Some(status))
+    });
     Ok(Page {
         items,
-        cursor: (!response.list_complete)
-            .then_some(response.cursor)
-            .flatten()
-            .map(|kv_cursor| encode_cursor(&kv_cursor)),
+        cursor: (!next.is_empty()).then(|| encode_cursor(&next)),
     })
 }

@@ -4,22 +4,22 @@
 //! the same single-threaded object, and objects scale with the number of calls, not with the
 //! traffic of one hot object.
 //!
-//! Storage (SQLite):
-//! * `events`: one row per distinct event id (primary key → exact dedup), the normalized event
-//!   and the raw request exactly as received;
-//! * `subject`: the merged [`SubjectState`], when the first event was received, and the status
-//!   last written to the KV index.
+//! Storage (SQLite): one table, `events`, one row per distinct event id (primary key → exact
+//! dedup) with the normalized event and the raw request exactly as received. The event log is
+//! the truth: the merged [`SubjectState`] is derived from it (the merge is order-independent, see
+//! `switchboard_core::state`), folded once when an instance first needs it and then kept in
+//! memory, so an append is a single `INSERT OR IGNORE`. The worker acknowledges the webhook only
+//! after this object has answered, i.e. after the row is committed. A failed write breaks the
+//! instance (the runtime resets it), so the state in memory never runs ahead of storage.
 //!
-//! An append is `INSERT OR IGNORE` on `events` plus the state update, issued without an `await`
-//! between them, so the runtime commits them together; the worker acknowledges the webhook only
-//! after this object has answered, i.e. after the commit. Should the state update fail after the
-//! event row was written, the webhook is not acknowledged, and the provider's retry (a duplicate)
-//! merges the stored event again (see [`Subject::append`]). The worker appends over RPC (the
-//! `append` method that `scripts/worker-entry.mjs` exposes); the status API reads with `fetch`.
+//! The worker appends over RPC (the `append` method that `scripts/worker-entry.mjs` exposes);
+//! the status API reads with `fetch`.
 //!
 //! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
-//! one-write-per-second-per-key limit, and no KV work delays the acknowledgement.
+//! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The status
+//! the index was last written with is kept under [`INDEXED_STATUS_KEY`] in the object's
+//! key-value storage, so the next flush can delete the keys of a status the subject has left.
 
 use std::cell::{Cell, RefCell};
 
@@ -65,23 +65,27 @@ struct AppendBody {
     raw: Box<RawValue>,
 }
 
-#[derive(Deserialize)]
-struct SubjectRow {
-    state: String,
+/// What an instance knows of its subject: the state folded from the committed events.
+struct Folded {
+    state: SubjectState,
+    event_count: u64,
+    /// When the first event was received: fixes the subject's place in the index lists.
     created_ms: i64,
-    indexed_status: Option<String>,
 }
 
 #[durable_object]
 pub struct Subject {
     state: State,
     env: Env,
+    /// The events table is known to exist.
     schema_ready: Cell<bool>,
-    /// The committed state, once read or written by this instance: appends skip reading and
-    /// parsing the row. Set only after a successful write; empty after a failed one, so the
-    /// next append reads what is committed.
-    merged: RefCell<Option<SubjectState>>,
-    /// An index alarm is known to be set: appends skip asking storage until it has run.
+    /// The committed state, once folded by this instance; `None` before that and for a subject
+    /// with no events.
+    folded: RefCell<Option<Folded>>,
+    /// The status the KV index was last written with, once known to this instance (`Some(None)`:
+    /// never indexed, or indexed without a status).
+    indexed_status: Cell<Option<Option<Status>>>,
+    /// An index alarm is known to be set: appends skip setting it until it has run.
     alarm_pending: Cell<bool>,
 }
 
@@ -91,7 +95,8 @@ impl DurableObject for Subject {
             state,
             env,
             schema_ready: Cell::new(false),
-            merged: RefCell::new(None),
+            folded: RefCell::new(None),
+            indexed_status: Cell::new(None),
             alarm_pending: Cell::new(false),
         }
     }
@@ -99,8 +104,8 @@ impl DurableObject for Subject {
     async fn fetch(&self, request: Request) -> Result<Response> {
         let path = request.path();
         match (request.method(), path.as_str()) {
-            (Method::Get, "/summary") => match self.read_row()? {
-                Some(row) => Response::from_json(&self.summary_of(&row)?),
+            (Method::Get, "/summary") => match self.summary()? {
+                Some(summary) => Response::from_json(&summary),
                 None => not_found(),
             },
             (Method::Get, "/events") => self.events(),
@@ -117,36 +122,35 @@ impl DurableObject for Subject {
     }
 
     /// Refreshes this subject's KV index entries from the committed state. A failure returns an
-    /// error, and the runtime retries the alarm.
+    /// error, and the runtime retries the alarm. An event merged while the KV writes are in
+    /// flight sees no pending alarm and sets the next one.
     async fn alarm(&self) -> Result<Response> {
         self.alarm_pending.set(false);
-        let Some(row) = self.read_row()? else {
+        self.fold()?;
+        let Some((summary, created_ms)) = self
+            .with_folded(|folded| (folded.state.summary(folded.event_count), folded.created_ms))
+        else {
             return Response::empty();
         };
-        let summary = self.summary_of(&row)?;
-        let kv = self.env.kv(index::BINDING)?;
-        let previous = row
-            .indexed_status
-            .as_deref()
-            .and_then(|status| status.parse::<Status>().ok());
-        index::write(&kv, &summary, row.created_ms, previous).await?;
-        self.sql().exec(
-            "UPDATE subject SET indexed_status = ? WHERE id = 1",
-            vec![summary.status.map(Status::as_str).into()],
-        )?;
-        // An event may have been merged while the KV writes were in flight, and seen this
-        // alarm as still pending: index it in a later run.
-        let changed = self
-            .read_row()?
-            .is_some_and(|current| current.state != row.state);
-        let storage = self.state.storage();
-        if changed && storage.get_alarm().await?.is_none() {
-            storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
-            self.alarm_pending.set(true);
+        let previous = self.indexed_status().await?;
+        index::write(&self.env, &summary, created_ms, previous).await?;
+        if previous != summary.status {
+            self.state
+                .storage()
+                .put(
+                    INDEXED_STATUS_KEY,
+                    summary.status.map_or("", Status::as_str),
+                )
+                .await?;
         }
+        self.indexed_status.set(Some(summary.status));
         Response::empty()
     }
 }
+
+/// The key, in the object's key-value storage, of the status the KV index was last written with
+/// (`""` for none).
+pub const INDEXED_STATUS_KEY: &str = "indexed_status";
 
 /// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
 /// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
@@ -174,32 +178,7 @@ impl Subject {
         self.state.storage().sql()
     }
 
-    /// Creates the tables on first write. Reads never create storage for an unknown subject.
-    fn ensure_schema(&self, sql: &SqlStorage) -> Result<()> {
-        if !self.schema_ready.get() {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS events (
-                    event_id TEXT PRIMARY KEY,
-                    received_at INTEGER NOT NULL,
-                    event TEXT NOT NULL,
-                    raw TEXT NOT NULL
-                )",
-                None,
-            )?;
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS subject (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    state TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    indexed_status TEXT
-                )",
-                None,
-            )?;
-            self.schema_ready.set(true);
-        }
-        Ok(())
-    }
-
+    /// Whether the events table exists. Reads never create storage for an unknown subject.
     fn has_schema(&self, sql: &SqlStorage) -> Result<bool> {
         if self.schema_ready.get() {
             return Ok(true);
@@ -210,45 +189,88 @@ impl Subject {
         }
         let counts: Vec<Count> = sql
             .exec(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'subject'",
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'",
                 None,
             )?
             .to_array()?;
-        Ok(counts.first().is_some_and(|count| count.n > 0))
+        let exists = counts.first().is_some_and(|count| count.n > 0);
+        self.schema_ready.set(exists);
+        Ok(exists)
     }
 
-    fn read_row(&self) -> Result<Option<SubjectRow>> {
+    /// Folds the committed events into the state, once per instance. A subject without storage
+    /// stays unfolded.
+    fn fold(&self) -> Result<()> {
+        if self.folded.borrow().is_some() {
+            return Ok(());
+        }
         let sql = self.sql();
         if !self.has_schema(&sql)? {
-            return Ok(None);
+            return Ok(());
         }
-        let rows: Vec<SubjectRow> = sql
-            .exec(
-                "SELECT state, created_ms, indexed_status FROM subject WHERE id = 1",
-                None,
-            )?
+        #[derive(Deserialize)]
+        struct EventRow {
+            received_at: i64,
+            event: String,
+        }
+        let rows: Vec<EventRow> = sql
+            .exec("SELECT received_at, event FROM events ORDER BY rowid", None)?
             .to_array()?;
-        Ok(rows.into_iter().next())
+        let mut folded: Option<Folded> = None;
+        for row in rows {
+            let event: Event = serde_json::from_str(&row.event)?;
+            let folded = folded.get_or_insert_with(|| Folded {
+                state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+                event_count: 0,
+                created_ms: row.received_at,
+            });
+            folded.state.apply(&event);
+            folded.event_count += 1;
+        }
+        self.folded.replace(folded);
+        Ok(())
     }
 
-    /// Stores the event (once per event id) and merges it into the state.
-    ///
-    /// On a duplicate the stored copy is merged again: the merge is idempotent, so this is a
-    /// no-op normally, and it repairs the state if an earlier append stored the event row but
-    /// failed before its state update or alarm were written (the provider's retry lands here).
-    /// Answers whether the event was a duplicate.
+    fn with_folded<T>(&self, read: impl FnOnce(&Folded) -> T) -> Option<T> {
+        self.folded.borrow().as_ref().map(read)
+    }
+
+    fn summary(&self) -> Result<Option<Summary>> {
+        self.fold()?;
+        Ok(self.with_folded(|folded| folded.state.summary(folded.event_count)))
+    }
+
+    async fn indexed_status(&self) -> Result<Option<Status>> {
+        if let Some(known) = self.indexed_status.get() {
+            return Ok(known);
+        }
+        let stored: Option<String> = self.state.storage().get(INDEXED_STATUS_KEY).await?;
+        let status = stored.and_then(|status| status.parse::<Status>().ok());
+        self.indexed_status.set(Some(status));
+        Ok(status)
+    }
+
+    /// Stores the event (once per event id) and merges it into the state. Answers whether the
+    /// event was a duplicate: its first copy is already in the state, so a duplicate changes
+    /// nothing but the alarm (set again if an earlier append failed before setting it).
     async fn append(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = self.sql();
-        self.ensure_schema(&sql)?;
-        let cached = self.merged.take();
-        let mut state = match cached {
-            Some(state) => state,
-            None => match self.read_row()? {
-                Some(row) => parse_state(&row.state)?,
-                None => SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
-            },
-        };
+        if self.has_schema(&sql)? {
+            self.fold()?;
+        } else {
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS events (
+                    event_id TEXT PRIMARY KEY,
+                    received_at INTEGER NOT NULL,
+                    event TEXT NOT NULL,
+                    raw TEXT NOT NULL
+                )",
+                None,
+            )?;
+            self.schema_ready.set(true);
+            self.indexed_status.set(Some(None));
+        }
         let inserted = sql
             .exec(
                 "INSERT OR IGNORE INTO events (event_id, received_at, event, raw) VALUES (?, ?, ?, ?)",
@@ -261,66 +283,22 @@ impl Subject {
             )?
             .rows_written()
             > 0;
-        let merged = if inserted {
-            event
-        } else {
-            self.stored_event(&event.event_id)?.unwrap_or(event)
-        };
-        state.apply(&merged);
-        sql.exec(
-            "INSERT INTO subject (id, state, created_ms) VALUES (1, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-            vec![
-                serde_json::to_string(&state)?.into(),
-                merged.received_at.millis().into(),
-            ],
-        )?;
-        self.merged.replace(Some(state));
+        if inserted {
+            let mut folded = self.folded.borrow_mut();
+            let folded = folded.get_or_insert_with(|| Folded {
+                state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+                event_count: 0,
+                created_ms: event.received_at.millis(),
+            });
+            folded.state.apply(&event);
+            folded.event_count += 1;
+        }
 
         if !self.alarm_pending.get() {
-            let storage = self.state.storage();
-            if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(INDEX_FLUSH_DELAY_MS).await?;
-            }
+            self.state.storage().set_alarm(INDEX_FLUSH_DELAY_MS).await?;
             self.alarm_pending.set(true);
         }
         Ok(!inserted)
-    }
-
-    fn stored_event(&self, event_id: &str) -> Result<Option<Event>> {
-        #[derive(Deserialize)]
-        struct EventRow {
-            event: String,
-        }
-        let rows: Vec<EventRow> = self
-            .sql()
-            .exec(
-                "SELECT event FROM events WHERE event_id = ?",
-                vec![event_id.into()],
-            )?
-            .to_array()?;
-        rows.first()
-            .map(|row| serde_json::from_str(&row.event).map_err(worker::Error::from))
-            .transpose()
-    }
-
-    fn summary_of(&self, row: &SubjectRow) -> Result<Summary> {
-        Ok(parse_state(&row.state)?.summary(self.event_count()?))
-    }
-
-    fn event_count(&self) -> Result<u64> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let counts: Vec<Count> = self
-            .sql()
-            .exec("SELECT COUNT(*) AS n FROM events", None)?
-            .to_array()?;
-        Ok(counts
-            .first()
-            .and_then(|count| u64::try_from(count.n).ok())
-            .unwrap_or(0))
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.
@@ -378,10 +356,6 @@ impl Subject {
             None => not_found(),
         }
     }
-}
-
-fn parse_state(json: &str) -> Result<SubjectState> {
-    Ok(serde_json::from_str(json)?)
 }
 
 fn not_found() -> Result<Response> {

@@ -81,8 +81,9 @@ pub async fn receive(
 }
 
 /// Reads the body, refusing it with 413 as soon as it exceeds `limit` bytes: from
-/// `Content-Length` before reading when the header is present, else while reading, so an
-/// oversized chunked body is never buffered whole.
+/// `Content-Length` before reading when the header is present (the runtime then reads exactly
+/// that many bytes, natively, in one call), else while reading, so an oversized chunked body is
+/// never buffered whole.
 async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
     let declared_length = request
         .headers()
@@ -91,9 +92,18 @@ async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppEr
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge { limit });
     }
+    if declared_length == Some(0) {
+        return Ok(Vec::new());
+    }
     let Some(stream) = request.inner().body() else {
         return Ok(Vec::new());
     };
+    if declared_length.is_some() {
+        let buffer = JsFuture::from(request.inner().array_buffer().map_err(unreadable_body)?)
+            .await
+            .map_err(unreadable_body)?;
+        return Ok(Uint8Array::new(&buffer).to_vec());
+    }
     let reader = byob_reader(&stream).map_err(unreadable_body)?;
     let mut body = Vec::new();
     loop {

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod index;
 pub mod model;
 pub mod provider;
 pub mod providers;

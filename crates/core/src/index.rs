@@ -1,0 +1,500 @@
+//! The layout and the paging of the list index (KV in the worker), with no I/O.
+//!
+//! Keys are provider-major, two per subject, so a flush of one subject writes two keys (plus
+//! one per alias) and a list filtered by provider is one prefix scan:
+//!
+//! ```text
+//! {kind}/{provider}/all/{newest-first}/{id}
+//! {kind}/{provider}/status/{status}/{newest-first}/{id}
+//! {kind}/{provider}/alias/{alias}                          value: the subject's id
+//! ```
+//!
+//! `{newest-first}` is `9999999999999 − created_ms`, zero-padded, so lexicographic order is most
+//! recent first; `created_ms` never changes, so only the status key moves. A list across
+//! providers merges one scan per provider ([`merge`]) by `({newest-first}, provider, id)`; its
+//! cursor records where each provider's scan continues ([`Position`]). KV cursors exist only
+//! between the batches KV returned, so a position is a batch's cursor plus how many of that
+//! batch's keys were already returned.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
+use base64::Engine as _;
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Kind, ProviderId, Status};
+
+/// The most keys one KV list call returns.
+pub const MAX_BATCH: usize = 1000;
+
+/// KV refuses longer keys (UTF-8 bytes).
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// Which subjects a list returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    pub kind: Kind,
+    pub provider: Option<ProviderId>,
+    pub status: Option<Status>,
+}
+
+impl Filter {
+    /// The prefix scanned for `provider` (one of the providers this filter lists).
+    pub fn prefix(&self, provider: ProviderId) -> String {
+        let kind = self.kind.as_str();
+        match self.status {
+            None => format!("{kind}/{provider}/all/"),
+            Some(status) => format!("{kind}/{provider}/status/{status}/"),
+        }
+    }
+}
+
+/// `9999999999999 − created_ms`, zero-padded: lexicographic order is most recent first.
+pub fn newest_first(created_ms: i64) -> String {
+    format!(
+        "{:013}",
+        9_999_999_999_999_i64.saturating_sub(created_ms).max(0)
+    )
+}
+
+/// The list key of a subject.
+pub fn all_key(kind: Kind, provider: ProviderId, created_ms: i64, id: &str) -> String {
+    format!(
+        "{}/{provider}/all/{}/{id}",
+        kind.as_str(),
+        newest_first(created_ms)
+    )
+}
+
+/// The key of a subject in the list of its status.
+pub fn status_key(
+    kind: Kind,
+    provider: ProviderId,
+    status: Status,
+    created_ms: i64,
+    id: &str,
+) -> String {
+    format!(
+        "{}/{provider}/status/{status}/{}/{id}",
+        kind.as_str(),
+        newest_first(created_ms)
+    )
+}
+
+/// The alias key, or `None` if `alias` is too long for a KV key: such an alias is never
+/// indexed (its subject stays reachable by its own id, which is at most 200 bytes).
+pub fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String> {
+    let key = format!("{}/{provider}/alias/{alias}", kind.as_str());
+    (key.len() <= MAX_KEY_BYTES).then_some(key)
+}
+
+/// Where one provider's scan continues: in the batch that KV returns for `cursor` (`None`: the
+/// start of the list), after the key `after` (what follows the prefix), which was the
+/// `skip`-th key of that batch when the page was made.
+///
+/// `after`, not only the count, decides where the page goes on: keys inserted or deleted in
+/// the part of the batch already returned (a subject moving into or out of a status, a new
+/// subject at the top) neither repeat nor hide an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub provider: ProviderId,
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub skip: usize,
+}
+
+impl Position {
+    pub fn start(provider: ProviderId) -> Self {
+        Self {
+            provider,
+            cursor: None,
+            after: None,
+            skip: 0,
+        }
+    }
+
+    /// How many keys to ask KV for, from `cursor`, to have `limit` after the returned ones
+    /// (fewer once that passes [`MAX_BATCH`]: the page may then end early).
+    pub fn batch_size(&self, limit: usize) -> usize {
+        (self.skip + limit).clamp(1, MAX_BATCH)
+    }
+}
+
+/// What KV returned for one [`Position`]: its keys with what follows the scanned prefix
+/// (`{newest-first}/{id}`), in KV's order.
+#[derive(Debug, Clone)]
+pub struct Batch<T> {
+    pub keys: Vec<(String, T)>,
+    /// The cursor after this batch, if the list goes on.
+    pub cursor: Option<String>,
+}
+
+/// Merges one batch per position (each asked for with [`Position::batch_size`]) into at most
+/// `limit` items, most recent first, keeping those `keep` accepts (a status key deleted a
+/// moment ago may still be listed; the entry knows better). Answers the items and the positions
+/// the next page starts from, none once every scan is at its end.
+///
+/// A provider whose batch is used up before its list ends could have the next most recent
+/// entry, so the page stops there: it may be shorter than `limit`, never out of order.
+pub fn merge<T>(
+    positions: Vec<Position>,
+    batches: Vec<Batch<T>>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> (Vec<T>, Vec<Position>) {
+    struct Source<T> {
+        position: Position,
+        keys: VecDeque<(String, T)>,
+        /// Keys of the batch passed over: already returned, or returned now.
+        consumed: usize,
+        next_cursor: Option<String>,
+    }
+    let mut sources: Vec<Source<T>> = positions
+        .into_iter()
+        .zip(batches)
+        .map(|(position, batch)| {
+            let mut keys = VecDeque::from(batch.keys);
+            let mut consumed = 0;
+            while keys.front().is_some_and(|(suffix, _)| {
+                position.after.as_ref().is_some_and(|after| suffix <= after)
+            }) {
+                keys.pop_front();
+                consumed += 1;
+            }
+            Source {
+                position,
+                keys,
+                consumed,
+                next_cursor: batch.cursor,
+            }
+        })
+        .collect();
+
+    let mut items = Vec::new();
+    while items.len() < limit {
+        if sources
+            .iter()
+            .any(|source| source.keys.is_empty() && source.next_cursor.is_some())
+        {
+            break;
+        }
+        let Some(source) = sources
+            .iter_mut()
+            .filter(|source| !source.keys.is_empty())
+            .min_by(|left, right| {
+                let order = |source: &Source<T>| {
+                    (
+                        source.keys.front().map(|(suffix, _)| suffix.clone()),
+                        source.position.provider.as_str(),
+                    )
+                };
+                order(left).cmp(&order(right))
+            })
+        else {
+            break;
+        };
+        if let Some((suffix, item)) = source.keys.pop_front() {
+            source.consumed += 1;
+            source.position.after = Some(suffix);
+            if keep(&item) {
+                items.push(item);
+            }
+        }
+    }
+
+    let positions = sources
+        .into_iter()
+        .filter_map(|source| {
+            if source.keys.is_empty() {
+                source.next_cursor.map(|cursor| Position {
+                    cursor: Some(cursor),
+                    ..Position::start(source.position.provider)
+                })
+            } else {
+                Some(Position {
+                    skip: source.consumed,
+                    ..source.position
+                })
+            }
+        })
+        .collect();
+    (items, positions)
+}
+
+/// List cursors wrap the positions, so that a cursor this API did not issue is recognized (400)
+/// instead of being passed to KV: `v2.` + base64url(JSON positions).
+const CURSOR_PREFIX: &str = "v2.";
+
+pub fn encode_cursor(positions: &[Position]) -> String {
+    let json = serde_json::to_vec(positions).unwrap_or_default();
+    format!("{CURSOR_PREFIX}{}", BASE64URL.encode(json))
+}
+
+/// The positions inside one of our cursors, or `None` if `cursor` is not one for a list of
+/// `providers`: each position names one of them, at most once, inside a batch.
+pub fn decode_cursor(cursor: &str, providers: &[ProviderId]) -> Option<Vec<Position>> {
+    let encoded = cursor.strip_prefix(CURSOR_PREFIX)?;
+    let json = BASE64URL.decode(encoded).ok()?;
+    let positions: Vec<Position> = serde_json::from_slice(&json).ok()?;
+    let valid = !positions.is_empty()
+        && positions.iter().enumerate().all(|(index, position)| {
+            providers.contains(&position.provider)
+                && position.skip < MAX_BATCH
+                && position
+                    .cursor
+                    .as_ref()
+                    .is_none_or(|cursor| !cursor.is_empty())
+                && position
+                    .after
+                    .as_ref()
+                    .is_none_or(|after| !after.is_empty() && after.len() <= MAX_KEY_BYTES)
+                && positions[..index]
+                    .iter()
+                    .all(|earlier| earlier.provider != position.provider)
+        });
+    valid.then_some(positions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider's list as KV holds it: suffixes in key order, served in batches of at most
+    /// `batch` keys, as KV would for a cursor (the cursor is the index of the next key).
+    struct FakeList {
+        suffixes: Vec<String>,
+        batch: usize,
+    }
+
+    impl FakeList {
+        fn new(created: &[i64], provider: &str, batch: usize) -> Self {
+            let mut suffixes: Vec<String> = created
+                .iter()
+                .map(|ms| format!("{}/{provider}-{ms}", newest_first(*ms)))
+                .collect();
+            suffixes.sort();
+            Self { suffixes, batch }
+        }
+
+        fn list(&self, position: &Position, limit: usize) -> Batch<String> {
+            let start: usize = position.cursor.as_deref().map_or(0, |c| c.parse().unwrap());
+            let end = (start + limit.min(self.batch)).min(self.suffixes.len());
+            Batch {
+                keys: self.suffixes[start..end]
+                    .iter()
+                    .map(|suffix| (suffix.clone(), suffix.clone()))
+                    .collect(),
+                cursor: (end < self.suffixes.len()).then(|| end.to_string()),
+            }
+        }
+    }
+
+    /// Pages through `lists` with pages of `limit`, as the status API does; panics if a page
+    /// is empty while a cursor is returned more than `lists.len()` times in a row.
+    fn page_through(lists: &[(ProviderId, FakeList)], limit: usize) -> Vec<Vec<String>> {
+        let mut positions: Vec<Position> = lists.iter().map(|(p, _)| Position::start(*p)).collect();
+        let mut pages = Vec::new();
+        let mut empty_in_a_row = 0;
+        loop {
+            let batches = positions
+                .iter()
+                .map(|position| {
+                    let (_, list) = lists.iter().find(|(p, _)| *p == position.provider).unwrap();
+                    list.list(position, position.batch_size(limit))
+                })
+                .collect();
+            let (items, next) = merge(positions, batches, limit, |_| true);
+            assert!(items.len() <= limit);
+            empty_in_a_row = if items.is_empty() {
+                empty_in_a_row + 1
+            } else {
+                0
+            };
+            assert!(empty_in_a_row <= lists.len(), "no progress");
+            pages.push(items);
+            if next.is_empty() {
+                return pages;
+            }
+            let cursor = encode_cursor(&next);
+            let providers: Vec<ProviderId> = lists.iter().map(|(p, _)| *p).collect();
+            positions = decode_cursor(&cursor, &providers).expect("our own cursor");
+        }
+    }
+
+    fn all_sorted(lists: &[(ProviderId, FakeList)]) -> Vec<String> {
+        let mut all: Vec<(String, &str, String)> = lists
+            .iter()
+            .flat_map(|(provider, list)| {
+                list.suffixes
+                    .iter()
+                    .map(move |suffix| (suffix.clone(), provider.as_str(), suffix.clone()))
+            })
+            .collect();
+        all.sort();
+        all.into_iter().map(|(_, _, item)| item).collect()
+    }
+
+    #[test]
+    fn one_provider_pages_in_key_order_with_full_pages() {
+        let lists = [(
+            ProviderId::Twilio,
+            FakeList::new(&[5, 1, 9, 3, 7, 2, 8], "twilio", 1000),
+        )];
+        let pages = page_through(&lists, 3);
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+        assert_eq!(pages.concat(), all_sorted(&lists));
+        assert_eq!(pages[0][0], format!("{}/twilio-9", newest_first(9)));
+    }
+
+    #[test]
+    fn providers_are_merged_most_recent_first_without_loss_or_repeat() {
+        let lists = [
+            (
+                ProviderId::Telnyx,
+                FakeList::new(&[100, 90, 80, 10, 5], "telnyx", 1000),
+            ),
+            (
+                ProviderId::Twilio,
+                FakeList::new(&[95, 85, 20, 15, 1, 0], "twilio", 1000),
+            ),
+            (ProviderId::Plivo, FakeList::new(&[], "plivo", 1000)),
+        ];
+        for limit in 1..=12 {
+            let pages = page_through(&lists, limit);
+            assert_eq!(pages.concat(), all_sorted(&lists), "limit {limit}");
+            let short = pages.iter().rev().skip(1).filter(|page| page.len() < limit);
+            assert_eq!(
+                short.count(),
+                0,
+                "limit {limit}: only the last page is short"
+            );
+        }
+    }
+
+    #[test]
+    fn short_kv_batches_end_pages_early_but_keep_the_order() {
+        let created: Vec<i64> = (0..40).collect();
+        let odd: Vec<i64> = created.iter().copied().filter(|ms| ms % 2 == 1).collect();
+        let even: Vec<i64> = created.iter().copied().filter(|ms| ms % 2 == 0).collect();
+        let lists = [
+            (ProviderId::Telnyx, FakeList::new(&odd, "telnyx", 3)),
+            (ProviderId::Twilio, FakeList::new(&even, "twilio", 7)),
+        ];
+        let pages = page_through(&lists, 5);
+        assert_eq!(pages.concat(), all_sorted(&lists));
+    }
+
+    #[test]
+    fn entries_the_filter_rejects_are_consumed_not_returned() {
+        let lists = [(
+            ProviderId::Bird,
+            FakeList::new(&[1, 2, 3, 4, 5, 6], "bird", 1000),
+        )];
+        let positions = vec![Position::start(ProviderId::Bird)];
+        let batch = lists[0].1.list(&positions[0], positions[0].batch_size(2));
+        let (items, next) = merge(positions, vec![batch], 2, |item| !item.ends_with("-6"));
+        assert_eq!(items, [format!("{}/bird-5", newest_first(5))]);
+        assert_eq!(
+            next[0].skip, 0,
+            "batch of 2 used up: continue at its cursor"
+        );
+        assert_eq!(next[0].cursor.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn keys_added_or_removed_before_the_position_neither_repeat_nor_hide_entries() {
+        let mut list = FakeList::new(&[1, 2, 3, 4, 5, 6], "plivo", 1000);
+        let start = vec![Position::start(ProviderId::Plivo)];
+        let batch = list.list(&start[0], start[0].batch_size(3));
+        let (first, next) = merge(start, vec![batch], 3, |_| true);
+        assert_eq!(first.len(), 3);
+        // The most recent subject left this list, and a newer one arrived.
+        list.suffixes.remove(0);
+        list.suffixes
+            .insert(0, format!("{}/plivo-7", newest_first(7)));
+        let batch = list.list(&next[0], next[0].batch_size(3));
+        let (second, next) = merge(next, vec![batch], 3, |_| true);
+        let expected: Vec<String> = [3, 2, 1]
+            .iter()
+            .map(|ms| format!("{}/plivo-{ms}", newest_first(*ms)))
+            .collect();
+        assert_eq!(second, expected);
+        assert!(next.is_empty());
+    }
+
+    #[test]
+    fn cursors_that_are_not_ours_or_not_for_this_list_are_refused() {
+        let providers = [ProviderId::Telnyx, ProviderId::Twilio];
+        let ours = encode_cursor(&[Position {
+            provider: ProviderId::Telnyx,
+            cursor: Some("kv-cursor".into()),
+            after: Some("9999999999990/leg".into()),
+            skip: 4,
+        }]);
+        assert!(decode_cursor(&ours, &providers).is_some());
+        assert!(decode_cursor(&ours, &[ProviderId::Twilio]).is_none());
+        let refused = [
+            "not-a-cursor".to_owned(),
+            "v2.%%%".to_owned(),
+            format!("v2.{}", BASE64URL.encode("[]")),
+            format!("v2.{}", BASE64URL.encode("{}")),
+            encode_cursor(&[Position {
+                skip: MAX_BATCH,
+                ..Position::start(ProviderId::Telnyx)
+            }]),
+            encode_cursor(&[
+                Position::start(ProviderId::Telnyx),
+                Position::start(ProviderId::Telnyx),
+            ]),
+            encode_cursor(&[Position {
+                cursor: Some(String::new()),
+                ..Position::start(ProviderId::Telnyx)
+            }]),
+            encode_cursor(&[Position {
+                after: Some("k".repeat(MAX_KEY_BYTES + 1)),
+                ..Position::start(ProviderId::Telnyx)
+            }]),
+        ];
+        for cursor in refused {
+            assert!(decode_cursor(&cursor, &providers).is_none(), "{cursor}");
+        }
+    }
+
+    #[test]
+    fn keys_are_provider_major_and_newest_first() {
+        assert_eq!(
+            all_key(Kind::Call, ProviderId::Telnyx, 1_000, "leg"),
+            "call/telnyx/all/9999999998999/leg"
+        );
+        assert_eq!(
+            status_key(
+                Kind::Message,
+                ProviderId::Twilio,
+                Status::Delivered,
+                0,
+                "SM1"
+            ),
+            "message/twilio/status/delivered/9999999999999/SM1"
+        );
+        let filter = Filter {
+            kind: Kind::Call,
+            provider: None,
+            status: Some(Status::Ringing),
+        };
+        assert!(
+            status_key(Kind::Call, ProviderId::Plivo, Status::Ringing, 7, "x")
+                .starts_with(&filter.prefix(ProviderId::Plivo))
+        );
+        assert!(newest_first(2_000) < newest_first(1_000));
+        assert_eq!(
+            alias_key(Kind::Call, ProviderId::Telnyx, &"a".repeat(600)),
+            None
+        );
+        assert_eq!(
+            alias_key(Kind::Call, ProviderId::Telnyx, "v3:ctl").as_deref(),
+            Some("call/telnyx/alias/v3:ctl")
+        );
+    }
+}
