@@ -20,6 +20,7 @@ pub fn tests() -> Vec<(&'static str, Test)> {
         telnyx_outside_the_window_is_401,
         telnyx_calls_are_found_by_call_control_id,
         telnyx_untracked_event_types_are_acknowledged,
+        lists_merge_the_providers_and_follow_status_changes,
     ]
 }
 
@@ -158,15 +159,20 @@ fn provider(id: ProviderId) -> Box<dyn Signer> {
 }
 
 fn twilio_call(url: &str, call: &str) -> CapturedRequest {
+    twilio_call_status(url, call, "ringing", 1)
+}
+
+fn twilio_call_status(url: &str, call: &str, status: &str, sequence: u32) -> CapturedRequest {
+    let sequence = sequence.to_string();
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("AccountSid", "AC00000000000000000000000000000000"),
             ("CallSid", call),
-            ("CallStatus", "ringing"),
+            ("CallStatus", status),
             ("Direction", "outbound-api"),
             ("From", "+15005550006"),
             ("To", "+15005550001"),
-            ("SequenceNumber", "1"),
+            ("SequenceNumber", &sequence),
         ])
         .finish();
     CapturedRequest::new("POST", url)
@@ -330,4 +336,110 @@ fn telnyx_untracked_event_types_are_acknowledged(suite: &Suite) {
     let mut forged = signed.clone();
     forged.body.push(b' ');
     assert_error(&deliver(&client, &forged), 401, "invalid_signature");
+}
+
+/// Every `(provider, id)` of `/v1/calls?{query}`, page by page (`limit=100`) until the list
+/// ends or `max_pages` were read.
+fn list_all(client: &crate::http::Client, query: &str, max_pages: usize) -> Vec<(String, String)> {
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/calls?limit=100&{query}&cursor={cursor}"),
+            None => format!("/v1/calls?limit=100&{query}"),
+        };
+        let page = summary(client, &path);
+        for item in page["items"].as_array().expect("items") {
+            let field = |name: &str| item[name].as_str().unwrap_or_default().to_owned();
+            listed.push((field("provider"), field("id")));
+        }
+        match page["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    listed
+}
+
+/// The lists cover every configured provider in one order, page after page, and a subject
+/// leaves the list of a status it has left (the next flush deletes the old status key).
+fn lists_merge_the_providers_and_follow_status_changes(suite: &Suite) {
+    let client = suite.configured.client();
+    let twilio = provider(ProviderId::Twilio);
+    let telnyx = provider(ProviderId::Telnyx);
+    let twilio_url = client.url("/webhooks/twilio");
+    let telnyx_url = client.url("/webhooks/telnyx");
+    let call = format!("CA{}", unique_id("listed"));
+    let legs = [unique_id("leg-listed"), unique_id("leg-listed")];
+    let sign =
+        |signer: &dyn Signer, request: CapturedRequest| signer.sign(&request, now()).expect("sign");
+    accepted(&deliver(
+        &client,
+        &sign(
+            twilio.as_ref(),
+            twilio_call_status(&twilio_url, &call, "ringing", 1),
+        ),
+    ));
+    for leg in &legs {
+        let request = telnyx_call(
+            &telnyx_url,
+            leg,
+            &format!("v3:{leg}"),
+            "call.initiated",
+            now(),
+        );
+        accepted(&deliver(&client, &sign(telnyx.as_ref(), request)));
+    }
+    let twilio_entry = ("twilio".to_owned(), call.clone());
+    let telnyx_entries = legs.map(|leg| ("telnyx".to_owned(), leg));
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            sleep(Duration::from_millis(250));
+        }
+    };
+    wait_for(
+        "the calls never appeared in the lists of their providers",
+        &|| {
+            list_all(&client, "provider=twilio&status=ringing", 20).contains(&twilio_entry)
+                && telnyx_entries
+                    .iter()
+                    .all(|entry| list_all(&client, "provider=telnyx", 20).contains(entry))
+        },
+    );
+
+    // Across providers: both providers' calls, none twice, page after page.
+    let merged = list_all(&client, "", 50);
+    assert!(merged.contains(&twilio_entry), "twilio call not merged in");
+    assert!(telnyx_entries.iter().all(|entry| merged.contains(entry)));
+    let mut distinct = merged.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), merged.len(), "an entry was listed twice");
+
+    // A cursor belongs to its list: one from the telnyx list is no cursor for twilio's.
+    let page = summary(&client, "/v1/calls?provider=telnyx&limit=1");
+    let cursor = page["cursor"].as_str().expect("two telnyx calls: a cursor");
+    assert_error(
+        &client
+            .api(&format!("/v1/calls?provider=twilio&cursor={cursor}"), TOKEN)
+            .unwrap(),
+        400,
+        "invalid_parameter",
+    );
+
+    accepted(&deliver(
+        &client,
+        &sign(
+            twilio.as_ref(),
+            twilio_call_status(&twilio_url, &call, "completed", 2),
+        ),
+    ));
+    wait_for("the call never moved from ringing to completed", &|| {
+        list_all(&client, "provider=twilio&status=completed", 20).contains(&twilio_entry)
+            && !list_all(&client, "provider=twilio&status=ringing", 20).contains(&twilio_entry)
+            && !list_all(&client, "status=ringing", 20).contains(&twilio_entry)
+    });
 }
