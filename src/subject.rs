@@ -150,7 +150,7 @@ impl DurableObject for Subject {
 
 /// The key, in the object's key-value storage, of the status the KV index was last written with
 /// (`""` for none).
-pub const INDEXED_STATUS_KEY: &str = "indexed_status";
+const INDEXED_STATUS_KEY: &str = "indexed_status";
 
 /// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
 /// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
