@@ -12,6 +12,8 @@
 //! the subject's id, for the status API's fallback lookup; like the lists, they appear about a
 //! second after the event.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use switchboard_core::index::{
     alias_key, all_key, encode_cursor, merge, status_key, Batch, Filter, Position,
@@ -82,7 +84,8 @@ impl IndexEntry {
     }
 }
 
-/// Writes a subject's entries and deletes the status keys of `previous_status` if it changed.
+/// Writes a subject's entries and its aliases not in `indexed_aliases` (an alias never changes
+/// its subject), and deletes the status key of `previous_status` if the status changed.
 ///
 /// Every write is issued at once and awaited together, and the entry is encoded once for all
 /// keys: an alarm is one round of KV calls, not one per key. One failed write fails the flush,
@@ -93,6 +96,7 @@ pub async fn write(
     summary: &Summary,
     created_ms: i64,
     previous_status: Option<Status>,
+    indexed_aliases: &BTreeSet<String>,
 ) -> worker::Result<()> {
     let entry = serde_json::to_string(&IndexEntry::from_summary(summary))?;
     let options = Object::new();
@@ -111,6 +115,7 @@ pub async fn write(
     for key in summary
         .aliases
         .iter()
+        .filter(|alias| !indexed_aliases.contains(*alias))
         .filter_map(|alias| alias_key(kind, provider, alias))
     {
         writes.push(namespace.put(&key, &id.into(), &Object::new())?.as_ref());

@@ -22,6 +22,7 @@
 //! key-value storage, so the next flush can delete the keys of a status the subject has left.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -85,6 +86,9 @@ pub struct Subject {
     /// The status the KV index was last written with, once known to this instance (`Some(None)`:
     /// never indexed, or indexed without a status).
     indexed_status: Cell<Option<Option<Status>>>,
+    /// The aliases this instance wrote to the index: later flushes skip them. A new instance
+    /// writes them once more (the same value).
+    indexed_aliases: RefCell<BTreeSet<String>>,
     /// An index alarm is known to be set: appends skip setting it until it has run.
     alarm_pending: Cell<bool>,
 }
@@ -97,6 +101,7 @@ impl DurableObject for Subject {
             schema_ready: Cell::new(false),
             folded: RefCell::new(None),
             indexed_status: Cell::new(None),
+            indexed_aliases: RefCell::new(BTreeSet::new()),
             alarm_pending: Cell::new(false),
         }
     }
@@ -133,7 +138,11 @@ impl DurableObject for Subject {
             return Response::empty();
         };
         let previous = self.indexed_status().await?;
-        index::write(&self.env, &summary, created_ms, previous).await?;
+        let indexed_aliases = self.indexed_aliases.borrow().clone();
+        index::write(&self.env, &summary, created_ms, previous, &indexed_aliases).await?;
+        self.indexed_aliases
+            .borrow_mut()
+            .extend(summary.aliases.iter().cloned());
         if previous != summary.status {
             self.state
                 .storage()
