@@ -205,7 +205,7 @@ async fn list(
     };
     let had_cursor = cursor.is_some();
     let positions = match cursor {
-        Some(cursor) => decode_cursor(&cursor, &providers).ok_or_else(invalid_cursor)?,
+        Some(cursor) => decode_cursor(&cursor, &filter, &providers).ok_or_else(invalid_cursor)?,
         None => providers.into_iter().map(Position::start).collect(),
     };
     let kv = env.kv(index::BINDING)?;

@@ -85,7 +85,7 @@ impl IndexEntry {
 }
 
 /// Writes a subject's entries and its aliases not in `indexed_aliases` (an alias never changes
-/// its subject), and deletes the status key of `previous_status` if the status changed.
+/// its subject), and deletes its status keys of the `stale` statuses.
 ///
 /// Every write is issued at once and awaited together, and the entry is encoded once for all
 /// keys: an alarm is one round of KV calls, not one per key. One failed write fails the flush,
@@ -95,7 +95,7 @@ pub async fn write(
     env: &Env,
     summary: &Summary,
     created_ms: i64,
-    previous_status: Option<Status>,
+    stale: &[Status],
     indexed_aliases: &BTreeSet<String>,
 ) -> worker::Result<()> {
     let entry = serde_json::to_string(&IndexEntry::from_summary(summary))?;
@@ -120,8 +120,8 @@ pub async fn write(
     {
         writes.push(namespace.put(&key, &id.into(), &Object::new())?.as_ref());
     }
-    if let Some(previous) = previous_status.filter(|previous| Some(*previous) != summary.status) {
-        let key = status_key(kind, provider, previous, created_ms, id);
+    for &status in stale {
+        let key = status_key(kind, provider, status, created_ms, id);
         writes.push(namespace.delete(&key)?.as_ref());
     }
     JsFuture::from(Promise::all(&writes)).await?;
@@ -210,6 +210,6 @@ pub async fn list(
     });
     Ok(Page {
         items,
-        cursor: (!next.is_empty()).then(|| encode_cursor(&next)),
+        cursor: (!next.is_empty()).then(|| encode_cursor(&filter, &next)),
     })
 }

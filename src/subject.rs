@@ -17,9 +17,9 @@
 //!
 //! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
-//! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The status
-//! the index was last written with is kept under [`INDEXED_STATUS_KEY`] in the object's
-//! key-value storage, so the next flush can delete the keys of a status the subject has left.
+//! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The statuses
+//! whose status key may exist are kept under [`INDEXED_STATUSES_KEY`] in the object's key-value
+//! storage, so a later flush deletes the keys of a status the subject has left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -83,9 +83,10 @@ pub struct Subject {
     /// The committed state, once folded by this instance; `None` before that and for a subject
     /// with no events.
     folded: RefCell<Option<Folded>>,
-    /// The status the KV index was last written with, once known to this instance (`Some(None)`:
-    /// never indexed, or indexed without a status).
-    indexed_status: Cell<Option<Option<Status>>>,
+    /// The statuses whose status key may exist in the KV index, once known to this instance.
+    indexed_statuses: RefCell<Option<Vec<Status>>>,
+    /// Index flushes that failed in a row.
+    flush_failures: Cell<u32>,
     /// The aliases this instance wrote to the index: later flushes skip them. A new instance
     /// writes them once more (the same value).
     indexed_aliases: RefCell<BTreeSet<String>>,
@@ -100,7 +101,8 @@ impl DurableObject for Subject {
             env,
             schema_ready: Cell::new(false),
             folded: RefCell::new(None),
-            indexed_status: Cell::new(None),
+            indexed_statuses: RefCell::new(None),
+            flush_failures: Cell::new(0),
             indexed_aliases: RefCell::new(BTreeSet::new()),
             alarm_pending: Cell::new(false),
         }
@@ -126,40 +128,48 @@ impl DurableObject for Subject {
         }
     }
 
-    /// Refreshes this subject's KV index entries from the committed state. A failure returns an
-    /// error, and the runtime retries the alarm. An event merged while the KV writes are in
-    /// flight sees no pending alarm and sets the next one.
+    /// Refreshes this subject's KV index entries from the committed state. An event merged
+    /// while the KV writes are in flight sees no pending alarm and sets the next one. A failed
+    /// flush is logged and tried again later, backing off up to [`MAX_FLUSH_RETRY_MS`], for as
+    /// long as it fails: the runtime's own alarm retries stop after a few, and a subject with no
+    /// further event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm_pending.set(false);
-        self.fold()?;
-        let Some((summary, created_ms)) = self
-            .with_folded(|folded| (folded.state.summary(folded.event_count), folded.created_ms))
-        else {
-            return Response::empty();
-        };
-        let previous = self.indexed_status().await?;
-        let indexed_aliases = self.indexed_aliases.borrow().clone();
-        index::write(&self.env, &summary, created_ms, previous, &indexed_aliases).await?;
-        self.indexed_aliases
-            .borrow_mut()
-            .extend(summary.aliases.iter().cloned());
-        if previous != summary.status {
-            self.state
-                .storage()
-                .put(
-                    INDEXED_STATUS_KEY,
-                    summary.status.map_or("", Status::as_str),
-                )
-                .await?;
+        match self.flush_index().await {
+            Ok(()) => self.flush_failures.set(0),
+            Err(error) => {
+                let failures = self.flush_failures.get().saturating_add(1);
+                self.flush_failures.set(failures);
+                let retry_in_ms =
+                    (INDEX_FLUSH_DELAY_MS << failures.min(16)).min(MAX_FLUSH_RETRY_MS);
+                let line = serde_json::json!({
+                    "event": "index_flush_failed",
+                    "subject": self.with_folded(|folded| object_name(
+                        folded.state.provider(),
+                        folded.state.kind(),
+                        folded.state.subject_id(),
+                    )),
+                    "failures": failures,
+                    "retry_in_ms": retry_in_ms,
+                    "detail": error.to_string(),
+                });
+                worker::console_error!("{line}");
+                if !self.alarm_pending.get() {
+                    self.state.storage().set_alarm(retry_in_ms).await?;
+                    self.alarm_pending.set(true);
+                }
+            }
         }
-        self.indexed_status.set(Some(summary.status));
         Response::empty()
     }
 }
 
-/// The key, in the object's key-value storage, of the status the KV index was last written with
-/// (`""` for none).
-const INDEXED_STATUS_KEY: &str = "indexed_status";
+/// The longest wait between two tries of a failing index flush.
+const MAX_FLUSH_RETRY_MS: i64 = 5 * 60 * 1000;
+
+/// The key, in the object's key-value storage, of the statuses whose status key may exist in the
+/// KV index (comma-separated).
+const INDEXED_STATUSES_KEY: &str = "indexed_statuses";
 
 /// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
 /// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
@@ -249,14 +259,65 @@ impl Subject {
         Ok(self.with_folded(|folded| folded.state.summary(folded.event_count)))
     }
 
-    async fn indexed_status(&self) -> Result<Option<Status>> {
-        if let Some(known) = self.indexed_status.get() {
-            return Ok(known);
+    /// Writes the subject's index entries, deletes its status keys of other statuses, and only
+    /// then forgets those statuses: a status key is recorded before it is written, so a flush
+    /// that fails halfway leaves no key that a later flush would not delete.
+    async fn flush_index(&self) -> Result<()> {
+        self.fold()?;
+        let Some((summary, created_ms)) = self
+            .with_folded(|folded| (folded.state.summary(folded.event_count), folded.created_ms))
+        else {
+            return Ok(());
+        };
+        let mut statuses = self.indexed_statuses().await?;
+        if let Some(status) = summary.status.filter(|status| !statuses.contains(status)) {
+            statuses.push(status);
+            self.store_indexed_statuses(statuses.clone()).await?;
         }
-        let stored: Option<String> = self.state.storage().get(INDEXED_STATUS_KEY).await?;
-        let status = stored.and_then(|status| status.parse::<Status>().ok());
-        self.indexed_status.set(Some(status));
-        Ok(status)
+        let stale: Vec<Status> = statuses
+            .iter()
+            .copied()
+            .filter(|status| Some(*status) != summary.status)
+            .collect();
+        let indexed_aliases = self.indexed_aliases.borrow().clone();
+        index::write(&self.env, &summary, created_ms, &stale, &indexed_aliases).await?;
+        self.indexed_aliases
+            .borrow_mut()
+            .extend(summary.aliases.iter().cloned());
+        if !stale.is_empty() {
+            self.store_indexed_statuses(summary.status.into_iter().collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The statuses whose status key may exist in the index.
+    async fn indexed_statuses(&self) -> Result<Vec<Status>> {
+        if let Some(known) = self.indexed_statuses.borrow().as_ref() {
+            return Ok(known.clone());
+        }
+        let stored: Option<String> = self.state.storage().get(INDEXED_STATUSES_KEY).await?;
+        let statuses: Vec<Status> = stored
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|status| status.parse().ok())
+            .collect();
+        self.indexed_statuses.replace(Some(statuses.clone()));
+        Ok(statuses)
+    }
+
+    async fn store_indexed_statuses(&self, statuses: Vec<Status>) -> Result<()> {
+        let joined = statuses
+            .iter()
+            .map(|status| status.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.state
+            .storage()
+            .put(INDEXED_STATUSES_KEY, joined)
+            .await?;
+        self.indexed_statuses.replace(Some(statuses));
+        Ok(())
     }
 
     /// Stores the event (once per event id) and merges it into the state. Answers whether the
@@ -278,7 +339,7 @@ impl Subject {
                 None,
             )?;
             self.schema_ready.set(true);
-            self.indexed_status.set(Some(None));
+            self.indexed_statuses.replace(Some(Vec::new()));
         }
         let inserted = sql
             .exec(

@@ -83,7 +83,7 @@ pub async fn receive(
 /// Reads the body, refusing it with 413 as soon as it exceeds `limit` bytes: from
 /// `Content-Length` before reading when the header is present (the runtime then reads exactly
 /// that many bytes, natively, in one call), else while reading, so an oversized chunked body is
-/// never buffered whole.
+/// never buffered whole (also when a request names both a length and a transfer encoding).
 async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
     let declared_length = request
         .headers()
@@ -98,11 +98,18 @@ async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppEr
     let Some(stream) = request.inner().body() else {
         return Ok(Vec::new());
     };
-    if declared_length.is_some() {
+    let chunked = request.headers().get("transfer-encoding")?.is_some();
+    if declared_length.is_some() && !chunked {
         let buffer = JsFuture::from(request.inner().array_buffer().map_err(unreadable_body)?)
             .await
             .map_err(unreadable_body)?;
-        return Ok(Uint8Array::new(&buffer).to_vec());
+        let body = Uint8Array::new(&buffer);
+        // The runtime frames the body by its length; should it ever deliver more, it is still
+        // refused.
+        if body.length() as usize > limit {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        return Ok(body.to_vec());
     }
     let reader = byob_reader(&stream).map_err(unreadable_body)?;
     let mut body = Vec::new();

@@ -208,9 +208,13 @@ pub fn merge<T>(
         .into_iter()
         .filter_map(|source| {
             if source.keys.is_empty() {
+                // Keys inserted before `after` since the last page may fill the next batch too:
+                // `after` still marks what was returned.
                 source.next_cursor.map(|cursor| Position {
+                    provider: source.position.provider,
                     cursor: Some(cursor),
-                    ..Position::start(source.position.provider)
+                    after: source.position.after,
+                    skip: 0,
                 })
             } else {
                 Some(Position {
@@ -223,22 +227,51 @@ pub fn merge<T>(
     (items, positions)
 }
 
-/// List cursors wrap the positions, so that a cursor this API did not issue is recognized (400)
-/// instead of being passed to KV: `v2.` + base64url(JSON positions).
+/// List cursors wrap the positions, so that a cursor this API did not issue, or issued for
+/// another list, is recognized (400) instead of being passed to KV: `v2.` + base64url(JSON).
 const CURSOR_PREFIX: &str = "v2.";
 
-pub fn encode_cursor(positions: &[Position]) -> String {
-    let json = serde_json::to_vec(positions).unwrap_or_default();
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// The kind and the status filter of the list ([`Filter::scope`]).
+    list: String,
+    positions: Vec<Position>,
+}
+
+impl Filter {
+    /// What a cursor must have been issued for: the kind and the status (the provider filter is
+    /// checked through the positions' providers).
+    fn scope(&self) -> String {
+        format!(
+            "{}/{}",
+            self.kind.as_str(),
+            self.status.map_or("*", Status::as_str)
+        )
+    }
+}
+
+pub fn encode_cursor(filter: &Filter, positions: &[Position]) -> String {
+    let cursor = Cursor {
+        list: filter.scope(),
+        positions: positions.to_vec(),
+    };
+    let json = serde_json::to_vec(&cursor).unwrap_or_default();
     format!("{CURSOR_PREFIX}{}", BASE64URL.encode(json))
 }
 
-/// The positions inside one of our cursors, or `None` if `cursor` is not one for a list of
-/// `providers`: each position names one of them, at most once, inside a batch.
-pub fn decode_cursor(cursor: &str, providers: &[ProviderId]) -> Option<Vec<Position>> {
+/// The positions inside one of our cursors, or `None` if `cursor` is not one for this list of
+/// `providers`: issued for the same kind and status, each position naming one of the providers,
+/// at most once, inside a batch.
+pub fn decode_cursor(
+    cursor: &str,
+    filter: &Filter,
+    providers: &[ProviderId],
+) -> Option<Vec<Position>> {
     let encoded = cursor.strip_prefix(CURSOR_PREFIX)?;
     let json = BASE64URL.decode(encoded).ok()?;
-    let positions: Vec<Position> = serde_json::from_slice(&json).ok()?;
-    let valid = !positions.is_empty()
+    let Cursor { list, positions } = serde_json::from_slice(&json).ok()?;
+    let valid = list == filter.scope()
+        && !positions.is_empty()
         && positions.iter().enumerate().all(|(index, position)| {
             providers.contains(&position.provider)
                 && position.skip < MAX_BATCH
@@ -317,9 +350,14 @@ mod tests {
             if next.is_empty() {
                 return pages;
             }
-            let cursor = encode_cursor(&next);
+            let filter = Filter {
+                kind: Kind::Call,
+                provider: None,
+                status: None,
+            };
+            let cursor = encode_cursor(&filter, &next);
             let providers: Vec<ProviderId> = lists.iter().map(|(p, _)| *p).collect();
-            positions = decode_cursor(&cursor, &providers).expect("our own cursor");
+            positions = decode_cursor(&cursor, &filter, &providers).expect("our own cursor");
         }
     }
 
@@ -425,40 +463,120 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_filled_by_keys_inserted_before_the_position_is_not_returned_again() {
+        let mut telnyx = FakeList::new(&[10, 8, 6, 4], "telnyx", 2);
+        let twilio = FakeList::new(&[9, 7, 5, 3], "twilio", 2);
+        let fetch = |lists: [&FakeList; 2], positions: &[Position]| -> Vec<Batch<String>> {
+            positions
+                .iter()
+                .map(|position| {
+                    let list = if position.provider == ProviderId::Telnyx {
+                        lists[0]
+                    } else {
+                        lists[1]
+                    };
+                    list.list(position, position.batch_size(2))
+                })
+                .collect()
+        };
+        let start = vec![
+            Position::start(ProviderId::Telnyx),
+            Position::start(ProviderId::Twilio),
+        ];
+        let batches = fetch([&telnyx, &twilio], &start);
+        let (mut returned, mut positions) = merge(start, batches, 2, |_| true);
+        // Three newer telnyx calls arrive before the next page is read.
+        for ms in [13, 12, 11] {
+            telnyx
+                .suffixes
+                .insert(0, format!("{}/telnyx-{ms}", newest_first(ms)));
+        }
+        for _ in 0..20 {
+            if positions.is_empty() {
+                break;
+            }
+            let batches = fetch([&telnyx, &twilio], &positions);
+            let (items, next) = merge(positions, batches, 2, |_| true);
+            returned.extend(items);
+            positions = next;
+        }
+        assert!(positions.is_empty(), "the list never ended");
+        let expected: Vec<String> = [(10, "telnyx"), (9, "twilio"), (8, "telnyx"), (7, "twilio")]
+            .into_iter()
+            .chain([(6, "telnyx"), (5, "twilio"), (4, "telnyx"), (3, "twilio")])
+            .map(|(ms, provider)| format!("{}/{provider}-{ms}", newest_first(ms)))
+            .collect();
+        assert_eq!(returned, expected, "each entry once, most recent first");
+    }
+
+    #[test]
     fn cursors_that_are_not_ours_or_not_for_this_list_are_refused() {
         let providers = [ProviderId::Telnyx, ProviderId::Twilio];
-        let ours = encode_cursor(&[Position {
-            provider: ProviderId::Telnyx,
-            cursor: Some("kv-cursor".into()),
-            after: Some("9999999999990/leg".into()),
-            skip: 4,
-        }]);
-        assert!(decode_cursor(&ours, &providers).is_some());
-        assert!(decode_cursor(&ours, &[ProviderId::Twilio]).is_none());
+        let ringing_calls = Filter {
+            kind: Kind::Call,
+            provider: None,
+            status: Some(Status::Ringing),
+        };
+        let ours = encode_cursor(
+            &ringing_calls,
+            &[Position {
+                provider: ProviderId::Telnyx,
+                cursor: Some("kv-cursor".into()),
+                after: Some("9999999999990/leg".into()),
+                skip: 4,
+            }],
+        );
+        assert!(decode_cursor(&ours, &ringing_calls, &providers).is_some());
+        assert!(decode_cursor(&ours, &ringing_calls, &[ProviderId::Twilio]).is_none());
+        let other_lists = [
+            Filter {
+                status: Some(Status::Completed),
+                ..ringing_calls
+            },
+            Filter {
+                status: None,
+                ..ringing_calls
+            },
+            Filter {
+                kind: Kind::Message,
+                ..ringing_calls
+            },
+        ];
+        for other in other_lists {
+            assert!(
+                decode_cursor(&ours, &other, &providers).is_none(),
+                "{other:?}"
+            );
+        }
+        let ours_with = |positions: &[Position]| encode_cursor(&ringing_calls, positions);
         let refused = [
             "not-a-cursor".to_owned(),
             "v2.%%%".to_owned(),
             format!("v2.{}", BASE64URL.encode("[]")),
-            format!("v2.{}", BASE64URL.encode("{}")),
-            encode_cursor(&[Position {
+            format!("v2.{}", BASE64URL.encode(r#"{"list":"call/ringing"}"#)),
+            ours_with(&[]),
+            ours_with(&[Position {
                 skip: MAX_BATCH,
                 ..Position::start(ProviderId::Telnyx)
             }]),
-            encode_cursor(&[
+            ours_with(&[
                 Position::start(ProviderId::Telnyx),
                 Position::start(ProviderId::Telnyx),
             ]),
-            encode_cursor(&[Position {
+            ours_with(&[Position {
                 cursor: Some(String::new()),
                 ..Position::start(ProviderId::Telnyx)
             }]),
-            encode_cursor(&[Position {
+            ours_with(&[Position {
                 after: Some("k".repeat(MAX_KEY_BYTES + 1)),
                 ..Position::start(ProviderId::Telnyx)
             }]),
         ];
         for cursor in refused {
-            assert!(decode_cursor(&cursor, &providers).is_none(), "{cursor}");
+            assert!(
+                decode_cursor(&cursor, &ringing_calls, &providers).is_none(),
+                "{cursor}"
+            );
         }
     }
 
