@@ -4,11 +4,11 @@
 //! the same single-threaded object, and objects scale with the number of calls, not with the
 //! traffic of one hot object.
 //!
-//! Storage (SQLite): one table, `events`, one row per distinct event id (primary key → exact
-//! dedup) with the normalized event and the raw request exactly as received. The event log is
-//! the truth: the merged [`SubjectState`] is derived from it (the merge is order-independent, see
-//! `switchboard_core::state`), folded once when an instance first needs it and then kept in
-//! memory, so an append is a single `INSERT OR IGNORE`. The worker acknowledges the webhook only
+//! Storage (SQLite): `events`, one row per distinct event id (primary key → exact dedup) with the
+//! normalized event and the raw request exactly as received, and `indexed_statuses` (below).
+//! The event log is the truth: the merged [`SubjectState`] is derived from it (the merge is
+//! order-independent, see `switchboard_core::state`), folded once when an instance first needs
+//! it and then kept in memory, so an append is a single `INSERT OR IGNORE`. The worker acknowledges the webhook only
 //! after this object has answered, i.e. after the row is committed. A failed write breaks the
 //! instance (the runtime resets it), so the state in memory never runs ahead of storage.
 //!
@@ -18,8 +18,8 @@
 //! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
 //! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The statuses
-//! whose status key may exist are kept under [`INDEXED_STATUSES_KEY`] in the object's key-value
-//! storage, so a later flush deletes the keys of a status the subject has left.
+//! whose status key may exist are the rows of `indexed_statuses` (created with `events`), so a
+//! later flush deletes the keys of a status the subject has left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -164,12 +164,17 @@ impl DurableObject for Subject {
     }
 }
 
+/// Both tables, created on the first write (one `exec`: the statements run in turn).
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
+        event_id TEXT PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        raw TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS indexed_statuses (status TEXT PRIMARY KEY)";
+
 /// The longest wait between two tries of a failing index flush.
 const MAX_FLUSH_RETRY_MS: i64 = 5 * 60 * 1000;
-
-/// The key, in the object's key-value storage, of the statuses whose status key may exist in the
-/// KV index (comma-separated).
-const INDEXED_STATUSES_KEY: &str = "indexed_statuses";
 
 /// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
 /// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
@@ -269,10 +274,14 @@ impl Subject {
         else {
             return Ok(());
         };
-        let mut statuses = self.indexed_statuses().await?;
+        let mut statuses = self.indexed_statuses()?;
         if let Some(status) = summary.status.filter(|status| !statuses.contains(status)) {
+            self.sql().exec(
+                "INSERT OR IGNORE INTO indexed_statuses (status) VALUES (?)",
+                vec![status.as_str().into()],
+            )?;
             statuses.push(status);
-            self.store_indexed_statuses(statuses.clone()).await?;
+            self.indexed_statuses.replace(Some(statuses.clone()));
         }
         let stale: Vec<Status> = statuses
             .iter()
@@ -285,39 +294,37 @@ impl Subject {
             .borrow_mut()
             .extend(summary.aliases.iter().cloned());
         if !stale.is_empty() {
-            self.store_indexed_statuses(summary.status.into_iter().collect())
-                .await?;
+            self.sql().exec(
+                "DELETE FROM indexed_statuses WHERE status IS NOT ?",
+                vec![summary.status.map(Status::as_str).into()],
+            )?;
+            self.indexed_statuses
+                .replace(Some(summary.status.into_iter().collect()));
         }
         Ok(())
     }
 
     /// The statuses whose status key may exist in the index.
-    async fn indexed_statuses(&self) -> Result<Vec<Status>> {
+    fn indexed_statuses(&self) -> Result<Vec<Status>> {
         if let Some(known) = self.indexed_statuses.borrow().as_ref() {
             return Ok(known.clone());
         }
-        let stored: Option<String> = self.state.storage().get(INDEXED_STATUSES_KEY).await?;
-        let statuses: Vec<Status> = stored
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|status| status.parse().ok())
+        #[derive(Deserialize)]
+        struct Row {
+            status: String,
+        }
+        let sql = self.sql();
+        // Storage written before `indexed_statuses` existed has no such table yet.
+        sql.exec(SCHEMA, None)?;
+        let rows: Vec<Row> = sql
+            .exec("SELECT status FROM indexed_statuses", None)?
+            .to_array()?;
+        let statuses: Vec<Status> = rows
+            .iter()
+            .filter_map(|row| row.status.parse().ok())
             .collect();
         self.indexed_statuses.replace(Some(statuses.clone()));
         Ok(statuses)
-    }
-
-    async fn store_indexed_statuses(&self, statuses: Vec<Status>) -> Result<()> {
-        let joined = statuses
-            .iter()
-            .map(|status| status.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        self.state
-            .storage()
-            .put(INDEXED_STATUSES_KEY, joined)
-            .await?;
-        self.indexed_statuses.replace(Some(statuses));
-        Ok(())
     }
 
     /// Stores the event (once per event id) and merges it into the state. Answers whether the
@@ -329,15 +336,7 @@ impl Subject {
         if self.has_schema(&sql)? {
             self.fold()?;
         } else {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS events (
-                    event_id TEXT PRIMARY KEY,
-                    received_at INTEGER NOT NULL,
-                    event TEXT NOT NULL,
-                    raw TEXT NOT NULL
-                )",
-                None,
-            )?;
+            sql.exec(SCHEMA, None)?;
             self.schema_ready.set(true);
             self.indexed_statuses.replace(Some(Vec::new()));
         }
