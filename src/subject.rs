@@ -8,9 +8,10 @@
 //! normalized event and the raw request exactly as received, and `indexed_statuses` (below).
 //! The event log is the truth: the merged [`SubjectState`] is derived from it (the merge is
 //! order-independent, see `switchboard_core::state`), folded once when an instance first needs
-//! it and then kept in memory, so an append is a single `INSERT OR IGNORE`. The worker acknowledges the webhook only
-//! after this object has answered, i.e. after the row is committed. A failed write breaks the
-//! instance (the runtime resets it), so the state in memory never runs ahead of storage.
+//! it and then kept in memory, so an append is a single `INSERT OR IGNORE`. Stored events must
+//! therefore stay readable by later versions of `Event`. The worker acknowledges the webhook
+//! only after this object has answered, i.e. after the row is committed. A failed write breaks
+//! the instance (the runtime resets it), so the state in memory never runs ahead of storage.
 //!
 //! The worker appends over RPC (the `append` method that `scripts/worker-entry.mjs` exposes);
 //! the status API reads with `fetch`.

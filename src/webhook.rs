@@ -92,13 +92,13 @@ async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppEr
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge { limit });
     }
-    if declared_length == Some(0) {
+    let chunked = request.headers().get("transfer-encoding")?.is_some();
+    if declared_length == Some(0) && !chunked {
         return Ok(Vec::new());
     }
     let Some(stream) = request.inner().body() else {
         return Ok(Vec::new());
     };
-    let chunked = request.headers().get("transfer-encoding")?.is_some();
     if declared_length.is_some() && !chunked {
         let buffer = JsFuture::from(request.inner().array_buffer().map_err(unreadable_body)?)
             .await
