@@ -212,11 +212,36 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Reads what [`Display`](fmt::Display) writes, every instant included (a year before 1, and
+/// `@{millis}ms`), and any other RFC 3339 time. Events are stored as JSON and read back to fold
+/// a subject's state, so an instant that serialized and did not read back (Vonage's DLR
+/// `message-timestamp=-2018-10-25 12:10:29`, found by the fuzzer) made its subject unreadable.
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse_rfc3339(&text)
+        Self::parse_written(&text)
+            .or_else(|| Self::parse_rfc3339(&text))
             .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {text:?}")))
+    }
+}
+
+impl Timestamp {
+    /// The layouts of [`Display`](fmt::Display): `[sign]YYYY-MM-DDThh:mm:ss.mmmZ` or
+    /// `@{millis}ms`.
+    fn parse_written(text: &str) -> Option<Self> {
+        if let Some(millis) = text
+            .strip_prefix('@')
+            .and_then(|rest| rest.strip_suffix("ms"))
+        {
+            return millis.parse().ok().map(Self);
+        }
+        let mut reader = Reader(text.as_bytes());
+        let date = reader.date()?;
+        reader.byte(b'T')?;
+        let time = reader.time()?.replace_nanosecond(reader.fraction()?).ok()?;
+        reader.byte(b'Z')?;
+        reader.end()?;
+        Self::from_datetime(PrimitiveDateTime::new(date, time).assume_utc())
     }
 }
 
@@ -258,6 +283,33 @@ mod tests {
             .within(Timestamp::from_millis(i64::MAX), u32::MAX));
         assert!(!Timestamp::from_unix_seconds(i64::MAX)
             .within(Timestamp::from_millis(i64::MIN), u32::MAX));
+    }
+
+    proptest! {
+        #[test]
+        fn every_instant_reads_back_from_its_json(millis in any::<i64>()) {
+            let at = Timestamp::from_millis(millis);
+            let json = serde_json::to_string(&at).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), at, "{}", json);
+        }
+    }
+
+    #[test]
+    fn instants_before_year_one_and_beyond_year_9999_read_back() {
+        for text in [
+            "-2018-10-25T12:10:29.000Z",
+            "-0001-01-01T00:00:00.000Z",
+            "0000-01-01T00:00:00.000Z",
+            "@9223372036854775807ms",
+            "@-9223372036854775808ms",
+        ] {
+            let json = format!("{text:?}");
+            let at: Timestamp = serde_json::from_str(&json).unwrap();
+            assert_eq!(at.to_string(), text);
+        }
+        let dlr = Timestamp::parse_utc_date_time("-2018-10-25 12:10:29").unwrap();
+        let json = serde_json::to_string(&dlr).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), dlr);
     }
 
     #[test]
