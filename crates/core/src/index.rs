@@ -13,13 +13,13 @@
 //! recent first; `created_ms` never changes, so only the status key moves. A list across
 //! providers merges one scan per provider ([`merge`]) by `({newest-first}, provider, id)`; its
 //! cursor records where each provider's scan continues ([`Position`]). KV cursors exist only
-//! between the batches KV returned, so a position is a batch's cursor plus how many of that
-//! batch's keys were already returned.
+//! between the batches KV returned, so a position is a batch's cursor plus the last key of that
+//! batch already returned.
+
+use std::collections::VecDeque;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine as _;
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{Kind, ProviderId, Status};
@@ -99,9 +99,7 @@ pub fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String
 pub struct Position {
     pub provider: ProviderId,
     pub cursor: Option<String>,
-    #[serde(default)]
     pub after: Option<String>,
-    #[serde(default)]
     pub skip: usize,
 }
 
