@@ -75,6 +75,19 @@ struct Folded {
     created_ms: i64,
 }
 
+impl Folded {
+    /// Merges one stored event, in storage order; the first one starts the state.
+    fn add(folded: &mut Option<Self>, event: &Event) {
+        let folded = folded.get_or_insert_with(|| Self {
+            state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
+            event_count: 0,
+            created_ms: event.received_at.millis(),
+        });
+        folded.state.apply(event);
+        folded.event_count += 1;
+    }
+}
+
 #[durable_object]
 pub struct Subject {
     state: State,
@@ -235,22 +248,14 @@ impl Subject {
         }
         #[derive(Deserialize)]
         struct EventRow {
-            received_at: i64,
             event: String,
         }
         let rows: Vec<EventRow> = sql
-            .exec("SELECT received_at, event FROM events ORDER BY rowid", None)?
+            .exec("SELECT event FROM events ORDER BY rowid", None)?
             .to_array()?;
         let mut folded: Option<Folded> = None;
         for row in rows {
-            let event: Event = serde_json::from_str(&row.event)?;
-            let folded = folded.get_or_insert_with(|| Folded {
-                state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
-                event_count: 0,
-                created_ms: row.received_at,
-            });
-            folded.state.apply(&event);
-            folded.event_count += 1;
+            Folded::add(&mut folded, &serde_json::from_str(&row.event)?);
         }
         self.folded.replace(folded);
         Ok(())
@@ -354,14 +359,7 @@ impl Subject {
             .rows_written()
             > 0;
         if inserted {
-            let mut folded = self.folded.borrow_mut();
-            let folded = folded.get_or_insert_with(|| Folded {
-                state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
-                event_count: 0,
-                created_ms: event.received_at.millis(),
-            });
-            folded.state.apply(&event);
-            folded.event_count += 1;
+            Folded::add(&mut self.folded.borrow_mut(), &event);
         }
 
         if !self.alarm_pending.get() {

@@ -149,6 +149,13 @@ pub fn merge<T>(
         consumed: usize,
         next_cursor: Option<String>,
     }
+    impl<T> Source<T> {
+        /// Where the next key goes in the merged list: by what follows the prefix, then provider.
+        fn order(&self) -> (Option<&str>, &str) {
+            let suffix = self.keys.front().map(|(suffix, _)| suffix.as_str());
+            (suffix, self.position.provider.as_str())
+        }
+    }
     let mut sources: Vec<Source<T>> = positions
         .into_iter()
         .zip(batches)
@@ -181,15 +188,7 @@ pub fn merge<T>(
         let Some(source) = sources
             .iter_mut()
             .filter(|source| !source.keys.is_empty())
-            .min_by(|left, right| {
-                let order = |source: &Source<T>| {
-                    (
-                        source.keys.front().map(|(suffix, _)| suffix.clone()),
-                        source.position.provider.as_str(),
-                    )
-                };
-                order(left).cmp(&order(right))
-            })
+            .min_by(|left, right| left.order().cmp(&right.order()))
         else {
             break;
         };
