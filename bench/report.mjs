@@ -3,49 +3,81 @@
 //   node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS > latest.json
 //   node bench/report.mjs --table latest.json
 //
-// RESULTS_DIR holds `<scenario>.<target>.json` (reports of `switchboard load`, target
-// `switchboard` or `peer_ts`), `<scenario>.<target>.cpu` (CPU ticks of the target's processes
-// before and after: `TOOLING WORKERD TOOLING WORKERD CLK_TCK`) and `cpu.json`
-// (bench/cpu/run.sh); DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`.
+// RESULTS_DIR holds `<scenario>.<target>[.<round>].json` (reports of `switchboard load`, target
+// `switchboard` or `peer_ts`; a round number where both workers ran the scenario several
+// times), `<scenario>.<target>[.<round>].cpu` (CPU ticks of the target's processes before and
+// after: `TOOLING WORKERD TOOLING WORKERD CLK_TCK`) and `cpu.json` (bench/cpu/run.sh);
+// DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`.
+//
+// A target's rounds are added up: req/s is all requests over all measured seconds, CPU per
+// request all ticks over all requests, errors the sum, and p50/p90/p99 the mean of the rounds'
+// (the load reports carry percentiles, not their samples). Each round is also kept, and the
+// ratios are given per round as well, because two runs of one build differ by up to ±10 %.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
 
-const LOAD_FIELDS = ["rps", "p50_ms", "p90_ms", "p99_ms", "errors", "requests"];
+const LATENCY_FIELDS = ["p50_ms", "p90_ms", "p99_ms"];
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, "utf8"));
 }
 
 function scenarios(resultsDir) {
-  const scenarios = {};
+  const runs = {};
   for (const file of readdirSync(resultsDir).sort()) {
-    const match = /^(.+)\.(switchboard|peer_ts)\.json$/.exec(file);
+    const match = /^(.+)\.(switchboard|peer_ts)(\.\d+)?\.json$/.exec(file);
     if (!match) continue;
-    const [, scenario, target] = match;
+    const [, scenario, target, round = ""] = match;
     const report = readJson(join(resultsDir, file));
-    scenarios[scenario] ??= {};
-    scenarios[scenario][target] = {
-      ...Object.fromEntries(LOAD_FIELDS.map((field) => [field, report[field]])),
-      cpu_ms_per_request: cpuPerRequest(join(resultsDir, `${scenario}.${target}.cpu`), report.requests),
-    };
+    const ticks = cpuTicks(join(resultsDir, `${scenario}.${target}${round}.cpu`));
+    runs[scenario] ??= {};
+    (runs[scenario][target] ??= []).push({ report, ticks, round: Number(round.slice(1)) });
+  }
+  const scenarios = {};
+  for (const [scenario, targets] of Object.entries(runs)) {
+    scenarios[scenario] = {};
+    for (const [target, rounds] of Object.entries(targets)) {
+      rounds.sort((a, b) => a.round - b.round);
+      scenarios[scenario][target] = combine(rounds);
+    }
   }
   return scenarios;
 }
 
-/// CPU ms per request of workerd and of wrangler's own processes (node, esbuild), which relay
-/// the worker's logs and subrequests to the terminal under `wrangler dev`.
-function cpuPerRequest(path, requests) {
+/// One target's figures for a scenario, from its rounds (see the top of this file).
+function combine(rounds) {
+  const sum = (value) => rounds.reduce((total, run) => total + value(run), 0);
+  const requests = sum((run) => run.report.requests);
+  const mean = (field) => round(sum((run) => run.report[field]) / rounds.length);
+  const cpuPerRequest = (part) => round(sum((run) => run.ticks[part]) / Math.max(requests, 1));
+  const figures = {
+    rps: round(requests / sum((run) => run.report.duration_s)),
+    ...Object.fromEntries(LATENCY_FIELDS.map((field) => [field, mean(field)])),
+    errors: sum((run) => run.report.errors),
+    requests,
+    cpu_ms_per_request: { workerd: cpuPerRequest("workerd"), wrangler: cpuPerRequest("wrangler") },
+  };
+  if (rounds.length > 1) {
+    figures.rounds = rounds.map(({ report }) => ({ rps: report.rps, p99_ms: report.p99_ms }));
+  }
+  return figures;
+}
+
+/// CPU ms used during one run by workerd and by wrangler's own processes (node, esbuild), which
+/// relay the worker's logs and subrequests to the terminal under `wrangler dev`.
+function cpuTicks(path) {
   const [toolingBefore, workerdBefore, toolingAfter, workerdAfter, ticksPerSecond] = readFileSync(path, "utf8")
     .trim()
     .split(/\s+/)
     .map(Number);
-  const perRequest = (ticks) => round((ticks * 1000) / ticksPerSecond / Math.max(requests, 1));
-  return { workerd: perRequest(workerdAfter - workerdBefore), wrangler: perRequest(toolingAfter - toolingBefore) };
+  const ms = (ticks) => (ticks * 1000) / ticksPerSecond;
+  return { workerd: ms(workerdAfter - workerdBefore), wrangler: ms(toolingAfter - toolingBefore) };
 }
 
-/// Switchboard ÷ peer where both ran: throughput (higher is better) and p99 (lower is better).
+/// Switchboard ÷ peer where both ran: throughput (higher is better) and p99 (lower is better),
+/// over all rounds and, with several, round by round.
 function ratios(scenarios) {
   const ratios = {};
   for (const [name, { switchboard, peer_ts }] of Object.entries(scenarios)) {
@@ -54,6 +86,12 @@ function ratios(scenarios) {
       rps: round(switchboard.rps / peer_ts.rps),
       p99: round(switchboard.p99_ms / peer_ts.p99_ms),
     };
+    if (switchboard.rounds && peer_ts.rounds) {
+      ratios[name].rounds = switchboard.rounds.map((ours, index) => ({
+        rps: round(ours.rps / peer_ts.rounds[index].rps),
+        p99: round(ours.p99_ms / peer_ts.rounds[index].p99_ms),
+      }));
+    }
   }
   return ratios;
 }
@@ -109,10 +147,11 @@ function table(results) {
     }
   }
   lines.push("");
-  lines.push("| scenario | Switchboard ÷ peer req/s | Switchboard ÷ peer p99 |");
-  lines.push("|---|---:|---:|");
+  lines.push("| scenario | Switchboard ÷ peer req/s | Switchboard ÷ peer p99 | req/s by round | p99 by round |");
+  lines.push("|---|---:|---:|---:|---:|");
   for (const [name, ratio] of Object.entries(results.switchboard_over_peer)) {
-    lines.push(`| ${name} | ${ratio.rps} | ${ratio.p99} |`);
+    const byRound = (field) => (ratio.rounds ?? []).map((round) => round[field]).join(", ") || "—";
+    lines.push(`| ${name} | ${ratio.rps} | ${ratio.p99} | ${byRound("rps")} | ${byRound("p99")} |`);
   }
   lines.push("");
   lines.push("| provider | wasm µs | native µs | wasm ÷ native |");

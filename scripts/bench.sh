@@ -6,7 +6,8 @@
 # Expects `make build` (the release worker in build/). Every process it starts runs in its own
 # process group and is stopped on exit, also on failure or Ctrl-C.
 #
-# BENCH_SECONDS (10) per scenario and target, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (5).
+# BENCH_SECONDS (10) per measured run, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (5),
+# BENCH_ROUNDS (2): measured runs per worker of each scenario both workers implement.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,6 +15,7 @@ cd "$root"
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-16}
 warmup=${BENCH_WARMUP_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-2}
 run_dir="$root/target/bench/run-$$"
 results="$run_dir/results"
 mkdir -p "$results"
@@ -120,23 +122,33 @@ peer_group=$last_group
 wait_ready "http://127.0.0.1:$switchboard_port/healthz" switchboard
 wait_ready "http://127.0.0.1:$peer_port/healthz" peer
 
-# load NAME TARGET_URL GROUP PROVIDER…: one measured run (after a warm-up) into
-# $results/NAME.json, and the CPU its server's process group used meanwhile into NAME.cpu.
+# provider_flags PROVIDER…: `--provider P` for each.
+provider_flags() {
+  for provider in "$@"; do
+    printf ' --provider %s' "$provider"
+  done
+}
+
+# warm_up TARGET_URL PROVIDER…: BENCH_WARMUP_SECONDS of the same load, not measured.
+warm_up() {
+  target=$1
+  shift
+  # shellcheck disable=SC2046 # one flag per provider
+  "$switchboard" load --target "$target" $(provider_flags "$@") --connections "$connections" \
+    --duration "$warmup" --dev-vars "$vars" > /dev/null
+}
+
+# load NAME TARGET_URL GROUP PROVIDER…: one measured run into $results/NAME.json, and the CPU
+# its server's process group used meanwhile into NAME.cpu.
 load() {
   name=$1
   target=$2
   group=$3
   shift 3
-  provider_flags=""
-  for provider in "$@"; do
-    provider_flags="$provider_flags --provider $provider"
-  done
-  # shellcheck disable=SC2086 # one flag per provider
-  "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
-    --duration "$warmup" --dev-vars "$vars" > /dev/null
+  flags=$(provider_flags "$@")
   before=$(cpu_ticks "$group")
-  # shellcheck disable=SC2086
-  "$switchboard" load --target "$target" $provider_flags --connections "$connections" \
+  # shellcheck disable=SC2086 # one flag per provider
+  "$switchboard" load --target "$target" $flags --connections "$connections" \
     --duration "$seconds" --dev-vars "$vars" > "$results/$name.json"
   echo "$before $(cpu_ticks "$group") $(getconf CLK_TCK)" > "$results/$name.cpu"
   echo "bench: $name: $(node -e 'const r = require(process.argv[1]); console.log(`${r.requests} requests, ${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.errors} errors`)' "$results/$name.json")" >&2
@@ -144,17 +156,45 @@ load() {
 
 switchboard_url="http://127.0.0.1:$switchboard_port"
 peer_url="http://127.0.0.1:$peer_port"
-# The peer implements Telnyx and Twilio: those scenarios run on both, back to back.
-for provider in telnyx twilio; do
-  load "$provider.switchboard" "$switchboard_url" "$switchboard_group" "$provider"
-  load "$provider.peer_ts" "$peer_url" "$peer_group" "$provider"
-done
-load "telnyx+twilio.switchboard" "$switchboard_url" "$switchboard_group" telnyx twilio
-load "telnyx+twilio.peer_ts" "$peer_url" "$peer_group" telnyx twilio
-load "mix.switchboard" "$switchboard_url" "$switchboard_group" \
-  vonage vonage-business telnyx bird messagebird twilio plivo
+
+# compare SCENARIO PROVIDER…: both workers warmed up, then BENCH_ROUNDS measured runs of each,
+# alternating which goes first (Switchboard, peer, peer, Switchboard, …), so that a drift of the
+# machine during the scenario weighs on both alike. Runs of one build differ by up to ±10 % on
+# a shared VM; report.mjs adds up the rounds and keeps each round's ratio.
+compare() {
+  scenario=$1
+  shift
+  warm_up "$switchboard_url" "$@"
+  warm_up "$peer_url" "$@"
+  round=1
+  while [ "$round" -le "$rounds" ]; do
+    if [ $((round % 2)) -eq 1 ]; then order="switchboard peer_ts"; else order="peer_ts switchboard"; fi
+    for worker in $order; do
+      if [ "$worker" = switchboard ]; then
+        load "$scenario.switchboard.$round" "$switchboard_url" "$switchboard_group" "$@"
+      else
+        load "$scenario.peer_ts.$round" "$peer_url" "$peer_group" "$@"
+      fi
+    done
+    round=$((round + 1))
+  done
+}
+
+# measure_switchboard SCENARIO PROVIDER…: a scenario only Switchboard implements.
+measure_switchboard() {
+  scenario=$1
+  shift
+  warm_up "$switchboard_url" "$@"
+  load "$scenario.switchboard" "$switchboard_url" "$switchboard_group" "$@"
+}
+
+# The peer implements Telnyx and Twilio: those scenarios run on both.
+compare telnyx telnyx
+compare twilio twilio
+compare telnyx+twilio telnyx twilio
+measure_switchboard mix vonage vonage-business telnyx bird messagebird twilio plivo
 for provider in vonage vonage-business bird messagebird plivo; do
-  load "$provider.switchboard" "$switchboard_url" "$switchboard_group" "$provider"
+  measure_switchboard "$provider" "$provider"
 done
 cleanup
 groups=""

@@ -24,7 +24,7 @@ export class Subject extends DurableObject {
     return this.#inner.alarm();
   }
 
-  /** `body`: an append request as JSON text. Resolves to whether the event was a duplicate. */
+  /** `body`: an append request as JSON text. Answers whether the event was a duplicate. */
   append(body) {
     return this.#inner.append(body);
   }

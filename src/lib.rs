@@ -20,8 +20,9 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use serde::Serialize;
+use switchboard_core::request::url_path;
 use switchboard_core::{Config, ProviderId};
-use worker::{event, Context, Date, Env, Method, Request, Response, Result};
+use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
 use crate::error::AppError;
 
@@ -52,19 +53,21 @@ struct RequestLog {
     latency_ms: u64,
 }
 
+/// The runtime's request as it arrives: a webhook is read from it directly, and only the status
+/// API wraps it in a `worker::Request` (which copies the method, the path and `request.cf` out
+/// of the runtime, work a webhook does not need).
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response> {
+async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result<Response> {
     let started = Date::now().as_millis();
+    let headers = Headers(request.headers());
     let mut log = RequestLog {
-        request_id: request
-            .headers()
+        request_id: headers
             .get("cf-ray")?
             .unwrap_or_else(|| format!("local-{started}")),
-        method: request.inner().method(),
+        method: request.method(),
         ..RequestLog::default()
     };
 
-    let origin = request.headers().get("origin")?;
     let mut response = match route(request, &env, &mut log).await {
         Ok(response) => {
             log.outcome = "ok";
@@ -82,7 +85,7 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
         }
     };
     if log.route == "status_api" {
-        if let Some(origin) = allowed_origin(&env, origin) {
+        if let Some(origin) = allowed_origin(&env, headers.get("origin")?) {
             cors::allow(&mut response, &origin)?;
         }
     }
@@ -95,12 +98,12 @@ async fn fetch(request: Request, env: Env, _context: Context) -> Result<Response
 }
 
 async fn route(
-    request: Request,
+    request: web_sys::Request,
     env: &Env,
     log: &mut RequestLog,
 ) -> std::result::Result<Response, AppError> {
-    let path = request.path();
-    let segments: Vec<String> = path
+    let url = request.url();
+    let segments: Vec<String> = url_path(&url)
         .trim_start_matches('/')
         .split('/')
         .map(|segment| {
@@ -114,27 +117,28 @@ async fn route(
     match segments.as_slice() {
         ["healthz"] => {
             log.route = "healthz";
-            require_method(&request, &["GET", "HEAD"])?;
+            require_method(&log.method, &["GET", "HEAD"])?;
             Ok(Response::from_json(&serde_json::json!({ "status": "ok" }))?)
         }
         ["webhooks", provider] => {
             log.route = "webhook";
             log.provider = Some(provider.chars().take(32).collect());
-            require_method(&request, &["GET", "POST"])?;
+            require_method(&log.method, &["GET", "POST"])?;
             let provider: ProviderId = provider
                 .parse()
                 .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
             let config = load_config(env)?;
-            webhook::receive(request, env, &config, provider, log).await
+            webhook::receive(&request, env, &config, provider, log).await
         }
-        ["v1", ..] if request.method() == Method::Options => {
+        ["v1", ..] if log.method == "OPTIONS" => {
             log.route = "status_api";
-            cors::preflight(&request, &*load_config(env)?)
+            cors::preflight(&Request::from(request), &*load_config(env)?)
         }
         ["v1", collection, rest @ ..] => {
             log.route = "status_api";
-            require_method(&request, &["GET"])?;
+            require_method(&log.method, &["GET"])?;
             let config = load_config(env)?;
+            let request = Request::from(request);
             api::authorize(&request, &config)?;
             api::handle(&request, env, &config, collection, rest).await
         }
@@ -148,10 +152,10 @@ async fn route(
 /// Checks the method exactly as received. (`worker::Method` cannot be used for this: it reads
 /// every method it does not know, e.g. `PROPFIND` or `MKCOL`, as `GET`.)
 fn require_method(
-    request: &Request,
+    method: &str,
     allowed: &'static [&'static str],
 ) -> std::result::Result<(), AppError> {
-    if allowed.contains(&request.inner().method().as_str()) {
+    if allowed.contains(&method) {
         Ok(())
     } else {
         Err(AppError::MethodNotAllowed(allowed))

@@ -30,8 +30,10 @@ use serde_json::value::RawValue;
 use switchboard_core::request::query_params;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use worker::js_sys::{Date, Object};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
+    Storage,
 };
 
 use crate::index;
@@ -90,8 +92,9 @@ impl Folded {
 
 #[durable_object]
 pub struct Subject {
-    state: State,
     env: Env,
+    storage: Storage,
+    sql: SqlStorage,
     /// The events table is known to exist.
     schema_ready: Cell<bool>,
     /// The committed state, once folded by this instance; `None` before that and for a subject
@@ -110,8 +113,10 @@ pub struct Subject {
 
 impl DurableObject for Subject {
     fn new(state: State, env: Env) -> Self {
+        let storage = state.storage();
         Self {
-            state,
+            sql: storage.sql(),
+            storage,
             env,
             schema_ready: Cell::new(false),
             folded: RefCell::new(None),
@@ -169,7 +174,7 @@ impl DurableObject for Subject {
                 });
                 worker::console_error!("{line}");
                 if !self.alarm_pending.get() {
-                    self.state.storage().set_alarm(retry_in_ms).await?;
+                    self.storage.set_alarm(retry_in_ms).await?;
                     self.alarm_pending.set(true);
                 }
             }
@@ -203,21 +208,20 @@ impl Subject {
     /// duplicate. The text is parsed by serde_json, never by JavaScript, where numbers are
     /// doubles: a u64 above 2^53 (a Twilio `SequenceNumber` of 18446744073709551615, found by
     /// the fuzzer) would not survive.
+    ///
+    /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
+    /// (see [`Subject::append`] on why the alarm is not awaited).
     #[wasm_bindgen(js_name = append)]
-    pub async fn append_rpc(&self, body: String) -> std::result::Result<bool, JsValue> {
+    pub fn append_rpc(&self, body: String) -> std::result::Result<bool, JsValue> {
         let append: AppendBody = serde_json::from_str(&body)
             .map_err(|error| JsValue::from(worker::Error::from(error)))?;
-        self.append(append).await.map_err(JsValue::from)
+        self.append(append).map_err(JsValue::from)
     }
 }
 
 impl Subject {
-    fn sql(&self) -> SqlStorage {
-        self.state.storage().sql()
-    }
-
     /// Whether the events table exists. Reads never create storage for an unknown subject.
-    fn has_schema(&self, sql: &SqlStorage) -> Result<bool> {
+    fn has_schema(&self) -> Result<bool> {
         if self.schema_ready.get() {
             return Ok(true);
         }
@@ -225,7 +229,8 @@ impl Subject {
         struct Count {
             n: i64,
         }
-        let counts: Vec<Count> = sql
+        let counts: Vec<Count> = self
+            .sql
             .exec(
                 "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'",
                 None,
@@ -242,8 +247,8 @@ impl Subject {
         if self.folded.borrow().is_some() {
             return Ok(());
         }
-        let sql = self.sql();
-        if !self.has_schema(&sql)? {
+        let sql = &self.sql;
+        if !self.has_schema()? {
             return Ok(());
         }
         #[derive(Deserialize)]
@@ -282,7 +287,7 @@ impl Subject {
         };
         let mut statuses = self.indexed_statuses()?;
         if let Some(status) = summary.status.filter(|status| !statuses.contains(status)) {
-            self.sql().exec(
+            self.sql.exec(
                 "INSERT OR IGNORE INTO indexed_statuses (status) VALUES (?)",
                 vec![status.as_str().into()],
             )?;
@@ -300,7 +305,7 @@ impl Subject {
             .borrow_mut()
             .extend(summary.aliases.iter().cloned());
         if !stale.is_empty() {
-            self.sql().exec(
+            self.sql.exec(
                 "DELETE FROM indexed_statuses WHERE status IS NOT ?",
                 vec![summary.status.map(Status::as_str).into()],
             )?;
@@ -319,7 +324,7 @@ impl Subject {
         struct Row {
             status: String,
         }
-        let sql = self.sql();
+        let sql = &self.sql;
         // Storage written before `indexed_statuses` existed has no such table yet.
         sql.exec(SCHEMA, None)?;
         let rows: Vec<Row> = sql
@@ -336,10 +341,16 @@ impl Subject {
     /// Stores the event (once per event id) and merges it into the state. Answers whether the
     /// event was a duplicate: its first copy is already in the state, so a duplicate changes
     /// nothing but the alarm (set again if an earlier append failed before setting it).
-    async fn append(&self, append: AppendBody) -> Result<bool> {
+    ///
+    /// The alarm is set without waiting for it: like every storage write, `setAlarm` is held
+    /// by the object's output gate, so the answer (and with it the webhook's 200) leaves only
+    /// once the alarm is committed, and a failed write breaks the object instead of answering
+    /// (<https://developers.cloudflare.com/durable-objects/api/alarms/>: "alarm operations
+    /// follow the same rules as other storage operations").
+    fn append(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
-        let sql = self.sql();
-        if self.has_schema(&sql)? {
+        let sql = &self.sql;
+        if self.has_schema()? {
             self.fold()?;
         } else {
             sql.exec(SCHEMA, None)?;
@@ -363,7 +374,9 @@ impl Subject {
         }
 
         if !self.alarm_pending.get() {
-            self.state.storage().set_alarm(INDEX_FLUSH_DELAY_MS).await?;
+            let at = Date::new(&(Date::now() + INDEX_FLUSH_DELAY_MS as f64).into());
+            // Committed (or the object broken) by the output gate, as above.
+            let _ = self.storage.as_raw().set_alarm(at, Object::new())?;
             self.alarm_pending.set(true);
         }
         Ok(!inserted)
@@ -371,8 +384,8 @@ impl Subject {
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.
     fn events(&self) -> Result<Response> {
-        let sql = self.sql();
-        if !self.has_schema(&sql)? {
+        let sql = &self.sql;
+        if !self.has_schema()? {
             return not_found();
         }
         #[derive(Deserialize)]
@@ -394,8 +407,8 @@ impl Subject {
 
     /// `{"received_at": ms, "request": <captured request>}` for one stored event.
     fn raw_request(&self, event_id: &str) -> Result<Response> {
-        let sql = self.sql();
-        if !self.has_schema(&sql)? {
+        let sql = &self.sql;
+        if !self.has_schema()? {
             return not_found();
         }
         #[derive(Deserialize)]

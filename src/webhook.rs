@@ -11,8 +11,8 @@ use switchboard_core::{CapturedRequest, Config, Event, Kind, ProviderId, Timesta
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
-use worker::web_sys::ReadableStream;
-use worker::{wasm_bindgen_futures, Date, Env, Request, Response};
+use worker::web_sys::{ReadableStream, Request};
+use worker::{wasm_bindgen_futures, Date, Env, Headers, Response};
 
 use crate::error::AppError;
 use crate::subject::{object_name, AppendRequest};
@@ -35,7 +35,7 @@ struct Acknowledgement {
 }
 
 pub async fn receive(
-    mut request: Request,
+    request: &Request,
     env: &Env,
     config: &Config,
     provider_id: ProviderId,
@@ -44,8 +44,9 @@ pub async fn receive(
     let provider = switchboard_core::configured_provider(config, provider_id)
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
-    let body = read_body(&mut request, config.max_body_bytes).await?;
-    let captured = capture(&request, body, config.public_base_url.as_deref());
+    let headers = Headers(request.headers());
+    let body = read_body(request, &headers, config.max_body_bytes).await?;
+    let captured = capture(request, &headers, body, config.public_base_url.as_deref());
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
     log.unknown_words = events
@@ -84,23 +85,26 @@ pub async fn receive(
 /// `Content-Length` before reading when the header is present (the runtime then reads exactly
 /// that many bytes, natively, in one call), else while reading, so an oversized chunked body is
 /// never buffered whole (also when a request names both a length and a transfer encoding).
-async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
-    let declared_length = request
-        .headers()
+async fn read_body(
+    request: &Request,
+    headers: &Headers,
+    limit: usize,
+) -> Result<Vec<u8>, AppError> {
+    let declared_length = headers
         .get("content-length")?
         .and_then(|value| value.trim().parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge { limit });
     }
-    let chunked = request.headers().get("transfer-encoding")?.is_some();
+    let chunked = headers.get("transfer-encoding")?.is_some();
     if declared_length == Some(0) && !chunked {
         return Ok(Vec::new());
     }
-    let Some(stream) = request.inner().body() else {
+    let Some(stream) = request.body() else {
         return Ok(Vec::new());
     };
     if declared_length.is_some() && !chunked {
-        let buffer = JsFuture::from(request.inner().array_buffer().map_err(unreadable_body)?)
+        let buffer = JsFuture::from(request.array_buffer().map_err(unreadable_body)?)
             .await
             .map_err(unreadable_body)?;
         let body = Uint8Array::new(&buffer);
@@ -179,14 +183,19 @@ fn unreadable_body(error: JsValue) -> AppError {
 
 /// The request exactly as received: method, URL (the runtime's, with scheme and host replaced by
 /// `PUBLIC_BASE_URL` when set), headers, body bytes.
-fn capture(request: &Request, body: Vec<u8>, public_base_url: Option<&str>) -> CapturedRequest {
-    let url = request.inner().url();
+fn capture(
+    request: &Request,
+    headers: &Headers,
+    body: Vec<u8>,
+    public_base_url: Option<&str>,
+) -> CapturedRequest {
+    let url = request.url();
     let url = match public_base_url {
         Some(base) => rebase_url(&url, base),
         None => url,
     };
-    let mut captured = CapturedRequest::new(request.method().as_ref(), &url);
-    for (name, value) in request.headers().entries() {
+    let mut captured = CapturedRequest::new(&request.method(), &url);
+    for (name, value) in headers.entries() {
         captured.set_header(&name, &value);
     }
     captured.body = body;

@@ -153,15 +153,30 @@ pub fn query_params(url: &str) -> Vec<(String, String)> {
 /// a proxy, tunnel or custom route the worker sees another host, and every signature fails;
 /// `PUBLIC_BASE_URL` is the fix. `public_base` is validated by the configuration.
 pub fn rebase_url(url: &str, public_base: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |index| index + 3);
-    let path_start = url[after_scheme..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |index| after_scheme + index);
     format!(
         "{}{}",
         public_base.trim_end_matches('/'),
-        &url[path_start..]
+        &url[after_authority(url)..]
     )
+}
+
+/// The path of an absolute URL, still percent-encoded, without query and fragment:
+/// `/webhooks/twilio` for `https://h.example/webhooks/twilio?a=1`, and `/` when it has none.
+pub fn url_path(url: &str) -> &str {
+    let rest = &url[after_authority(url)..];
+    match &rest[..rest.find(['?', '#']).unwrap_or(rest.len())] {
+        "" => "/",
+        path => path,
+    }
+}
+
+/// Where the path (or, without one, the query or fragment) of an absolute URL starts: after
+/// `scheme://authority`.
+fn after_authority(url: &str) -> usize {
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |index| after_scheme + index)
 }
 
 /// Parses `application/x-www-form-urlencoded` bytes (also a raw query string): `+` is a space,
@@ -322,6 +337,22 @@ mod tests {
             "https://h.example"
         );
         assert_eq!(rebase_url("http://h?q=1", "https://p"), "https://p?q=1");
+    }
+
+    #[test]
+    fn the_path_is_cut_from_authority_query_and_fragment() {
+        assert_eq!(
+            url_path("http://127.0.0.1:8787/webhooks/twilio?a=/b#c"),
+            "/webhooks/twilio"
+        );
+        assert_eq!(
+            url_path("https://h.example/v1/calls/x%2Fy"),
+            "/v1/calls/x%2Fy"
+        );
+        assert_eq!(url_path("https://h.example/a#f/g"), "/a");
+        assert_eq!(url_path("https://h.example"), "/");
+        assert_eq!(url_path("https://h.example?q=/x"), "/");
+        assert_eq!(url_path("https://user@h.example:8443/p/"), "/p/");
     }
 
     #[test]
