@@ -68,7 +68,7 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
         ..RequestLog::default()
     };
 
-    let mut response = match route(request, &env, &mut log).await {
+    let mut response = match route(request, &headers, &env, &mut log).await {
         Ok(response) => {
             log.outcome = "ok";
             response
@@ -99,6 +99,7 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
 
 async fn route(
     request: web_sys::Request,
+    headers: &Headers,
     env: &Env,
     log: &mut RequestLog,
 ) -> std::result::Result<Response, AppError> {
@@ -128,7 +129,7 @@ async fn route(
                 .parse()
                 .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
             let config = load_config(env)?;
-            webhook::receive(&request, env, &config, provider, log).await
+            webhook::receive(&request, headers, env, &config, provider, log).await
         }
         ["v1", ..] if log.method == "OPTIONS" => {
             log.route = "status_api";

@@ -173,10 +173,7 @@ impl DurableObject for Subject {
                     "detail": error.to_string(),
                 });
                 worker::console_error!("{line}");
-                if !self.alarm_pending.get() {
-                    self.storage.set_alarm(retry_in_ms).await?;
-                    self.alarm_pending.set(true);
-                }
+                self.schedule_flush(retry_in_ms)?;
             }
         }
         Response::empty()
@@ -210,7 +207,7 @@ impl Subject {
     /// the fuzzer) would not survive.
     ///
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
-    /// (see [`Subject::append`] on why the alarm is not awaited).
+    /// (see [`Subject::schedule_flush`] on why the alarm is not awaited).
     #[wasm_bindgen(js_name = append)]
     pub fn append_rpc(&self, body: String) -> std::result::Result<bool, JsValue> {
         let append: AppendBody = serde_json::from_str(&body)
@@ -241,28 +238,51 @@ impl Subject {
         Ok(exists)
     }
 
+    /// The committed events in storage order, or `None` for a subject without storage.
+    fn stored_events(&self) -> Result<Option<Vec<Event>>> {
+        if !self.has_schema()? {
+            return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct EventRow {
+            event: String,
+        }
+        let rows: Vec<EventRow> = self
+            .sql
+            .exec("SELECT event FROM events ORDER BY rowid", None)?
+            .to_array()?;
+        let events = rows
+            .iter()
+            .map(|row| serde_json::from_str(&row.event))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Some(events))
+    }
+
     /// Folds the committed events into the state, once per instance. A subject without storage
     /// stays unfolded.
     fn fold(&self) -> Result<()> {
         if self.folded.borrow().is_some() {
             return Ok(());
         }
-        let sql = &self.sql;
-        if !self.has_schema()? {
-            return Ok(());
-        }
-        #[derive(Deserialize)]
-        struct EventRow {
-            event: String,
-        }
-        let rows: Vec<EventRow> = sql
-            .exec("SELECT event FROM events ORDER BY rowid", None)?
-            .to_array()?;
         let mut folded: Option<Folded> = None;
-        for row in rows {
-            Folded::add(&mut folded, &serde_json::from_str(&row.event)?);
+        for event in self.stored_events()?.unwrap_or_default() {
+            Folded::add(&mut folded, &event);
         }
         self.folded.replace(folded);
+        Ok(())
+    }
+
+    /// Sets the index alarm `delay_ms` from now unless one is pending. Not awaited: like every
+    /// storage write, `setAlarm` is held by the object's output gate, so what the object answers
+    /// next leaves only once the alarm is committed, and a failed write breaks the object
+    /// instead (<https://developers.cloudflare.com/durable-objects/api/alarms/>: "alarm
+    /// operations follow the same rules as other storage operations").
+    fn schedule_flush(&self, delay_ms: i64) -> Result<()> {
+        if !self.alarm_pending.get() {
+            let at = Date::new(&(Date::now() + delay_ms as f64).into());
+            let _ = self.storage.as_raw().set_alarm(at, Object::new())?;
+            self.alarm_pending.set(true);
+        }
         Ok(())
     }
 
@@ -340,13 +360,9 @@ impl Subject {
 
     /// Stores the event (once per event id) and merges it into the state. Answers whether the
     /// event was a duplicate: its first copy is already in the state, so a duplicate changes
-    /// nothing but the alarm (set again if an earlier append failed before setting it).
-    ///
-    /// The alarm is set without waiting for it: like every storage write, `setAlarm` is held
-    /// by the object's output gate, so the answer (and with it the webhook's 200) leaves only
-    /// once the alarm is committed, and a failed write breaks the object instead of answering
-    /// (<https://developers.cloudflare.com/durable-objects/api/alarms/>: "alarm operations
-    /// follow the same rules as other storage operations").
+    /// nothing but the alarm (set again if an earlier append failed before setting it). The
+    /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
+    /// (see [`Subject::schedule_flush`]).
     fn append(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
@@ -372,31 +388,15 @@ impl Subject {
         if inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
         }
-
-        if !self.alarm_pending.get() {
-            let at = Date::new(&(Date::now() + INDEX_FLUSH_DELAY_MS as f64).into());
-            // Committed (or the object broken) by the output gate, as above.
-            let _ = self.storage.as_raw().set_alarm(at, Object::new())?;
-            self.alarm_pending.set(true);
-        }
+        self.schedule_flush(INDEX_FLUSH_DELAY_MS)?;
         Ok(!inserted)
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.
     fn events(&self) -> Result<Response> {
-        let sql = &self.sql;
-        if !self.has_schema()? {
+        let Some(mut events) = self.stored_events()? else {
             return not_found();
-        }
-        #[derive(Deserialize)]
-        struct EventRow {
-            event: String,
-        }
-        let rows: Vec<EventRow> = sql.exec("SELECT event FROM events", None)?.to_array()?;
-        let mut events = rows
-            .iter()
-            .map(|row| serde_json::from_str::<Event>(&row.event))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        };
         events.sort_by_key(Event::order);
         #[derive(Serialize)]
         struct Timeline {

@@ -36,6 +36,7 @@ struct Acknowledgement {
 
 pub async fn receive(
     request: &Request,
+    headers: &Headers,
     env: &Env,
     config: &Config,
     provider_id: ProviderId,
@@ -44,9 +45,8 @@ pub async fn receive(
     let provider = switchboard_core::configured_provider(config, provider_id)
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
-    let headers = Headers(request.headers());
-    let body = read_body(request, &headers, config.max_body_bytes).await?;
-    let captured = capture(request, &headers, body, config.public_base_url.as_deref());
+    let body = read_body(request, headers, config.max_body_bytes).await?;
+    let captured = capture(request, headers, body, config.public_base_url.as_deref());
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
     log.unknown_words = events

@@ -403,10 +403,11 @@ fn lists_merge_the_providers_and_follow_status_changes(suite: &Suite) {
     wait_for(
         "the calls never appeared in the lists of their providers",
         &|| {
+            let telnyx_listed = list_all(&client, "provider=telnyx", 20);
             list_all(&client, "provider=twilio&status=ringing", 20).contains(&twilio_entry)
                 && telnyx_entries
                     .iter()
-                    .all(|entry| list_all(&client, "provider=telnyx", 20).contains(entry))
+                    .all(|entry| telnyx_listed.contains(entry))
         },
     );
 

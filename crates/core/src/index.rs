@@ -41,11 +41,27 @@ pub struct Filter {
 impl Filter {
     /// The prefix scanned for `provider` (one of the providers this filter lists).
     pub fn prefix(&self, provider: ProviderId) -> String {
-        let kind = self.kind.as_str();
-        match self.status {
-            None => format!("{kind}/{provider}/all/"),
-            Some(status) => format!("{kind}/{provider}/status/{status}/"),
-        }
+        list_prefix(self.kind, provider, self.status)
+    }
+
+    /// What a cursor must have been issued for: the kind and the status (the provider filter is
+    /// checked through the positions' providers).
+    fn scope(&self) -> String {
+        format!(
+            "{}/{}",
+            self.kind.as_str(),
+            self.status.map_or("*", Status::as_str)
+        )
+    }
+}
+
+/// The prefix of one provider's list of `kind`, of one status or of all: the keys below are
+/// written, and the lists scanned, from this one layout.
+fn list_prefix(kind: Kind, provider: ProviderId, status: Option<Status>) -> String {
+    let kind = kind.as_str();
+    match status {
+        None => format!("{kind}/{provider}/all/"),
+        Some(status) => format!("{kind}/{provider}/status/{status}/"),
     }
 }
 
@@ -59,11 +75,7 @@ pub fn newest_first(created_ms: i64) -> String {
 
 /// The list key of a subject.
 pub fn all_key(kind: Kind, provider: ProviderId, created_ms: i64, id: &str) -> String {
-    format!(
-        "{}/{provider}/all/{}/{id}",
-        kind.as_str(),
-        newest_first(created_ms)
-    )
+    list_key(list_prefix(kind, provider, None), created_ms, id)
 }
 
 /// The key of a subject in the list of its status.
@@ -74,11 +86,11 @@ pub fn status_key(
     created_ms: i64,
     id: &str,
 ) -> String {
-    format!(
-        "{}/{provider}/status/{status}/{}/{id}",
-        kind.as_str(),
-        newest_first(created_ms)
-    )
+    list_key(list_prefix(kind, provider, Some(status)), created_ms, id)
+}
+
+fn list_key(prefix: String, created_ms: i64, id: &str) -> String {
+    format!("{prefix}{}/{id}", newest_first(created_ms))
 }
 
 /// The alias key, or `None` if `alias` is too long for a KV key: such an alias is never
@@ -233,18 +245,6 @@ struct Cursor {
     /// The kind and the status filter of the list ([`Filter::scope`]).
     list: String,
     positions: Vec<Position>,
-}
-
-impl Filter {
-    /// What a cursor must have been issued for: the kind and the status (the provider filter is
-    /// checked through the positions' providers).
-    fn scope(&self) -> String {
-        format!(
-            "{}/{}",
-            self.kind.as_str(),
-            self.status.map_or("*", Status::as_str)
-        )
-    }
 }
 
 pub fn encode_cursor(filter: &Filter, positions: &[Position]) -> String {
