@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use switchboard_core::index::{decode_cursor, Filter, Position};
 use switchboard_core::request::{bearer_credential, query_params};
-use switchboard_core::secret::matches_any;
+use switchboard_core::secret::{matches_any, Secret};
 use switchboard_core::{Config, Kind, ProviderId, Status};
 use worker::{Date, Env, Request, Response, Stub};
 
@@ -20,21 +20,24 @@ const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
 /// Accepts the request only with `Authorization: Bearer <one of STATUS_API_TOKEN>`, compared in
-/// constant time. With no token configured every request is refused (fail closed).
-pub fn authorize(request: &Request, config: &Config) -> Result<(), AppError> {
+/// constant time, and answers the token presented. With no token configured every request is
+/// refused (fail closed).
+pub fn authorize(request: &Request, config: &Config) -> Result<Secret, AppError> {
     let header = request.headers().get("authorization")?.unwrap_or_default();
     let presented = bearer_credential(&header).unwrap_or("");
     if !presented.is_empty() && matches_any(presented, &config.status_api_tokens) {
-        Ok(())
+        Ok(Secret::new(presented))
     } else {
         Err(AppError::Unauthorized)
     }
 }
 
+/// Serves an authorized request; `token` is the one it presented.
 pub async fn handle(
     request: &Request,
     env: &Env,
     config: &Config,
+    token: &Secret,
     collection: &str,
     rest: &[&str],
 ) -> Result<Response, AppError> {
@@ -44,7 +47,7 @@ pub async fn handle(
         _ => return Err(AppError::NotFound("route")),
     };
     match rest {
-        [] => list(request, env, config, kind).await,
+        [] => list(request, env, config, token, kind).await,
         [provider, id] => {
             ask(
                 env,
@@ -146,10 +149,14 @@ async fn export_request(mut response: Response, config: &Config) -> Result<Respo
     Ok(response)
 }
 
+/// One page of a list. Its cursor is tagged under the caller's `token` (see
+/// `switchboard_core::index::encode_cursor`): only a cursor this API issued to that token is
+/// read, so KV never sees one it did not issue, and a KV error is an outage (503).
 async fn list(
     request: &Request,
     env: &Env,
     config: &Config,
+    token: &Secret,
     kind: Kind,
 ) -> Result<Response, AppError> {
     let mut filter = Filter {
@@ -203,20 +210,16 @@ async fn list(
             .filter(|&provider| switchboard_core::configured_provider(config, provider).is_some())
             .collect(),
     };
-    let had_cursor = cursor.is_some();
+    let key = token.expose().as_bytes();
     let positions = match cursor {
-        Some(cursor) => decode_cursor(&cursor, &filter, &providers).ok_or_else(invalid_cursor)?,
+        Some(cursor) => decode_cursor(&cursor, &filter, &providers, key).ok_or_else(|| {
+            AppError::InvalidParameter(
+                "cursor: not a cursor this list returned for this token".into(),
+            )
+        })?,
         None => providers.into_iter().map(Position::start).collect(),
     };
     let kv = env.kv(index::BINDING)?;
-    match index::list(&kv, filter, limit, positions).await {
-        Ok(page) => Ok(Response::from_json(&page)?),
-        // KV refuses a cursor it did not issue; that is the caller's mistake, not an outage.
-        Err(_) if had_cursor => Err(invalid_cursor()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn invalid_cursor() -> AppError {
-    AppError::InvalidParameter("cursor: not a cursor returned by this list".into())
+    let page = index::list(&kv, filter, limit, positions, key).await?;
+    Ok(Response::from_json(&page)?)
 }

@@ -169,12 +169,13 @@ pub struct Page {
 }
 
 /// One page, continuing from `positions` (see `switchboard_core::index::merge`): one KV list
-/// call per provider, all issued at once.
+/// call per provider, all issued at once. The next page's cursor is tagged under `cursor_key`.
 pub async fn list(
     kv: &KvStore,
     filter: Filter,
     limit: usize,
     positions: Vec<Position>,
+    cursor_key: &[u8],
 ) -> Result<Page, worker::KvError> {
     let batches = positions.iter().map(|position| {
         let prefix = filter.prefix(position.provider);
@@ -210,6 +211,6 @@ pub async fn list(
     });
     Ok(Page {
         items,
-        cursor: (!next.is_empty()).then(|| encode_cursor(&filter, &next)),
+        cursor: (!next.is_empty()).then(|| encode_cursor(&filter, &next, cursor_key)),
     })
 }

@@ -140,8 +140,8 @@ async fn route(
             require_method(&log.method, &["GET"])?;
             let config = load_config(env)?;
             let request = Request::from(request);
-            api::authorize(&request, &config)?;
-            api::handle(&request, env, &config, collection, rest).await
+            let token = api::authorize(&request, &config)?;
+            api::handle(&request, env, &config, &token, collection, rest).await
         }
         _ => {
             log.route = "unknown";

@@ -16,7 +16,7 @@
 //! The worker appends over RPC (the `append` method that `scripts/worker-entry.mjs` exposes);
 //! the status API reads with `fetch`.
 //!
-//! The KV index is written by [`Subject::alarm`], at most once per [`INDEX_FLUSH_DELAY_MS`] per
+//! The KV index is written by [`Subject::alarm`], at most once per [`FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
 //! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The statuses
 //! whose status key may exist are the rows of `indexed_statuses` (created with `events`), so a
@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
 use switchboard_core::request::query_params;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -37,9 +38,6 @@ use worker::{
 };
 
 use crate::index;
-
-/// How long after an event the index is refreshed; events in between are coalesced.
-pub const INDEX_FLUSH_DELAY_MS: i64 = 1_000;
 
 /// The object name for a subject; also the namespace key of the KV index entries.
 pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {
@@ -149,9 +147,9 @@ impl DurableObject for Subject {
 
     /// Refreshes this subject's KV index entries from the committed state. An event merged
     /// while the KV writes are in flight sees no pending alarm and sets the next one. A failed
-    /// flush is logged and tried again later, backing off up to [`MAX_FLUSH_RETRY_MS`], for as
-    /// long as it fails: the runtime's own alarm retries stop after a few, and a subject with no
-    /// further event would then stay stale in the lists.
+    /// flush is logged and tried again later ([`flush_retry_delay_ms`]), for as long as it
+    /// fails: the runtime's own alarm retries stop after a few, and a subject with no further
+    /// event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm_pending.set(false);
         match self.flush_index().await {
@@ -159,8 +157,7 @@ impl DurableObject for Subject {
             Err(error) => {
                 let failures = self.flush_failures.get().saturating_add(1);
                 self.flush_failures.set(failures);
-                let retry_in_ms =
-                    (INDEX_FLUSH_DELAY_MS << failures.min(16)).min(MAX_FLUSH_RETRY_MS);
+                let retry_in_ms = flush_retry_delay_ms(failures);
                 let line = serde_json::json!({
                     "event": "index_flush_failed",
                     "subject": self.with_folded(|folded| object_name(
@@ -188,9 +185,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
         raw TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS indexed_statuses (status TEXT PRIMARY KEY)";
-
-/// The longest wait between two tries of a failing index flush.
-const MAX_FLUSH_RETRY_MS: i64 = 5 * 60 * 1000;
 
 /// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
 /// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
@@ -388,7 +382,7 @@ impl Subject {
         if inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
         }
-        self.schedule_flush(INDEX_FLUSH_DELAY_MS)?;
+        self.schedule_flush(FLUSH_DELAY_MS)?;
         Ok(!inserted)
     }
 

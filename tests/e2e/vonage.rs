@@ -564,11 +564,29 @@ fn list_shows_recent_calls_and_filters(suite: &Suite) {
     let second_page = summary(&client, &format!("/v1/calls?limit=1&cursor={cursor}"));
     assert_eq!(second_page["items"].as_array().map(Vec::len), Some(1));
     assert_ne!(first_page["items"][0]["id"], second_page["items"][0]["id"]);
-    assert_error(
-        &client.api("/v1/calls?cursor=not-a-cursor", TOKEN).unwrap(),
-        400,
-        "invalid_parameter",
-    );
+    // A cursor is good only as issued, and only with the token that listed it: a forged one
+    // never reaches KV.
+    let mut tampered = cursor.as_bytes().to_vec();
+    let inside_the_tag = tampered.len() - 5;
+    tampered[inside_the_tag] = if tampered[inside_the_tag] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    let tampered = String::from_utf8(tampered).expect("base64url is ASCII");
+    for (cursor, token) in [
+        ("not-a-cursor", TOKEN),
+        (tampered.as_str(), TOKEN),
+        (cursor, SECOND_TOKEN),
+    ] {
+        assert_error(
+            &client
+                .api(&format!("/v1/calls?limit=1&cursor={cursor}"), token)
+                .unwrap(),
+            400,
+            "invalid_parameter",
+        );
+    }
 
     assert_error(
         &client.api("/v1/calls?status=delivered", TOKEN).unwrap(),

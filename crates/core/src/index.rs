@@ -22,6 +22,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use hmac::Hmac;
+use sha2::Sha256;
+
+use crate::crypto::hmac;
+use crate::secret::constant_time_eq;
 use crate::{Kind, ProviderId, Status};
 
 /// The most keys one KV list call returns.
@@ -29,6 +34,20 @@ pub const MAX_BATCH: usize = 1000;
 
 /// KV refuses longer keys (UTF-8 bytes).
 pub const MAX_KEY_BYTES: usize = 512;
+
+/// How long after an event a subject's entries are rewritten; events in between are coalesced,
+/// so a subject writes each of its keys at most once per this delay (KV accepts one write per
+/// second per key).
+pub const FLUSH_DELAY_MS: i64 = 1_000;
+
+/// The longest wait between two tries of a failing flush.
+pub const MAX_FLUSH_RETRY_MS: i64 = 5 * 60 * 1000;
+
+/// When to try a flush again after it failed `failures` times in a row: twice the wait of the
+/// try before, from 2 s up to [`MAX_FLUSH_RETRY_MS`], for as long as it fails.
+pub fn flush_retry_delay_ms(failures: u32) -> i64 {
+    (FLUSH_DELAY_MS << failures.min(16)).min(MAX_FLUSH_RETRY_MS)
+}
 
 /// Which subjects a list returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,9 +255,15 @@ pub fn merge<T>(
     (items, positions)
 }
 
-/// List cursors wrap the positions, so that a cursor this API did not issue, or issued for
-/// another list, is recognized (400) instead of being passed to KV: `v2.` + base64url(JSON).
-const CURSOR_PREFIX: &str = "v2.";
+/// List cursors wrap the positions and carry a tag, so that a cursor this API did not issue, or
+/// issued for another list, is refused (400) and never reaches KV; a KV error on a page is then
+/// an outage (503), not the caller's mistake. `v3.` + base64url(JSON) + `.` + base64url(tag),
+/// the tag being the first [`CURSOR_TAG_BYTES`] of HMAC-SHA256, under the key the caller of
+/// [`encode_cursor`] chooses, of everything before the last `.`.
+const CURSOR_PREFIX: &str = "v3.";
+
+/// 128 bits: a forged cursor is refused with certainty, not with a lucky guess.
+const CURSOR_TAG_BYTES: usize = 16;
 
 #[derive(Serialize, Deserialize)]
 struct Cursor {
@@ -247,25 +272,42 @@ struct Cursor {
     positions: Vec<Position>,
 }
 
-pub fn encode_cursor(filter: &Filter, positions: &[Position]) -> String {
+fn cursor_tag(key: &[u8], signed: &str) -> Vec<u8> {
+    let mut tag = hmac::<Hmac<Sha256>>(key, signed.as_bytes());
+    tag.truncate(CURSOR_TAG_BYTES);
+    tag
+}
+
+/// A cursor for `positions` of the list `filter`, tagged under `key` (the worker's: the status
+/// API token the caller presented, so a cursor is good only with the token that listed it).
+pub fn encode_cursor(filter: &Filter, positions: &[Position], key: &[u8]) -> String {
     let cursor = Cursor {
         list: filter.scope(),
         positions: positions.to_vec(),
     };
     let json = serde_json::to_vec(&cursor).unwrap_or_default();
-    format!("{CURSOR_PREFIX}{}", BASE64URL.encode(json))
+    let signed = format!("{CURSOR_PREFIX}{}", BASE64URL.encode(json));
+    let tag = BASE64URL.encode(cursor_tag(key, &signed));
+    format!("{signed}.{tag}")
 }
 
-/// The positions inside one of our cursors, or `None` if `cursor` is not one for this list of
-/// `providers`: issued for the same kind and status, each position naming one of the providers,
-/// at most once, inside a batch.
+/// The positions inside one of our cursors, or `None` if `cursor` is not one, tagged under
+/// `key`, for this list of `providers`: issued for the same kind and status, each position
+/// naming one of the providers, at most once, inside a batch. The tag is compared in constant
+/// time before anything inside is read.
 pub fn decode_cursor(
     cursor: &str,
     filter: &Filter,
     providers: &[ProviderId],
+    key: &[u8],
 ) -> Option<Vec<Position>> {
-    let encoded = cursor.strip_prefix(CURSOR_PREFIX)?;
-    let json = BASE64URL.decode(encoded).ok()?;
+    // base64url has no `.`: the last one ends what the tag covers.
+    let (signed, tag) = cursor.rsplit_once('.')?;
+    let tag = BASE64URL.decode(tag).ok()?;
+    if !constant_time_eq(&tag, &cursor_tag(key, signed)) {
+        return None;
+    }
+    let json = BASE64URL.decode(signed.strip_prefix(CURSOR_PREFIX)?).ok()?;
     let Cursor { list, positions } = serde_json::from_slice(&json).ok()?;
     let valid = list == filter.scope()
         && !positions.is_empty()
@@ -290,6 +332,9 @@ pub fn decode_cursor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key cursors are tagged under in these tests.
+    const KEY: &[u8] = b"status-api-token";
 
     /// A provider's list as KV holds it: suffixes in key order, served in batches of at most
     /// `batch` keys, as KV would for a cursor (the cursor is the index of the next key).
@@ -352,9 +397,9 @@ mod tests {
                 provider: None,
                 status: None,
             };
-            let cursor = encode_cursor(&filter, &next);
+            let cursor = encode_cursor(&filter, &next, KEY);
             let providers: Vec<ProviderId> = lists.iter().map(|(p, _)| *p).collect();
-            positions = decode_cursor(&cursor, &filter, &providers).expect("our own cursor");
+            positions = decode_cursor(&cursor, &filter, &providers, KEY).expect("our own cursor");
         }
     }
 
@@ -522,9 +567,13 @@ mod tests {
                 after: Some("9999999999990/leg".into()),
                 skip: 4,
             }],
+            KEY,
         );
-        assert!(decode_cursor(&ours, &ringing_calls, &providers).is_some());
-        assert!(decode_cursor(&ours, &ringing_calls, &[ProviderId::Twilio]).is_none());
+        let decode = |cursor: &str, filter: &Filter, providers: &[ProviderId]| {
+            decode_cursor(cursor, filter, providers, KEY)
+        };
+        assert!(decode(&ours, &ringing_calls, &providers).is_some());
+        assert!(decode(&ours, &ringing_calls, &[ProviderId::Twilio]).is_none());
         let other_lists = [
             Filter {
                 status: Some(Status::Completed),
@@ -540,17 +589,40 @@ mod tests {
             },
         ];
         for other in other_lists {
-            assert!(
-                decode_cursor(&ours, &other, &providers).is_none(),
-                "{other:?}"
-            );
+            assert!(decode(&ours, &other, &providers).is_none(), "{other:?}");
         }
-        let ours_with = |positions: &[Position]| encode_cursor(&ringing_calls, positions);
+
+        // Tagged under our key, but not what this API issues.
+        let ours_with = |positions: &[Position]| encode_cursor(&ringing_calls, positions, KEY);
+        let tagged = |json: &str| {
+            let signed = format!("v3.{}", BASE64URL.encode(json));
+            let tag = BASE64URL.encode(cursor_tag(KEY, &signed));
+            format!("{signed}.{tag}")
+        };
+        let (signed, tag) = ours.rsplit_once('.').expect("a tagged cursor");
+        let mut altered = BASE64URL.decode(&signed[3..]).expect("base64url");
+        let skip = altered
+            .iter()
+            .rposition(|&byte| byte == b'4')
+            .expect("skip 4");
+        altered[skip] = b'5';
         let refused = [
             "not-a-cursor".to_owned(),
-            "v2.%%%".to_owned(),
-            format!("v2.{}", BASE64URL.encode("[]")),
-            format!("v2.{}", BASE64URL.encode(r#"{"list":"call/ringing"}"#)),
+            "v3.%%%".to_owned(),
+            // Unsigned, as the cursors of earlier versions were.
+            signed.replace("v3.", "v2."),
+            signed.to_owned(),
+            // Issued under another key (another status API token).
+            encode_cursor(
+                &ringing_calls,
+                &[Position::start(ProviderId::Telnyx)],
+                b"other",
+            ),
+            // A tag that is cut, or moved onto other positions.
+            format!("{signed}.{}", &tag[..tag.len() - 2]),
+            format!("v3.{}.{tag}", BASE64URL.encode(&altered)),
+            tagged("[]"),
+            tagged(r#"{"list":"call/ringing"}"#),
             ours_with(&[]),
             ours_with(&[Position {
                 skip: MAX_BATCH,
@@ -571,10 +643,20 @@ mod tests {
         ];
         for cursor in refused {
             assert!(
-                decode_cursor(&cursor, &ringing_calls, &providers).is_none(),
+                decode(&cursor, &ringing_calls, &providers).is_none(),
                 "{cursor}"
             );
         }
+    }
+
+    #[test]
+    fn a_failing_flush_is_retried_ever_later_up_to_five_minutes() {
+        let waits: Vec<i64> = (1..=10).map(flush_retry_delay_ms).collect();
+        assert_eq!(
+            waits,
+            [2, 4, 8, 16, 32, 64, 128, 256, 300, 300].map(|seconds| seconds * 1000)
+        );
+        assert_eq!(flush_retry_delay_ms(u32::MAX), MAX_FLUSH_RETRY_MS);
     }
 
     #[test]
