@@ -1,4 +1,5 @@
-//! The layout and the paging of the list index (KV in the worker), with no I/O.
+//! The layout and the paging of the list index (KV in the worker), its tagged cursors, and when
+//! a subject rewrites its entries, with no I/O.
 //!
 //! Keys are provider-major, two per subject, so a flush of one subject writes two keys (plus
 //! one per alias) and a list filtered by provider is one prefix scan:
@@ -20,9 +21,8 @@ use std::collections::VecDeque;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
-
 use hmac::Hmac;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::crypto::hmac;
