@@ -129,7 +129,7 @@ async fn route(
                 .parse()
                 .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
             let config = load_config(env)?;
-            webhook::receive(&request, headers, env, &config, provider, log).await
+            webhook::receive(&request, &url, headers, env, &config, provider, log).await
         }
         ["v1", ..] if log.method == "OPTIONS" => {
             log.route = "status_api";

@@ -34,8 +34,10 @@ struct Acknowledgement {
     accepted: Vec<Accepted>,
 }
 
+/// `url` and `headers` are the request's, read once by the router.
 pub async fn receive(
     request: &Request,
+    url: &str,
     headers: &Headers,
     env: &Env,
     config: &Config,
@@ -46,7 +48,13 @@ pub async fn receive(
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
     let body = read_body(request, headers, config.max_body_bytes).await?;
-    let captured = capture(request, headers, body, config.public_base_url.as_deref());
+    let captured = capture(
+        &log.method,
+        url,
+        headers,
+        body,
+        config.public_base_url.as_deref(),
+    );
     let now = Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX));
     let events = provider.receive(&captured, now)?;
     log.unknown_words = events
@@ -184,17 +192,14 @@ fn unreadable_body(error: JsValue) -> AppError {
 /// The request exactly as received: method, URL (the runtime's, with scheme and host replaced by
 /// `PUBLIC_BASE_URL` when set), headers, body bytes.
 fn capture(
-    request: &Request,
+    method: &str,
+    url: &str,
     headers: &Headers,
     body: Vec<u8>,
     public_base_url: Option<&str>,
 ) -> CapturedRequest {
-    let url = request.url();
-    let url = match public_base_url {
-        Some(base) => rebase_url(&url, base),
-        None => url,
-    };
-    let mut captured = CapturedRequest::new(&request.method(), &url);
+    let rebased = public_base_url.map(|base| rebase_url(url, base));
+    let mut captured = CapturedRequest::new(method, rebased.as_deref().unwrap_or(url));
     for (name, value) in headers.entries() {
         captured.set_header(&name, &value);
     }
