@@ -49,6 +49,21 @@ pub enum WebhookError {
     /// The provider documents rare unsigned callbacks that it retries on 5xx (Vonage voice).
     #[error("unsigned callback refused so that the provider retries it signed")]
     UnsignedCallback,
+
+    /// The request carries content its signature does not cover in a place it would be read
+    /// from (a `GET` body, a JWT's body hash on a query, parameters left out of the signed
+    /// string): refused rather than read unsigned.
+    #[error("the signature does not cover {0}")]
+    UnsignedContent(&'static str),
+
+    /// The signed string can be cut into parameters in more than one way here, so what was
+    /// signed is not what would be read.
+    #[error("the signed string is ambiguous: {0}")]
+    AmbiguousSignedString(&'static str),
+
+    /// A token that authorizes one request only was presented again.
+    #[error("this signed token was already used")]
+    ReplayedToken,
 }
 
 impl WebhookError {
@@ -65,6 +80,9 @@ impl WebhookError {
             Self::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
             Self::MissingSignedField(_) => "missing_signed_field",
             Self::UnsignedCallback => "unsigned_callback",
+            Self::UnsignedContent(_) => "unsigned_content",
+            Self::AmbiguousSignedString(_) => "ambiguous_signed_string",
+            Self::ReplayedToken => "replayed_token",
         }
     }
 
@@ -77,7 +95,10 @@ impl WebhookError {
             | Self::UnsupportedAlgorithm(_)
             | Self::PayloadHashMismatch
             | Self::TimestampOutOfTolerance(_)
-            | Self::MissingSignedField(_) => ErrorClass::Unauthorized,
+            | Self::MissingSignedField(_)
+            | Self::UnsignedContent(_)
+            | Self::AmbiguousSignedString(_)
+            | Self::ReplayedToken => ErrorClass::Unauthorized,
             Self::UnsignedCallback => ErrorClass::RetryLater,
         }
     }
@@ -124,6 +145,21 @@ mod tests {
                 WebhookError::UnsignedCallback,
                 "unsigned_callback",
                 ErrorClass::RetryLater,
+            ),
+            (
+                WebhookError::UnsignedContent("the query"),
+                "unsigned_content",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::AmbiguousSignedString("a value holds `&`"),
+                "ambiguous_signed_string",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::ReplayedToken,
+                "replayed_token",
+                ErrorClass::Unauthorized,
             ),
         ];
         for (error, code, class) in cases {

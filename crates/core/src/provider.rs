@@ -50,6 +50,16 @@ pub trait Provider {
     /// stored (status unchanged) and the worker logs them, so a new provider word is noticed.
     fn is_known_word(&self, kind: Kind, word: &str) -> bool;
 
+    /// The single-use token that authorizes `request`, when its signature does not cover the
+    /// content the event is read from and only remembering the token makes one token worth one
+    /// event (a Vonage voice `GET` event: the JWT does not cover the query). The worker keeps
+    /// each such token, in an object of its own, until it expires, and refuses a second event
+    /// under it ([`WebhookError::ReplayedToken`]). `None` for every other request. Call it only
+    /// after [`receive`](Provider::receive) accepted the request.
+    fn single_use_token(&self, _request: &CapturedRequest) -> Option<SingleUseToken> {
+        None
+    }
+
     /// Verifies, then normalizes.
     fn receive(
         &self,
@@ -59,6 +69,15 @@ pub trait Provider {
         let verified = self.verify(request, now)?;
         self.normalize(verified, now)
     }
+}
+
+/// A signed token that may authorize one event only (see [`Provider::single_use_token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleUseToken {
+    /// Unique per token and provider (`vonage:{jti}`).
+    pub id: String,
+    /// When the token stops being accepted anyway: until then it must be remembered.
+    pub expires_at: Timestamp,
 }
 
 /// The provider's side of its scheme, for the CLI simulator and tests. A trait of its own, not a

@@ -22,7 +22,7 @@ use std::str::FromStr;
 use self::params::Params;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId, UnknownName};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Provider, Signer, SingleUseToken, Verified};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -98,13 +98,14 @@ impl Provider for Vonage {
     ) -> Result<Verified<'a>, WebhookError> {
         let config = &self.config;
         if let Some(token) = request.bearer_token() {
-            voice::verify_webhook(
+            let claims = voice::verify_webhook(
                 token,
                 &request.body,
                 &config.secrets,
                 config.tolerance_seconds,
                 now,
             )?;
+            voice::require_bound_shape(request, &claims)?;
             return Ok(Verified::new(request));
         }
         let params = Params::from_request(request)?;
@@ -137,6 +138,16 @@ impl Provider for Vonage {
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
         is_known_word(kind, word)
+    }
+
+    /// A voice `GET` event's JWT: it does not cover the query the event is read from.
+    fn single_use_token(&self, request: &CapturedRequest) -> Option<SingleUseToken> {
+        if request.method != "GET" {
+            return None;
+        }
+        let claims =
+            voice::verify_jwt_signature(request.bearer_token()?, &self.config.secrets).ok()?;
+        voice::single_use_token(&claims, self.config.tolerance_seconds)
     }
 }
 

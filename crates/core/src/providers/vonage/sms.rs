@@ -150,7 +150,7 @@ fn build_signed_string(params: &[(String, String)], keep: impl Fn(&str) -> bool)
     sorted.sort_unstable_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
     sorted
         .into_iter()
-        .map(|(key, value)| format!("&{key}={}", value.replace(['&', '='], "_")))
+        .map(|(key, value)| format!("&{key}={}", signed_value(value)))
         .collect()
 }
 
@@ -301,6 +301,12 @@ fn event_id(params: &[(String, String)]) -> String {
     content_event_id("vonage", signed_string(&identifying).as_bytes())
 }
 
+/// A value as the signed string holds it: `&` and `=` replaced with `_`. The signature cannot
+/// tell `a_b` from `a&b` or `a=b`, so the event keeps the form that was signed.
+fn signed_value(value: &str) -> String {
+    value.replace(['&', '='], "_")
+}
+
 /// Maps a verified delivery receipt to its event.
 ///
 /// Quirk: in a DLR, `to` is *your* sender id and `msisdn` the recipient ("`msisdn`: the number
@@ -309,6 +315,7 @@ fn event_id(params: &[(String, String)]) -> String {
 /// the event's `from` is the DLR's `to` and its `to` is `msisdn`.
 ///
 /// `price` is in the account's currency, which the receipt does not name: no currency is set.
+/// Every value is read in its signed form ([`signed_value`]).
 ///
 /// Event id: the parameters without [`SIGNING_PARAMS`] and without blank values. Blank values
 /// carry nothing this function reads, and the Java SDK's string does not sign them (accepted by
@@ -320,7 +327,7 @@ pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event,
         params
             .iter()
             .find(|(name, value)| name == key && !is_blank(value))
-            .map(|(_, value)| value.clone())
+            .map(|(_, value)| signed_value(value))
     };
     let subject_id = value("messageId").ok_or(WebhookError::MissingField("messageId"))?;
     let provider_status = value("status").ok_or(WebhookError::MissingField("status"))?;

@@ -9,7 +9,10 @@
 //! jwt/src/vonage_jwt/verify_jwt.py`), so `payload_hash` and `iat` are checked here.
 //!
 //! A `GET` event (`event_method=GET`) has no body and its query is not covered by the token: the
-//! token proves only that Vonage sent *a* request around `iat`.
+//! token proves only that Vonage sent *a* request around `iat`. So the event is read from where
+//! the token binds it ([`require_bound_shape`]): a `POST` from its body (`payload_hash`), never
+//! from a query; a `GET` from its query only with no body, and its token authorizes one event
+//! only ([`single_use_token`]: the worker remembers each `jti` until the token expires).
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -23,6 +26,7 @@ use super::params::{params_event_id, Params};
 use crate::crypto::{hmac, matches_any_tag, sha256_hex};
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::provider::SingleUseToken;
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -223,6 +227,40 @@ pub(crate) fn verify_webhook(
         return Err(WebhookError::TimestampOutOfTolerance(issued_at.to_string()));
     }
     Ok(claims)
+}
+
+/// Refuses a signed voice request whose event would be read from content the token does not
+/// bind: a `GET` carrying a body (its event is read from the query, the body hash covers the
+/// body), any other method without a body (its event would be read from the query under a
+/// token made for a body), and a `GET` token without `jti` (it could not be held to one event).
+pub(crate) fn require_bound_shape(
+    request: &CapturedRequest,
+    claims: &Claims,
+) -> Result<(), WebhookError> {
+    match (request.method.as_str(), request.body.is_empty()) {
+        ("GET", false) => Err(WebhookError::UnsignedContent(
+            "the query of a GET voice event that carries a body",
+        )),
+        ("GET", true) if claims.jti.is_none() => Err(WebhookError::MissingSignedField("jti")),
+        ("GET", true) => Ok(()),
+        (_, true) => Err(WebhookError::UnsignedContent(
+            "the query of a voice event sent without a body",
+        )),
+        (_, false) => Ok(()),
+    }
+}
+
+/// The single-use token of a `GET` event's claims: `vonage:` and a digest of `jti` (fixed
+/// length, whatever the sender put in it), remembered until `iat` leaves the tolerance.
+pub(crate) fn single_use_token(claims: &Claims, tolerance_seconds: u32) -> Option<SingleUseToken> {
+    let jti = claims.jti.as_deref()?;
+    let issued_at = claims.issued_at?;
+    Some(SingleUseToken {
+        id: content_event_id("vonage-jti", jti.as_bytes()),
+        expires_at: Timestamp::from_unix_seconds(
+            issued_at.saturating_add(i64::from(tolerance_seconds)),
+        ),
+    })
 }
 
 /// A token as Vonage would send it for `body` at `now`: `{"alg":"HS256","typ":"JWT"}` and claims
