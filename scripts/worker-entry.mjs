@@ -7,6 +7,8 @@ import { DurableObject } from "cloudflare:workers";
 import worker, { Subject as WasmSubject } from "./index.js";
 
 export default worker;
+// Called with `fetch` only, so exported as workers-rs builds it.
+export { TokenGuard } from "./index.js";
 
 export class Subject extends DurableObject {
   #inner;

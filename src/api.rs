@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use switchboard_core::error::echo;
 use switchboard_core::index::{decode_cursor, Filter, Position};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::{matches_any, Secret};
@@ -92,7 +93,7 @@ async fn ask(
 ) -> Result<Response, AppError> {
     let provider: ProviderId = provider
         .parse()
-        .map_err(|_| AppError::UnknownProvider(provider.to_owned()))?;
+        .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
     let response = subject_stub(env, provider, kind, id)?
         .fetch_with_str(url)
         .await?;
@@ -170,7 +171,10 @@ async fn list(
         match name.as_str() {
             "provider" if !value.is_empty() => {
                 filter.provider = Some(value.parse().map_err(|_| {
-                    AppError::InvalidParameter(format!("provider: no provider named `{value}`"))
+                    AppError::InvalidParameter(format!(
+                        "provider: no provider named `{}`",
+                        echo(&value)
+                    ))
                 })?);
             }
             "status" if !value.is_empty() => {
@@ -180,7 +184,8 @@ async fn list(
                     .filter(|status: &Status| status.rank(kind).is_some())
                     .ok_or_else(|| {
                         AppError::InvalidParameter(format!(
-                            "status: `{value}` is not a {} status",
+                            "status: `{}` is not a {} status",
+                            echo(&value),
                             kind.as_str()
                         ))
                     })?;
@@ -193,7 +198,8 @@ async fn list(
                     .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
                     .ok_or_else(|| {
                         AppError::InvalidParameter(format!(
-                            "limit: `{value}` is not a whole number from 1 to {MAX_PAGE_SIZE}"
+                            "limit: `{}` is not a whole number from 1 to {MAX_PAGE_SIZE}",
+                            echo(&value)
                         ))
                     })?;
             }

@@ -12,12 +12,18 @@ use crate::error::AppError;
 /// How long browsers may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
 
-/// Adds the headers that let `origin` (already checked against the list) read `response`.
+/// Marks a status API answer as depending on the request's `Origin`, whichever origin asked
+/// (or none): a cache must not hand one origin's answer, with or without CORS headers, to
+/// another.
+pub fn vary(response: &mut Response) -> Result<()> {
+    response.headers_mut().append("vary", "Origin")
+}
+
+/// Adds the header that lets `origin` (already checked against the list) read `response`.
 pub fn allow(response: &mut Response, origin: &str) -> Result<()> {
-    let headers = response.headers_mut();
-    headers.set("access-control-allow-origin", origin)?;
-    headers.append("vary", "Origin")?;
-    Ok(())
+    response
+        .headers_mut()
+        .set("access-control-allow-origin", origin)
 }
 
 /// Answers `OPTIONS /v1/*`: 204 for a listed origin (its CORS headers are added by the caller,

@@ -14,12 +14,14 @@ mod cors;
 mod error;
 mod index;
 mod subject;
+mod token_guard;
 mod webhook;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
 
 use serde::Serialize;
+use switchboard_core::error::echo;
 use switchboard_core::request::url_path;
 use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
@@ -28,6 +30,9 @@ use crate::error::AppError;
 
 /// The Durable Object namespace binding of [`subject::Subject`].
 const SUBJECTS_BINDING: &str = "SUBJECTS";
+
+/// The Durable Object namespace binding of [`token_guard::TokenGuard`].
+const TOKEN_GUARDS_BINDING: &str = "TOKEN_GUARDS";
 
 /// Facts about one request for its log line.
 #[derive(Default, Serialize)]
@@ -85,6 +90,7 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
         }
     };
     if log.route == "status_api" {
+        cors::vary(&mut response)?;
         if let Some(origin) = allowed_origin(&env, headers.get("origin")?) {
             cors::allow(&mut response, &origin)?;
         }
@@ -123,11 +129,11 @@ async fn route(
         }
         ["webhooks", provider] => {
             log.route = "webhook";
-            log.provider = Some(provider.chars().take(32).collect());
+            log.provider = Some(echo(provider));
             require_method(&log.method, &["GET", "POST"])?;
             let provider: ProviderId = provider
                 .parse()
-                .map_err(|_| AppError::UnknownProvider(provider.chars().take(32).collect()))?;
+                .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
             let config = load_config(env)?;
             webhook::receive(&request, &url, headers, env, &config, provider, log).await
         }

@@ -28,8 +28,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
-use switchboard_core::request::query_params;
-use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, Status, SubjectState, Summary};
+use switchboard_core::request::{query_params, Redacted};
+use switchboard_core::{Event, Kind, ProviderId, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::js_sys::{Date, Object};
 use worker::{
@@ -52,11 +52,12 @@ pub fn request_url(event_id: &str) -> String {
     format!("https://subject/request?event_id={event_id}")
 }
 
-/// An event to append, as the worker sends it.
+/// An event to append, as the worker sends it: the raw request as it is stored, without
+/// credentials (`CapturedRequest::redacted`).
 #[derive(Serialize)]
 pub struct AppendRequest<'a> {
     pub event: &'a Event,
-    pub raw: &'a CapturedRequest,
+    pub raw: Redacted<'a>,
 }
 
 /// An event to append, as the object reads it: both members are stored as the JSON text

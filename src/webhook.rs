@@ -6,8 +6,11 @@
 
 use serde::Serialize;
 use switchboard_core::config::secret_setting;
+use switchboard_core::error::echo;
 use switchboard_core::request::rebase_url;
-use switchboard_core::{CapturedRequest, Config, Event, Kind, ProviderId, Timestamp};
+use switchboard_core::{
+    CapturedRequest, Config, Event, Kind, ProviderId, SingleUseToken, Timestamp, WebhookError,
+};
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
@@ -16,7 +19,8 @@ use worker::{wasm_bindgen_futures, Date, Env, Headers, Response};
 
 use crate::error::AppError;
 use crate::subject::{object_name, AppendRequest};
-use crate::{RequestLog, SUBJECTS_BINDING};
+use crate::token_guard::claim_url;
+use crate::{RequestLog, SUBJECTS_BINDING, TOKEN_GUARDS_BINDING};
 
 /// Longest provider id accepted for a call or message: it becomes part of KV keys (≤ 512 bytes).
 const MAX_SUBJECT_ID_BYTES: usize = 200;
@@ -60,18 +64,20 @@ pub async fn receive(
     log.unknown_words = events
         .iter()
         .filter(|event| !provider.is_known_word(event.kind, &event.provider_status))
-        .map(|event| event.provider_status.chars().take(32).collect())
+        .map(|event| echo(&event.provider_status))
         .collect();
     if let Some(event) = events
         .iter()
         .find(|event| event.subject_id.len() > MAX_SUBJECT_ID_BYTES)
     {
-        return Err(AppError::Webhook(
-            switchboard_core::WebhookError::Malformed(format!(
-                "{} id longer than {MAX_SUBJECT_ID_BYTES} bytes",
-                event.kind.as_str()
-            )),
-        ));
+        return Err(AppError::Webhook(WebhookError::Malformed(format!(
+            "{} id longer than {MAX_SUBJECT_ID_BYTES} bytes",
+            event.kind.as_str()
+        ))));
+    }
+
+    if let Some(token) = provider.single_use_token(&captured) {
+        claim(env, &token, &events).await?;
     }
 
     let mut accepted = Vec::with_capacity(events.len());
@@ -184,7 +190,7 @@ fn unreadable_body(error: JsValue) -> AppError {
         .map(|error| String::from(error.message()))
         .or_else(|| error.as_string())
         .unwrap_or_default();
-    AppError::Webhook(switchboard_core::WebhookError::Malformed(format!(
+    AppError::Webhook(WebhookError::Malformed(format!(
         "the request body could not be read to its end: {reason}"
     )))
 }
@@ -207,6 +213,23 @@ fn capture(
     captured
 }
 
+/// Holds a single-use token to these events in its own `TokenGuard` object: a second request
+/// under the same token is refused unless it carries the very same events (a retry).
+async fn claim(env: &Env, token: &SingleUseToken, events: &[Event]) -> Result<(), AppError> {
+    let event_ids: Vec<&str> = events.iter().map(|event| event.event_id.as_str()).collect();
+    let response = env
+        .durable_object(TOKEN_GUARDS_BINDING)?
+        .id_from_name(&token.id)?
+        .get_stub()?
+        .fetch_with_str(&claim_url(&event_ids.join("\n"), token.expires_at.millis()))
+        .await?;
+    match response.status_code() {
+        200 => Ok(()),
+        409 => Err(AppError::Webhook(WebhookError::ReplayedToken)),
+        status => Err(AppError::Internal(format!("token guard answered {status}"))),
+    }
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// The `Subject` Durable Object's stub, called over RPC (`scripts/worker-entry.mjs`).
@@ -225,8 +248,11 @@ async fn append(env: &Env, event: &Event, raw: &CapturedRequest) -> Result<bool,
         .id_from_name(&name)?
         .get_stub()?
         .into_rpc();
-    let body = serde_json::to_string(&AppendRequest { event, raw })
-        .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
+    let body = serde_json::to_string(&AppendRequest {
+        event,
+        raw: raw.redacted(),
+    })
+    .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
     let answer = subject
         .append(&body)
         .map(JsFuture::from)

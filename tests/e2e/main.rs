@@ -15,6 +15,7 @@ mod concurrency;
 mod http;
 mod http_fuzz;
 mod providers;
+mod security;
 mod support;
 mod vonage;
 mod worker;
@@ -71,6 +72,7 @@ fn main() {
     let arguments = Arguments::from_args();
     let mut tests = vonage::tests();
     tests.extend(providers::tests());
+    tests.extend(security::tests());
     tests.extend(concurrency::tests());
     tests.extend(http_fuzz::tests());
     if arguments.list {

@@ -4,6 +4,21 @@
 //! API: the worker returns it as `{"error": code}` and logs it) and a [`class`](WebhookError::class)
 //! that the worker maps to an HTTP status. Messages never contain a secret, a signature or a body.
 
+/// The most characters of request text that an error message or a log line repeats: enough to
+/// recognize a word, too few to carry a payload back or flood a log.
+pub const MAX_ECHO_CHARS: usize = 32;
+
+/// `text` as an error or a log line may repeat it: its first [`MAX_ECHO_CHARS`] characters,
+/// with `…` when it was longer.
+pub fn echo(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut shown: String = chars.by_ref().take(MAX_ECHO_CHARS).collect();
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// What kind of failure an error is; the worker maps each class to one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -107,6 +122,19 @@ impl WebhookError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoes_are_cut_short() {
+        assert_eq!(echo("completed"), "completed");
+        assert_eq!(
+            echo(&"x".repeat(MAX_ECHO_CHARS)),
+            "x".repeat(MAX_ECHO_CHARS)
+        );
+        assert_eq!(
+            echo(&"é".repeat(3000)),
+            format!("{}…", "é".repeat(MAX_ECHO_CHARS))
+        );
+    }
 
     #[test]
     fn codes_are_stable_and_classes_match() {

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::echo;
 use crate::time::Timestamp;
 
 /// A webhook source. The string form is the path segment of `/webhooks/{provider}`.
@@ -63,14 +64,21 @@ impl FromStr for ProviderId {
         Self::ALL
             .into_iter()
             .find(|provider| provider.as_str() == name)
-            .ok_or_else(|| UnknownName(name.to_owned()))
+            .ok_or_else(|| UnknownName::new(name))
     }
 }
 
-/// A name that is not one of the enum's string forms.
+/// A name that is not one of the enum's string forms, cut as errors repeat request text
+/// ([`echo`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown name `{0}`")]
 pub struct UnknownName(pub String);
+
+impl UnknownName {
+    pub fn new(name: &str) -> Self {
+        Self(echo(name))
+    }
+}
 
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -96,7 +104,7 @@ impl FromStr for Kind {
         match name {
             "call" => Ok(Kind::Call),
             "message" => Ok(Kind::Message),
-            other => Err(UnknownName(other.to_owned())),
+            other => Err(UnknownName::new(other)),
         }
     }
 }
@@ -271,7 +279,7 @@ impl FromStr for Status {
             .into_iter()
             .chain(Status::MESSAGE)
             .find(|status| status.as_str() == name)
-            .ok_or_else(|| UnknownName(name.to_owned()))
+            .ok_or_else(|| UnknownName::new(name))
     }
 }
 

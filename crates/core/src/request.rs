@@ -15,11 +15,7 @@ use std::collections::BTreeMap;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::WebhookError;
-
-/// How much of an unsupported media type [`BodyKind::Other`] keeps: the header is sender-chosen
-/// text that ends up in error messages and logs.
-const MAX_MEDIA_TYPE_CHARS: usize = 64;
+use crate::error::{echo, WebhookError};
 
 /// An HTTP request as the provider sent it. Signatures are checked on these exact bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +36,8 @@ pub enum BodyKind {
     Empty,
     Json,
     Form,
-    /// Any other media type (or none) with a non-empty body, lower-cased and cut to its first
-    /// 64 characters.
+    /// Any other media type (or none) with a non-empty body, lower-cased and cut as errors
+    /// repeat request text ([`echo`]).
     Other(String),
 }
 
@@ -101,7 +97,7 @@ impl CapturedRequest {
             "application/json" => BodyKind::Json,
             "application/x-www-form-urlencoded" => BodyKind::Form,
             _ if media_type.ends_with("+json") => BodyKind::Json,
-            _ => BodyKind::Other(media_type.chars().take(MAX_MEDIA_TYPE_CHARS).collect()),
+            _ => BodyKind::Other(echo(&media_type)),
         }
     }
 
@@ -193,8 +189,90 @@ pub fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Headers that carry a credential rather than a signature: the `Cookie`s and proxy
+/// credentials a client adds, API keys, and any `Authorization` that is not a `Bearer` token
+/// (Twilio sends `Basic` credentials when the callback URL embeds them, providers.md §6). Only a
+/// `Bearer` `Authorization` is a provider's signature here (Vonage's voice JWT).
+const CREDENTIAL_HEADERS: [&str; 5] = [
+    "cookie",
+    "proxy-authorization",
+    "x-api-key",
+    "x-auth-token",
+    "x-amz-security-token",
+];
+
+/// Signatures that do not cover their request's content (Plivo V2 signs the URL and a nonce,
+/// not the parameters, providers.md §7): with any body, they would verify forever.
+const UNBOUND_SIGNATURE_HEADERS: [&str; 2] = ["x-plivo-signature-v2", "x-plivo-signature-ma-v2"];
+
+/// What a stored request holds in place of a withheld header value.
+pub const REDACTED: &str = "[redacted]";
+
+/// Whether a header's value is withheld from stored requests (see [`CapturedRequest::redacted`]).
+fn is_withheld(name: &str, value: &str) -> bool {
+    CREDENTIAL_HEADERS.contains(&name)
+        || UNBOUND_SIGNATURE_HEADERS.contains(&name)
+        || (name == "authorization" && bearer_credential(value).is_none())
+}
+
+/// A request as it is stored and exported (see [`CapturedRequest::redacted`]).
+pub struct Redacted<'a>(&'a CapturedRequest);
+
+impl Serialize for Redacted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.file(true).serialize(serializer)
+    }
+}
+
+impl CapturedRequest {
+    /// The request as it is stored and exported: the same file format, with the value of every
+    /// header that is a credential, or a signature that covers none of the content, replaced by
+    /// [`REDACTED`]. Every signature that binds its request's content stays, so an exported
+    /// request can still be verified offline (`switchboard verify`).
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted(self)
+    }
+
+    fn file(&self, redact: bool) -> CapturedRequestOut<'_> {
+        let (body, body_base64) = match std::str::from_utf8(&self.body) {
+            Ok(text) => (Some(text), None),
+            Err(_) => (None, Some(BASE64.encode(&self.body))),
+        };
+        CapturedRequestOut {
+            method: &self.method,
+            url: &self.url,
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = if redact && is_withheld(name, value) {
+                        REDACTED
+                    } else {
+                        value.as_str()
+                    };
+                    (name.as_str(), value)
+                })
+                .collect(),
+            body,
+            body_base64,
+        }
+    }
+}
+
+/// The serialized shape, written without copying the request.
+#[derive(Serialize)]
+struct CapturedRequestOut<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+}
+
 /// The serialized shape: `body` when the bytes are UTF-8, else `body_base64`.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct CapturedRequestFile {
     method: String,
     url: String,
@@ -208,18 +286,7 @@ struct CapturedRequestFile {
 
 impl Serialize for CapturedRequest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (body, body_base64) = match std::str::from_utf8(&self.body) {
-            Ok(text) => (Some(text.to_owned()), None),
-            Err(_) => (None, Some(BASE64.encode(&self.body))),
-        };
-        CapturedRequestFile {
-            method: self.method.clone(),
-            url: self.url.clone(),
-            headers: self.headers.clone(),
-            body,
-            body_base64,
-        }
-        .serialize(serializer)
+        self.file(false).serialize(serializer)
     }
 }
 
@@ -271,6 +338,38 @@ mod tests {
         let json = serde_json::to_string(&binary).unwrap();
         assert!(json.contains("body_base64"));
         assert_eq!(CapturedRequest::from_json(&json).unwrap(), binary);
+    }
+
+    #[test]
+    fn a_stored_request_withholds_credentials_and_unbound_signatures() {
+        let request = CapturedRequest::new("POST", "https://h.example/webhooks/twilio")
+            .with_header("Authorization", "Basic dXNlcjpwYXNz")
+            .with_header("Cookie", "session=1")
+            .with_header("Proxy-Authorization", "Basic eA==")
+            .with_header("X-Plivo-Signature-V2", "c2ln")
+            .with_header("X-Twilio-Signature", "dHdpbGlv")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("CallSid=CA1");
+        let stored = serde_json::to_value(request.redacted()).unwrap();
+        for name in [
+            "authorization",
+            "cookie",
+            "proxy-authorization",
+            "x-plivo-signature-v2",
+        ] {
+            assert_eq!(stored["headers"][name], REDACTED, "{name}");
+        }
+        assert_eq!(stored["headers"]["x-twilio-signature"], "dHdpbGlv");
+        assert_eq!(stored["body"], "CallSid=CA1");
+        assert_eq!(stored["url"], "https://h.example/webhooks/twilio");
+
+        let vonage = CapturedRequest::new("GET", "u").with_header("authorization", "Bearer a.b.c");
+        let stored = serde_json::to_value(vonage.redacted()).unwrap();
+        assert_eq!(stored["headers"]["authorization"], "Bearer a.b.c");
+        assert_eq!(
+            serde_json::to_string(&vonage.redacted()).unwrap(),
+            serde_json::to_string(&vonage).unwrap()
+        );
     }
 
     #[test]
@@ -390,13 +489,13 @@ mod tests {
         let request = CapturedRequest::new("POST", "u")
             .with_header("content-type", &format!("{long}; charset=utf-8"))
             .with_body("a");
-        assert_eq!(
-            request.body_kind(),
-            BodyKind::Other(long.chars().take(64).collect())
-        );
+        assert_eq!(request.body_kind(), BodyKind::Other(echo(&long)));
         let multibyte = CapturedRequest::new("POST", "u")
             .with_header("content-type", &"é".repeat(100))
             .with_body("a");
-        assert_eq!(multibyte.body_kind(), BodyKind::Other("é".repeat(64)));
+        assert_eq!(
+            multibyte.body_kind(),
+            BodyKind::Other(format!("{}…", "é".repeat(32)))
+        );
     }
 }

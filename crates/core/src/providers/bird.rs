@@ -24,7 +24,7 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{hmac, matches_any_tag};
-use crate::error::WebhookError;
+use crate::error::{echo, WebhookError};
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Provider, Signer, Verified};
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
@@ -158,7 +158,7 @@ pub fn verify_signature(
             "`messagebird-signature` matches no configured signing key".into(),
         ));
     }
-    let shown = || timestamp.chars().take(32).collect::<String>();
+    let shown = || echo(timestamp);
     match parse_timestamp(timestamp) {
         Some(at) if at.within(now, tolerance_seconds) => Ok(()),
         _ => Err(WebhookError::TimestampOutOfTolerance(shown())),
@@ -202,7 +202,7 @@ fn normalize_call(
     if let Some(name) = event_name.filter(|name| !name.starts_with("voice.")) {
         return Err(WebhookError::Malformed(format!(
             "Bird event `{}` is not a voice event",
-            name.chars().take(64).collect::<String>()
+            echo(name)
         )));
     }
     let call = match envelope.get("payload") {

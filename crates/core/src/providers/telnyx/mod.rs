@@ -27,7 +27,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use crate::error::WebhookError;
+use crate::error::{echo, WebhookError};
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Signer, Verified};
 use crate::request::{BodyKind, CapturedRequest};
@@ -37,9 +37,6 @@ use crate::time::Timestamp;
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
 /// The signed timestamp header (unix seconds).
 pub const TIMESTAMP_HEADER: &str = "telnyx-timestamp";
-
-/// The most of a sender-chosen value (a timestamp header, a word) that goes into an error.
-const MAX_ECHO_CHARS: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct TelnyxConfig {
@@ -176,13 +173,10 @@ pub(crate) fn verify_webhook(
     if Timestamp::from_unix_seconds(seconds).within(now, config.tolerance_seconds) {
         Ok(())
     } else {
-        Err(WebhookError::TimestampOutOfTolerance(cap(timestamp.trim())))
+        Err(WebhookError::TimestampOutOfTolerance(echo(
+            timestamp.trim(),
+        )))
     }
-}
-
-/// `text` cut to [`MAX_ECHO_CHARS`] characters.
-fn cap(text: &str) -> String {
-    text.chars().take(MAX_ECHO_CHARS).collect()
 }
 
 /// Whether `word` is one this version knows for `kind`: a `call.*` event type or a TeXML

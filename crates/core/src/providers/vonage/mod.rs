@@ -49,7 +49,7 @@ impl FromStr for SmsMethod {
             "sha1" => Ok(Self::Sha1),
             "sha256" => Ok(Self::Sha256),
             "sha512" => Ok(Self::Sha512),
-            _ => Err(UnknownName(name.to_owned())),
+            _ => Err(UnknownName::new(name)),
         }
     }
 }

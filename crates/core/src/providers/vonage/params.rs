@@ -245,7 +245,7 @@ mod tests {
         let long = text.with_header("content-type", &format!("text/{}", "x".repeat(1000)));
         assert_eq!(
             Params::from_request(&long).unwrap_err(),
-            WebhookError::UnsupportedContentType(format!("text/{}", "x".repeat(59)))
+            WebhookError::UnsupportedContentType(format!("text/{}…", "x".repeat(27)))
         );
     }
 
