@@ -7,6 +7,10 @@
 //! [`SIGNED_AT`] with the development secrets of `.dev.vars.example`, and received at the same
 //! instant. Nothing reads a clock, so the wasm module needs no imports.
 //!
+//! [`VIS_WORST_CASES`] are hostile VIS bodies (about 1 MB, nested deep) that must be refused:
+//! `cpu-native --vis-worst-case` times them natively (BENCHMARKS.md, "VIS canonicalization,
+//! worst case").
+//!
 //! The wasm exports (plain C ABI, no wasm-bindgen) are [`webhook_count`], [`webhook_name_ptr`] /
 //! [`webhook_name_len`], [`prepare`] and [`run`] (which calls [`receive_repeatedly`]); webhooks
 //! are numbered in [`WEBHOOKS`] order.
@@ -62,6 +66,8 @@ pub enum BenchError {
     },
     #[error("{0}: the webhook gave no event")]
     NoEvent(&'static str),
+    #[error("{0}: a body that must be refused was accepted")]
+    Accepted(&'static str),
 }
 
 /// Builds and signs webhook number `index` of [`WEBHOOKS`].
@@ -102,6 +108,64 @@ pub fn receive_repeatedly(webhook: &Webhook, iterations: u32) -> Result<u32, Ben
         events = events.wrapping_add(black_box(received).len() as u32);
     }
     Ok(events)
+}
+
+/// Hostile VIS bodies, by name, nesting depth (the `event` object is the first level) and whether
+/// their strings hold `\u0001` (so that both hex cases are canonicalized): `event` holds about
+/// 1 MB of short strings at its deepest level, where re-reading each level costs the most, and
+/// the signature matches nothing. 32 is the deepest `canonical::MAX_DEPTH` allows, 33 the
+/// shallowest it refuses, and 120 the depth of the report that prompted the limit.
+pub const VIS_WORST_CASES: [(&str, usize, bool); 4] = [
+    ("vis-deep-32", 32, false),
+    ("vis-deep-32-escapes", 32, true),
+    ("vis-deep-33", 33, false),
+    ("vis-deep-120-escapes", 120, true),
+];
+
+/// Builds worst case number `index` of [`VIS_WORST_CASES`] (unsigned: it is to be refused).
+pub fn vis_worst_case(index: usize) -> Result<Webhook, BenchError> {
+    let (name, depth, escapes) = *VIS_WORST_CASES
+        .get(index)
+        .ok_or(BenchError::UnknownWebhook(index))?;
+    let config = Config::from_lookup(|setting| dev_var(setting).map(str::to_owned))
+        .map_err(|error| BenchError::Config(error.to_string()))?;
+    let id = ProviderId::VonageBusiness;
+    let provider = configured_provider(&config, id).ok_or(BenchError::NotConfigured(id))?;
+    let item = if escapes {
+        r#""abc\u0001defgh""#
+    } else {
+        r#""abcdefghijklmn""#
+    };
+    let items = vec![item; 60_000].join(",");
+    let levels = depth.saturating_sub(1);
+    let body = format!(
+        r#"{{"event":{{"id":"5f1e2d3c4b5a69788796a5b4","state":"RINGING","v":{}{items}{}}}}}"#,
+        "[".repeat(levels),
+        "]".repeat(levels)
+    );
+    let request =
+        json_post("vonage-business", &body).with_header("x-von-signature", &"0".repeat(64));
+    Ok(Webhook {
+        name,
+        provider,
+        request,
+    })
+}
+
+/// Receives `webhook` `iterations` times at [`SIGNED_AT`]; every receipt must be refused.
+/// Returns the error code of the last.
+pub fn refuse_repeatedly(webhook: &Webhook, iterations: u32) -> Result<&'static str, BenchError> {
+    let mut code = "";
+    for _ in 0..iterations {
+        match webhook
+            .provider
+            .receive(black_box(&webhook.request), black_box(SIGNED_AT))
+        {
+            Ok(_) => return Err(BenchError::Accepted(webhook.name)),
+            Err(error) => code = black_box(error).code(),
+        }
+    }
+    Ok(code)
 }
 
 /// A setting of `.dev.vars.example` (every value there is double-quoted).
@@ -361,6 +425,28 @@ mod tests {
                 .unwrap();
             assert!(events[0].status.is_some(), "{}", webhook.name);
         }
+    }
+
+    #[test]
+    fn the_vis_worst_cases_are_refused_as_the_limit_says() {
+        let codes: Vec<&str> = (0..VIS_WORST_CASES.len())
+            .map(|index| refuse_repeatedly(&vis_worst_case(index).unwrap(), 1).unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "invalid_signature",
+                "invalid_signature",
+                "malformed_request",
+                "malformed_request"
+            ]
+        );
+        let body = &vis_worst_case(1).unwrap().request.body;
+        assert!(
+            (1_000_000..1_100_000).contains(&body.len()),
+            "{}",
+            body.len()
+        );
     }
 
     #[test]

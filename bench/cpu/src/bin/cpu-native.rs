@@ -2,12 +2,17 @@
 //! prints `{"<webhook>": <CPU µs per webhook>, …}` on stdout, progress on stderr.
 //!
 //! `cpu-native [NAME…]` times only the named webhooks; `cpu-native --iterations N NAME` runs
-//! `NAME` N times untimed (for a profiler such as callgrind).
+//! `NAME` N times untimed (for a profiler such as callgrind). `cpu-native --vis-worst-case` times
+//! the refused [`VIS_WORST_CASES`] instead and prints `{"<name>": {"us": <CPU µs>, "code":
+//! "<error code>"}, …}`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use switchboard_bench_cpu::{receive_repeatedly, webhook, BenchError, Webhook, WEBHOOKS};
+use switchboard_bench_cpu::{
+    receive_repeatedly, refuse_repeatedly, vis_worst_case, webhook, BenchError, VIS_WORST_CASES,
+    WEBHOOKS,
+};
 
 /// Untimed warm-up before calibrating.
 const WARM_UP: Duration = Duration::from_millis(100);
@@ -27,6 +32,9 @@ fn main() -> ExitCode {
 }
 
 fn bench(args: Vec<String>) -> Result<(), BenchError> {
+    if args == ["--vis-worst-case"] {
+        return bench_vis_worst_cases();
+    }
     if let [flag, iterations, name] = args.as_slice() {
         if flag == "--iterations" {
             let iterations = iterations.parse().unwrap_or(1);
@@ -44,9 +52,31 @@ fn bench(args: Vec<String>) -> Result<(), BenchError> {
     let mut results = Vec::new();
     for index in indices {
         let webhook = webhook(index)?;
-        let micros = micros_per_webhook(&webhook)?;
+        let micros = micros_per_run(16, |iterations| {
+            receive_repeatedly(&webhook, iterations).map(drop)
+        })?;
         eprintln!("native {:<16} {micros:>9.2} µs", webhook.name);
         results.push(format!("\"{}\":{micros:.2}", webhook.name));
+    }
+    println!("{{{}}}", results.join(","));
+    Ok(())
+}
+
+/// A worst-case receipt can take seconds on a slow implementation, so warm-up and
+/// calibration go one receipt at a time.
+fn bench_vis_worst_cases() -> Result<(), BenchError> {
+    let mut results = Vec::new();
+    for index in 0..VIS_WORST_CASES.len() {
+        let webhook = vis_worst_case(index)?;
+        let code = refuse_repeatedly(&webhook, 1)?;
+        let micros = micros_per_run(1, |iterations| {
+            refuse_repeatedly(&webhook, iterations).map(drop)
+        })?;
+        eprintln!("native {:<22} {micros:>12.2} µs  {code}", webhook.name);
+        results.push(format!(
+            "\"{}\":{{\"us\":{micros:.2},\"code\":\"{code}\"}}",
+            webhook.name
+        ));
     }
     println!("{{{}}}", results.join(","));
     Ok(())
@@ -59,17 +89,21 @@ fn index_of(name: &str) -> Result<usize, BenchError> {
         .ok_or_else(|| BenchError::UnknownName(name.to_owned()))
 }
 
-/// Warms up, finds an iteration count that lasts about [`ROUND`], then returns the median over
-/// [`ROUNDS`] rounds of that count.
-fn micros_per_webhook(webhook: &Webhook) -> Result<f64, BenchError> {
+/// Warms up in batches of `batch` iterations, finds an iteration count that lasts about
+/// [`ROUND`], then returns the median over [`ROUNDS`] rounds of that count, in µs per iteration.
+/// `run(n)` runs `n` iterations.
+fn micros_per_run(
+    batch: u32,
+    run: impl Fn(u32) -> Result<(), BenchError>,
+) -> Result<f64, BenchError> {
     let timed = |iterations: u32| -> Result<Duration, BenchError> {
         let start = cpu_time();
-        receive_repeatedly(webhook, iterations)?;
+        run(iterations)?;
         Ok(cpu_time().saturating_sub(start))
     };
     let warm_up_end = cpu_time() + WARM_UP;
     while cpu_time() < warm_up_end {
-        timed(16)?;
+        timed(batch)?;
     }
     let mut iterations = 1u32;
     let mut elapsed = timed(iterations)?;

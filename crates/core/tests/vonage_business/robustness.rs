@@ -1,8 +1,9 @@
 //! No input makes the provider panic, and signing and verifying agree on any event.
 
 use proptest::prelude::*;
+use switchboard_core::providers::vonage_business::canonical::MAX_DEPTH;
 use switchboard_core::providers::vonage_business::SIGNATURE_HEADER;
-use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer};
+use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer, WebhookError};
 
 use crate::support::{now, post, provider, URL};
 
@@ -61,4 +62,40 @@ proptest! {
         }
         prop_assert!(provider().receive(&request, now()).is_err());
     }
+}
+
+/// A body whose `event` nests `depth` levels (the event object is the first), with a signature
+/// that matches nothing.
+fn nested_body(depth: usize) -> CapturedRequest {
+    let event = format!(
+        r#"{{"id":"x","state":"RINGING","v":{}"\u0001"{}}}"#,
+        "[".repeat(depth - 1),
+        "]".repeat(depth - 1)
+    );
+    post(&format!(r#"{{"event":{event}}}"#)).with_header(SIGNATURE_HEADER, &"0".repeat(64))
+}
+
+#[test]
+fn an_event_nested_deeper_than_the_limit_is_refused_before_the_signature_is_checked() {
+    let at_limit = provider()
+        .verify(&nested_body(MAX_DEPTH), now())
+        .unwrap_err();
+    assert_eq!(at_limit.class(), ErrorClass::Unauthorized);
+    for depth in [MAX_DEPTH + 1, 127, 100_000] {
+        let error = provider().verify(&nested_body(depth), now()).unwrap_err();
+        assert_eq!(
+            error,
+            WebhookError::Malformed(format!("`event` is nested deeper than {MAX_DEPTH} levels")),
+            "{depth}"
+        );
+        assert_eq!(error.code(), "malformed_request");
+    }
+}
+
+#[test]
+fn an_event_at_the_limit_signs_verifies_and_normalizes() {
+    let provider = provider();
+    let signed = provider.sign(&nested_body(MAX_DEPTH), now()).unwrap();
+    let events = provider.receive(&signed, now()).unwrap();
+    assert_eq!(events[0].subject_id, "x");
 }

@@ -21,7 +21,7 @@ use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::Sha256;
 
-use self::canonical::{canonical_json, has_hex_escape, HexCase};
+use self::canonical::{canonical_json, Document, HexCase, Value};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
@@ -179,7 +179,8 @@ pub fn compute(key: &str, message: &str) -> String {
 }
 
 /// Checks a hex signature of the raw `event` JSON against every secret. Both hex-escape cases of
-/// the canonical form are tried when they differ (see [`canonical`]).
+/// the canonical form are tried when they may differ, both written from one parse (see
+/// [`canonical`]); `event` is refused as malformed before any hashing if it cannot be parsed.
 pub fn verify_signature(
     event: &str,
     signature: &str,
@@ -191,10 +192,10 @@ pub fn verify_signature(
         .ok_or_else(|| {
             WebhookError::InvalidSignature("the signature is not 64 hex digits".into())
         })?;
-    let lower = canonical_json(event, HexCase::Lower)?;
-    let mut messages = vec![lower];
-    if has_hex_escape(&messages[0]) {
-        messages.push(canonical_json(event, HexCase::Upper)?);
+    let document = Document::parse(event)?;
+    let mut messages = vec![document.canonical(HexCase::Lower)];
+    if document.has_hex_escape() {
+        messages.push(document.canonical(HexCase::Upper));
     }
     let expected = secrets.iter().flat_map(|secret| {
         messages
@@ -223,6 +224,24 @@ fn scalar(value: Option<&Json>) -> Option<String> {
         Json::Bool(flag) => Some(flag.to_string()),
         _ => None,
     }
+}
+
+/// The members of `event` that are strings, numbers, `true`, `false` or `null`, from the same
+/// parse as its canonical form. Objects and arrays are left out: [`normalize_event`] reads
+/// scalars only, and an absent member reads as one that is not a scalar.
+fn scalar_members(document: &Document<'_>) -> Result<Map<String, Json>, WebhookError> {
+    let mut members = Map::new();
+    for (key, value) in document.members() {
+        let value = match value {
+            Value::String(text) => Json::String(text.to_string()),
+            Value::Literal(text) => serde_json::from_str(text).map_err(|_| {
+                WebhookError::Malformed(format!("`event.{key}` is a number out of range"))
+            })?,
+            Value::Object(_) | Value::Array(_) => continue,
+        };
+        members.insert(key.to_string(), value);
+    }
+    Ok(members)
 }
 
 /// Maps a verified body to its event.
@@ -327,10 +346,13 @@ impl Provider for VonageBusiness {
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
         let body = Body::parse(request.request())?;
-        let canonical = canonical_json(body.event.get(), HexCase::Lower)?;
-        let event: Map<String, Json> = serde_json::from_str(body.event.get())
-            .map_err(|_| WebhookError::Malformed("`event` is not an object".into()))?;
-        Ok(vec![normalize_event(&event, &canonical, received_at)?])
+        let document = Document::parse(body.event.get())?;
+        let canonical = document.canonical(HexCase::Lower);
+        Ok(vec![normalize_event(
+            &scalar_members(&document)?,
+            &canonical,
+            received_at,
+        )?])
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
