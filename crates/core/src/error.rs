@@ -49,6 +49,12 @@ pub enum WebhookError {
     /// The provider documents rare unsigned callbacks that it retries on 5xx (Vonage voice).
     #[error("unsigned callback refused so that the provider retries it signed")]
     UnsignedCallback,
+
+    /// The request carries content its signature does not cover in a place it would be read
+    /// from (a `GET` body, a JWT's body hash on a query, parameters left out of the signed
+    /// string): refused rather than read unsigned.
+    #[error("the signature does not cover {0}")]
+    UnsignedContent(&'static str),
 }
 
 impl WebhookError {
@@ -65,6 +71,7 @@ impl WebhookError {
             Self::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
             Self::MissingSignedField(_) => "missing_signed_field",
             Self::UnsignedCallback => "unsigned_callback",
+            Self::UnsignedContent(_) => "unsigned_content",
         }
     }
 
@@ -79,6 +86,7 @@ impl WebhookError {
             | Self::TimestampOutOfTolerance(_)
             | Self::MissingSignedField(_) => ErrorClass::Unauthorized,
             Self::UnsignedCallback => ErrorClass::RetryLater,
+            Self::UnsignedContent(_) => ErrorClass::Unauthorized,
         }
     }
 }
@@ -124,6 +132,11 @@ mod tests {
                 WebhookError::UnsignedCallback,
                 "unsigned_callback",
                 ErrorClass::RetryLater,
+            ),
+            (
+                WebhookError::UnsignedContent("x"),
+                "unsigned_content",
+                ErrorClass::Unauthorized,
             ),
         ];
         for (error, code, class) in cases {
