@@ -2,4 +2,7 @@
 //! events, signing, robustness.
 
 mod calls;
+mod differential;
+#[path = "../common/mutations.rs"]
+mod mutations;
 mod vectors;

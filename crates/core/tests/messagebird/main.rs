@@ -1,7 +1,10 @@
 //! Legacy MessageBird provider: the 43 reference cases, the legacy HMAC vectors, normalization
 //! of SMS status reports, signing, robustness.
 
+mod differential;
 mod legacy_hmac;
+#[path = "../common/mutations.rs"]
+mod mutations;
 mod reference;
 mod robustness;
 mod sms;

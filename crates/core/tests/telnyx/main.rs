@@ -2,7 +2,10 @@
 //! Control and Messaging lifecycles, TeXML callbacks, signing, robustness.
 
 mod calls;
+mod differential;
 mod messages;
+#[path = "../common/mutations.rs"]
+mod mutations;
 mod robustness;
 mod support;
 mod texml;

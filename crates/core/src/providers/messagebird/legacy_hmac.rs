@@ -30,7 +30,8 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape is an error.
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape (fewer than two
+/// characters after `%`, or one that is not a hex digit: `ishex` of `net/url`) is an error.
 fn go_query_unescape(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -39,8 +40,11 @@ fn go_query_unescape(text: &str) -> Option<Vec<u8>> {
         match bytes[index] {
             b'%' => {
                 let hex = bytes.get(index + 1..index + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                // Two hex digits: `from_str_radix` alone would also take a sign (`%+1`).
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 index += 3;
             }
             b'+' => {
@@ -70,18 +74,38 @@ fn go_query_escape(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// `url.Parse("?" + raw).Query().Encode()` of Go: pairs split on `&`; a pair holding `;` or with
-/// a malformed escape is dropped (as `ParseQuery` does, Go ≥ 1.17), empty pairs skipped; then
-/// `key=value` pairs, keys sorted by bytes, values of one key in their original order.
-pub fn go_query_encode(raw_query: &str) -> String {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.contains(';'))
-        .filter_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((go_query_unescape(key)?, go_query_unescape(value)?))
-        })
-        .collect();
+/// A raw query as Go's `url.ParseQuery` (Go ≥ 1.17) reads it: pairs split on `&`, empty pairs
+/// skipped, `+` and `%XX` decoded, in order. A pair holding `;` or with a malformed escape is
+/// dropped (Go returns it as an error beside the values, and `signature.go` ignores that error),
+/// and counted in `dropped`.
+struct GoQuery {
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    dropped: usize,
+}
+
+fn go_parse_query(raw_query: &str) -> GoQuery {
+    let mut query = GoQuery {
+        pairs: Vec::new(),
+        dropped: 0,
+    };
+    for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = if pair.contains(';') {
+            None
+        } else {
+            go_query_unescape(key).zip(go_query_unescape(value))
+        };
+        match decoded {
+            Some(decoded) => query.pairs.push(decoded),
+            None => query.dropped += 1,
+        }
+    }
+    query
+}
+
+/// `url.Values.Encode()` of Go: `key=value` pairs, keys sorted by bytes, values of one key in
+/// their original order.
+fn go_encode(mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> String {
     // Stable: the values of one key keep their order.
     pairs.sort_by(|left, right| left.0.cmp(&right.0));
     let mut out = String::new();
@@ -94,6 +118,34 @@ pub fn go_query_encode(raw_query: &str) -> String {
         go_query_escape(value, &mut out);
     }
     out
+}
+
+/// `url.Parse("?" + raw).Query().Encode()` of Go: the signed form of a raw query
+/// ([`go_parse_query`], then [`go_encode`]). Pairs Go drops are not in it.
+pub fn go_query_encode(raw_query: &str) -> String {
+    go_encode(go_parse_query(raw_query).pairs)
+}
+
+/// The query's parameters exactly as the signed string holds them, read by the parse that made
+/// it ([`go_parse_query`]; bytes that are not UTF-8 become U+FFFD), in order.
+///
+/// A query with a pair Go drops is refused: that pair is not signed, and another parser (the
+/// WHATWG one of `form_urlencoded`, which keeps `a=1;` and `%zz`) would read it.
+pub fn signed_query_params(raw_query: &str) -> Result<Vec<(String, String)>, WebhookError> {
+    let query = go_parse_query(raw_query);
+    if query.dropped > 0 {
+        return Err(unsigned_parameters());
+    }
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    Ok(query
+        .pairs
+        .into_iter()
+        .map(|(key, value)| (text(key), text(value)))
+        .collect())
+}
+
+fn unsigned_parameters() -> WebhookError {
+    WebhookError::UnsignedContent("query parameters holding `;` or a malformed `%` escape")
 }
 
 /// The bytes that are MACed.
@@ -116,7 +168,8 @@ pub fn signature(key: &Secret, timestamp: &str, raw_query: &str, body: &[u8]) ->
 }
 
 /// The full check: the signature against every secret (constant time, no early exit), then the
-/// timestamp (unix seconds) within `tolerance_seconds` of `now`.
+/// timestamp (unix seconds) within `tolerance_seconds` of `now`, then that the signed string
+/// holds every parameter of the query ([`signed_query_params`]).
 pub fn verify(
     signature: &str,
     timestamp: &str,
@@ -142,11 +195,10 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| WebhookError::TimestampOutOfTolerance(timestamp.chars().take(32).collect()))?;
-    if Timestamp::from_unix_seconds(seconds).within(now, tolerance_seconds) {
-        Ok(())
-    } else {
-        Err(WebhookError::TimestampOutOfTolerance(seconds.to_string()))
+    if !Timestamp::from_unix_seconds(seconds).within(now, tolerance_seconds) {
+        return Err(WebhookError::TimestampOutOfTolerance(seconds.to_string()));
     }
+    signed_query_params(raw_query).map(|_| ())
 }
 
 #[cfg(test)]
@@ -162,5 +214,29 @@ mod tests {
         // Dropped like Go's ParseQuery: `;` and bad escapes.
         assert_eq!(go_query_encode("a=1;b=2&c=%zz&d=%4"), "");
         assert_eq!(go_query_encode("k=%E2%82%AC"), "k=%E2%82%AC");
+    }
+
+    #[test]
+    fn signed_parameters_are_the_ones_go_keeps_or_the_query_is_refused() {
+        assert_eq!(
+            signed_query_params("b=x+y&a=%41&flag&&k=%E2%82%AC&bad=%FF"),
+            Ok(vec![
+                ("b".into(), "x y".into()),
+                ("a".into(), "A".into()),
+                ("flag".into(), String::new()),
+                ("k".into(), "€".into()),
+                ("bad".into(), "\u{fffd}".into()),
+            ])
+        );
+        assert_eq!(signed_query_params(""), Ok(Vec::new()));
+        for unsigned in [
+            "a=1&b=2;", "a=1;b=2", "a=%zz", "a=1&b=%4", "%g1=1", "a=%+1", "a;",
+        ] {
+            assert_eq!(
+                signed_query_params(unsigned),
+                Err(unsigned_parameters()),
+                "{unsigned}"
+            );
+        }
     }
 }

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Signer, Verified};
-use crate::providers::shared::content_event_id;
+use crate::providers::shared::{content_event_id, refuse_json_object_as_form};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -75,21 +75,25 @@ fn provider_event_id(prefix: &str, id: &str) -> String {
     }
 }
 
-/// The request's fields: from the query for a `GET` or bodyless request, else from the form or
-/// JSON body. JSON strings are taken as they are, numbers and booleans as their text, and a
-/// nested object's scalar members as `name[member]` (the query form of the same data). A name
-/// that appears twice is refused: which value is meant would be ambiguous.
+/// The request's fields: from the body when it has one, else from `query` (the query's
+/// parameters as the request's scheme signs them). JSON strings are taken as they are, numbers
+/// and booleans as their text, and a nested object's scalar members as `name[member]` (the query
+/// form of the same data). A name that appears twice is refused: which value is meant would be
+/// ambiguous.
+///
+/// Neither scheme signs the method or `Content-Type` (providers.md §5): the method does not
+/// choose between body and query, and a JSON object is never read as a form
+/// ([`refuse_json_object_as_form`]), so each signed request has one reading.
 pub(crate) fn request_fields(
     request: &CapturedRequest,
+    query: Vec<(String, String)>,
 ) -> Result<BTreeMap<String, String>, WebhookError> {
-    let body_kind = if request.method == "GET" {
-        BodyKind::Empty
-    } else {
-        request.body_kind()
-    };
-    let pairs = match body_kind {
-        BodyKind::Empty => request.query_params(),
-        BodyKind::Form => parse_form(&request.body),
+    let pairs = match request.body_kind() {
+        BodyKind::Empty => query,
+        BodyKind::Form => {
+            refuse_json_object_as_form(&request.body)?;
+            parse_form(&request.body)
+        }
         BodyKind::Json => json_fields(&request.body)?,
         BodyKind::Other(media_type) => {
             return Err(WebhookError::UnsupportedContentType(media_type))
@@ -177,26 +181,36 @@ impl Provider for MessageBird {
     /// Event id: `"messagebird:" + jti` for the JWT scheme (providers.md §8.2); for the HMAC
     /// scheme, a hash of what it signs except the timestamp (the re-encoded query and the body),
     /// so a re-signed retry has the same id.
+    ///
+    /// The query is read as each scheme signs it: the JWT's `url_hash` covers the URL byte for
+    /// byte, so any parse of it reads signed bytes; the HMAC scheme signs Go's re-encoding, so
+    /// its parameters are read by that same parse ([`legacy_hmac::signed_query_params`]).
     fn normalize(
         &self,
         request: Verified<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
         let request = request.request();
-        let event_id = match request.header(jwt::HEADER) {
+        let (event_id, query) = match request.header(jwt::HEADER) {
             Some(token) => {
                 let claims = jwt::verified_claims(token)?;
                 let jti = claims.jti.ok_or(WebhookError::MissingSignedField("jti"))?;
-                provider_event_id("messagebird", &jti)
+                (
+                    provider_event_id("messagebird", &jti),
+                    request.query_params(),
+                )
             }
             None => {
                 let mut signed = legacy_hmac::go_query_encode(request.raw_query()).into_bytes();
                 signed.push(b'\n');
                 signed.extend_from_slice(&Sha256::digest(&request.body));
-                content_event_id("messagebird", &signed)
+                (
+                    content_event_id("messagebird", &signed),
+                    legacy_hmac::signed_query_params(request.raw_query())?,
+                )
             }
         };
-        let fields = request_fields(request)?;
+        let fields = request_fields(request, query)?;
         if !sms::is_status_report(&fields) {
             return Err(WebhookError::Malformed(
                 "not a MessageBird SMS status report (no `recipient` or `statusDatetime`)".into(),

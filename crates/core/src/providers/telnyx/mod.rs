@@ -30,6 +30,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use crate::error::{echo, WebhookError};
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Signer, Verified};
+use crate::providers::shared::refuse_json_object_as_form;
 use crate::request::{BodyKind, CapturedRequest};
 use crate::time::Timestamp;
 
@@ -208,7 +209,9 @@ impl Provider for Telnyx {
     }
 
     /// A JSON body is a Call Control v2 or Messaging event (or an event type about neither: no
-    /// event); a form body a TeXML callback.
+    /// event); a form body a TeXML callback. `Content-Type` is not signed: a JSON object sent as
+    /// a form is refused ([`refuse_json_object_as_form`]), so a message's text cannot be read as
+    /// TeXML parameters.
     fn normalize(
         &self,
         request: Verified<'_>,
@@ -217,7 +220,10 @@ impl Provider for Telnyx {
         let request = request.request();
         let event = match request.body_kind() {
             BodyKind::Json => call_control::normalize(&request.body, received_at)?,
-            BodyKind::Form => Some(texml::normalize(&request.body, received_at)?),
+            BodyKind::Form => {
+                refuse_json_object_as_form(&request.body)?;
+                Some(texml::normalize(&request.body, received_at)?)
+            }
             BodyKind::Empty => return Err(WebhookError::Malformed("the body is empty".into())),
             BodyKind::Other(media_type) => {
                 return Err(WebhookError::UnsupportedContentType(media_type))
