@@ -12,18 +12,17 @@ use crate::error::AppError;
 /// How long browsers may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
 
-/// Marks a status API answer as depending on the request's `Origin`, whichever origin asked
-/// (or none): a cache must not hand one origin's answer, with or without CORS headers, to
-/// another.
-pub fn vary(response: &mut Response) -> Result<()> {
-    response.headers_mut().append("vary", "Origin")
-}
-
-/// Adds the header that lets `origin` (already checked against the list) read `response`.
-pub fn allow(response: &mut Response, origin: &str) -> Result<()> {
-    response
-        .headers_mut()
-        .set("access-control-allow-origin", origin)
+/// The status API's CORS headers on `response`: `Vary: Origin` whichever origin asked (or
+/// none), since a cache must not hand one origin's answer to another, and the
+/// `Access-Control-Allow-Origin` of `allowed_origin` (already checked against the list). The
+/// headers are a copy: a Durable Object's answer passed through has immutable ones.
+pub fn apply(response: Response, allowed_origin: Option<&str>) -> Result<Response> {
+    let headers = response.headers().clone();
+    headers.append("vary", "Origin")?;
+    if let Some(origin) = allowed_origin {
+        headers.set("access-control-allow-origin", origin)?;
+    }
+    Ok(response.with_headers(headers))
 }
 
 /// Answers `OPTIONS /v1/*`: 204 for a listed origin (its CORS headers are added by the caller,

@@ -90,10 +90,8 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
         }
     };
     if log.route == "status_api" {
-        cors::vary(&mut response)?;
-        if let Some(origin) = allowed_origin(&env, headers.get("origin")?) {
-            cors::allow(&mut response, &origin)?;
-        }
+        let origin = allowed_origin(&env, headers.get("origin")?);
+        response = cors::apply(response, origin.as_deref())?;
     }
     log.status = response.status_code();
     log.latency_ms = Date::now().as_millis().saturating_sub(started);

@@ -237,7 +237,7 @@ const MAX_BODY_BYTES: usize = 1_048_576;
 
 /// Every stable error code (`src/error.rs` `AppError::code`, `crates/core/src/error.rs`
 /// `WebhookError::code`) with the status it is always sent with.
-const CODES: [(&str, u16); 21] = [
+const CODES: [(&str, u16); 24] = [
     ("malformed_request", 400),
     ("missing_field", 400),
     ("unsupported_content_type", 415),
@@ -248,6 +248,9 @@ const CODES: [(&str, u16); 21] = [
     ("timestamp_out_of_tolerance", 401),
     ("missing_signed_field", 401),
     ("unsigned_callback", 503),
+    ("unsigned_content", 401),
+    ("ambiguous_signed_string", 401),
+    ("replayed_token", 401),
     ("not_found", 404),
     ("unknown_provider", 404),
     ("method_not_allowed", 405),
