@@ -49,6 +49,17 @@ pub enum WebhookError {
     /// The provider documents rare unsigned callbacks that it retries on 5xx (Vonage voice).
     #[error("unsigned callback refused so that the provider retries it signed")]
     UnsignedCallback,
+
+    /// The request carries content its signature does not cover in a place it would be read
+    /// from (a `GET` body, a JWT's body hash on a query, parameters left out of the signed
+    /// string): refused rather than read unsigned.
+    #[error("the signature does not cover {0}")]
+    UnsignedContent(&'static str),
+
+    /// The signed string can be cut into parameters in more than one way here, so what was
+    /// signed is not what would be read.
+    #[error("the signed string is ambiguous: {0}")]
+    AmbiguousSignedString(&'static str),
 }
 
 impl WebhookError {
@@ -65,6 +76,8 @@ impl WebhookError {
             Self::TimestampOutOfTolerance(_) => "timestamp_out_of_tolerance",
             Self::MissingSignedField(_) => "missing_signed_field",
             Self::UnsignedCallback => "unsigned_callback",
+            Self::UnsignedContent(_) => "unsigned_content",
+            Self::AmbiguousSignedString(_) => "ambiguous_signed_string",
         }
     }
 
@@ -79,6 +92,7 @@ impl WebhookError {
             | Self::TimestampOutOfTolerance(_)
             | Self::MissingSignedField(_) => ErrorClass::Unauthorized,
             Self::UnsignedCallback => ErrorClass::RetryLater,
+            Self::UnsignedContent(_) | Self::AmbiguousSignedString(_) => ErrorClass::Unauthorized,
         }
     }
 }
@@ -124,6 +138,16 @@ mod tests {
                 WebhookError::UnsignedCallback,
                 "unsigned_callback",
                 ErrorClass::RetryLater,
+            ),
+            (
+                WebhookError::UnsignedContent("the body"),
+                "unsigned_content",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::AmbiguousSignedString("x"),
+                "ambiguous_signed_string",
+                ErrorClass::Unauthorized,
             ),
         ];
         for (error, code, class) in cases {
