@@ -107,20 +107,25 @@ impl Vocabulary<'_> {
             .any(|names| names.contains(&name))
     }
 
-    /// Whether a pair could be named `name`: a plain name (an ASCII capital, then ASCII letters,
-    /// digits, `_` and `-`, at most [`MAX_NAME_CHARS`]) or a documented exception, and not an
-    /// undocumented proper prefix of a read name (`SequenceNumbe` of `SequenceNumber`).
+    /// Whether a pair could be named `name`: a documented name, or a plain name (an ASCII
+    /// capital, then ASCII letters, digits, `_` and `-`, at most [`MAX_NAME_CHARS`], with a
+    /// lower-case letter somewhere: CamelCase, as both providers name their parameters) that is
+    /// not a proper prefix of a read name (`SequenceNumbe` of `SequenceNumber`). The lower-case
+    /// letter keeps the tail of an upper-case identifier (Plivo's `MANWVLYTK4ZWU1YTY4QA`) from
+    /// passing for a name.
     fn admits(&self, name: &str) -> bool {
+        if self.is_documented(name) {
+            return true;
+        }
         let bytes = name.as_bytes();
-        let plain = bytes.len() <= MAX_NAME_CHARS
+        bytes.len() <= MAX_NAME_CHARS
             && bytes.first().is_some_and(u8::is_ascii_uppercase)
-            && bytes.iter().copied().all(is_name_byte);
-        (plain || self.exceptions.contains(&name))
-            && (self.is_documented(name)
-                || !self
-                    .read
-                    .iter()
-                    .any(|read| read.len() > name.len() && read.starts_with(name)))
+            && bytes.iter().copied().all(is_name_byte)
+            && bytes.iter().any(u8::is_ascii_lowercase)
+            && !self
+                .read
+                .iter()
+                .any(|read| read.len() > name.len() && read.starts_with(name))
     }
 }
 
@@ -217,7 +222,9 @@ pub(crate) fn check_concatenation(
         if !vocabulary.read.contains(owner) {
             continue;
         }
-        for at in (*value_start..*end).filter(|at| bytes[*at].is_ascii_uppercase()) {
+        // From the second byte: a cut at the value's start would leave it blank, which the
+        // normalizers read as absent (see the limits above).
+        for at in (*value_start + 1..*end).filter(|at| bytes[*at].is_ascii_uppercase()) {
             let run = bytes[at..]
                 .iter()
                 .take(MAX_NAME_CHARS)
