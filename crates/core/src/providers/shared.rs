@@ -143,28 +143,34 @@ fn is_name_byte(byte: u8) -> bool {
 /// rule, over `before` (the signed text ahead of the pairs: the URL, or Plivo's query part)
 /// followed by the concatenation of `pairs` (sorted, as signed):
 ///
-/// 1. every name is a plain name (`[A-Z][A-Za-z0-9_-]*`, or a documented exception) and not an
-///    undocumented proper prefix of a read name: a boundary moved into a name leaves either a
-///    lower-case or digit start (`ompleted`, `1`) or a cut-short name;
-/// 2. a read name that no pair has must not occur anywhere in the signed text except inside a
-///    documented name (`Duration` inside `CallDuration`): a pair absorbed into a neighbouring
-///    value, a name extended into a value (`CallStatusc`), or a read pair moved into the URL
-///    leaves its name there;
-/// 3. the value of a read name must not contain a place where another pair could have started
-///    in sorted order: a capital starting a name `n` with `owner < n <= next` (the next name
-///    that starts after `n`), which is where a value that absorbed the following pairs, or a
-///    value that gave its tail to the next name, shows.
+/// 1. every name is documented, or a plain CamelCase name (`[A-Z][A-Za-z0-9_-]*` with a
+///    lower-case letter) that is not a proper prefix of a read name: a boundary moved into a
+///    name leaves a lower-case or digit start (`ompleted`, `1`), a cut-short name, or the
+///    all-capital tail of an identifier;
+/// 2. a documented name that no pair has must not occur in the signed text except inside a
+///    documented name (`Duration` inside `CallDuration`), nor, if the normalizer reads it,
+///    inside a value: a pair absorbed into a neighbouring value, a name extended into a value
+///    (`CallStatusc`), cut across a boundary, or a read pair moved into the URL leaves its name
+///    there;
+/// 3. the value of a read name must not hold, after its first character, a place where another
+///    pair could have started in sorted order: a capital starting an admissible name `n` with
+///    `owner < n <= next` (the next name that starts after `n`), that does not cut or swallow a
+///    documented name (rule 2 would refuse that cut). This is where a value that absorbed the
+///    following pairs, or a value that gave its tail to the next name, shows.
 ///
 /// **Limits.** Values are arbitrary text, so a complete rule would refuse genuine requests.
 /// What remains: (a) a genuine request is refused when a value holds the exact name of a read
-/// parameter the request lacks (rule 2; e.g. an inbound SMS `Body` containing `ErrorCode`) or
-/// when a read value holds name-shaped text that sorts right after its own name (rule 3;
-/// e.g. a last `To` of `client:Zed`); (b) a re-cut is still accepted when it moves a boundary
-/// only through name-shaped text that a value of a parameter the reader ignores already holds
-/// (e.g. a `Body` containing `ErrorCode5` before a real `ErrorCode` of `7` can become a `Body`
-/// ending before `ErrorCode` and an `ErrorCode` of `5ErrorCode7`). The event id is a hash of the
-/// whole signed concatenation, so any accepted re-cut of a request already stored is a
-/// duplicate of it; only a re-cut delivered before the original could be stored instead of it.
+/// parameter the request lacks (rule 2; e.g. an inbound SMS `Body` containing `ErrorCode`),
+/// when a read value holds CamelCase text that sorts right after its own name (rule 3; e.g. a
+/// last `To` of `client:Zed`), or when it has an undocumented all-capital name; (b) a re-cut is
+/// still accepted when it moves a boundary only through name-shaped text of an ignored
+/// parameter's value (a `Body` holding `ErrorCode5` before a real `ErrorCode` of `7` can become
+/// a `Body` ending before that text and an `ErrorCode` of `5ErrorCode7`), through undocumented
+/// pairs next to a read value that rule 3 does not see, or when it cuts a read value that
+/// starts with a capital down to blank (`Event` `Ring` as the last pair becomes an `Event`
+/// with no value and a pair `Ring`). The event id is a hash of the whole signed concatenation,
+/// so any accepted re-cut of a request already stored is a duplicate of it; only a re-cut
+/// delivered before the original could be stored instead of it.
 pub(crate) fn check_concatenation(
     before: &str,
     pairs: &[(&str, &str)],
@@ -262,4 +268,98 @@ pub(crate) fn check_concatenation(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VOCABULARY: Vocabulary<'static> = Vocabulary {
+        read: &["CallSid", "CallStatus", "Direction", "SequenceNumber", "To"],
+        documented: &["AccountSid", "Called", "Caller", "ParentCallSid", "ToCity"],
+        exceptions: &["requester_ip"],
+    };
+
+    fn check(pairs: &[(&str, &str)]) -> Result<(), WebhookError> {
+        let mut sorted = pairs.to_vec();
+        sorted.sort_unstable();
+        check_concatenation("https://h.example/p", &sorted, &VOCABULARY)
+    }
+
+    const GENUINE: [(&str, &str); 6] = [
+        ("AccountSid", "AC1"),
+        ("CallSid", "CA1234567890ABCDE"),
+        ("CallStatus", "completed"),
+        ("Called", "+1415"),
+        ("SequenceNumber", "1"),
+        ("To", "client:alice"),
+    ];
+
+    #[test]
+    fn genuine_cuts_pass() {
+        assert_eq!(check(&GENUINE), Ok(()));
+        assert_eq!(check(&[("requester_ip", "1.2.3.4"), ("To", "+1")]), Ok(()));
+        assert_eq!(
+            check(&[("ParentCallSid", "CA2"), ("CallSid", "CA1"), ("To", "+1")]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn re_cuts_that_would_read_differently_are_refused() {
+        let refused = [
+            // A boundary moved into a read name, or a read name extended into its value.
+            vec![("CallSid", "CA1"), ("SequenceNumbe", "r1"), ("To", "+1")],
+            vec![
+                ("CallSid", "CA1"),
+                ("CallStatusc", "ompleted"),
+                ("To", "+1"),
+            ],
+            // A pair merged into the previous value: a read name, or into a read value.
+            vec![("CallSid", "CA1CallStatuscompleted"), ("To", "+1")],
+            vec![
+                ("CallSid", "CA1"),
+                ("CallStatus", "completedCalled+1415"),
+                ("To", "+1"),
+            ],
+            // A read name cut across a boundary.
+            vec![("AccountSid", "AC1Call"), ("Sid", "CA1"), ("To", "+1")],
+            // A read pair moved into the URL (`before`).
+            vec![("CallStatus", "x"), ("To", "+1")],
+        ];
+        for pairs in refused {
+            let mut sorted = pairs.clone();
+            sorted.sort_unstable();
+            let before = if pairs[0].0 == "CallStatus" {
+                "https://h.example/p?a=CallSidCA1"
+            } else {
+                "https://h.example/p"
+            };
+            assert!(
+                matches!(
+                    check_concatenation(before, &sorted, &VOCABULARY),
+                    Err(WebhookError::AmbiguousSignedString(_))
+                ),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_must_be_camel_case_or_documented() {
+        for name in ["", "ompleted", "1", "QA", "A B", "Call"] {
+            assert!(!VOCABULARY.admits(name), "{name}");
+        }
+        for name in [
+            "SipHeader_X-Foo",
+            "SIP-H-To",
+            "Extra",
+            "ToCity",
+            "requester_ip",
+        ] {
+            assert!(VOCABULARY.admits(name), "{name}");
+        }
+        let long = format!("A{}", "a".repeat(MAX_NAME_CHARS));
+        assert!(!VOCABULARY.admits(&long));
+    }
 }
