@@ -190,7 +190,7 @@ fn layout(pairs: &[(String, String)]) -> (String, Vec<usize>) {
 fn pairs_at(text: &str, cuts: &[usize]) -> Option<Vec<(String, String)>> {
     let mut bounds = cuts.to_vec();
     bounds.push(text.len());
-    if bounds.windows(2).any(|pair| pair[0] > pair[1]) || bounds.len() % 2 == 0 {
+    if bounds.windows(2).any(|pair| pair[0] > pair[1]) || bounds.len().is_multiple_of(2) {
         return None;
     }
     let mut pairs = Vec::new();
