@@ -132,8 +132,10 @@ impl Config {
             secrets: twilio_secrets,
         });
         let plivo_secrets = secrets(secret_setting(ProviderId::Plivo));
+        let plivo_accept_v2 = parse_flag(&lookup, "PLIVO_ACCEPT_V2")?.unwrap_or(false);
         let plivo = (!plivo_secrets.is_empty()).then_some(PlivoConfig {
             secrets: plivo_secrets,
+            accept_v2: plivo_accept_v2,
         });
 
         let mut status_api_tokens = secrets("STATUS_API_TOKEN");
@@ -207,6 +209,24 @@ fn parse_origin(value: &str, name: &'static str) -> Result<String, ConfigError> 
         ));
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// A `true`/`false` setting (either case); unset or blank is `None`.
+fn parse_flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match lookup(name).filter(|value| !value.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(ConfigError {
+                name,
+                problem: format!("`{}` is not true or false", value.trim()),
+            }),
+        },
+    }
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -323,6 +343,26 @@ mod tests {
         );
         let error = config(&[("CORS_ALLOW_ORIGINS", "*")]).unwrap_err();
         assert_eq!(error.name, "CORS_ALLOW_ORIGINS");
+    }
+
+    #[test]
+    fn plivo_v2_is_off_unless_enabled() {
+        let plivo = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("PLIVO_AUTH_TOKEN", "t")];
+            all.extend_from_slice(pairs);
+            config(&all).map(|config| config.plivo.unwrap().accept_v2)
+        };
+        assert_eq!(plivo(&[]), Ok(false));
+        assert_eq!(plivo(&[("PLIVO_ACCEPT_V2", " ")]), Ok(false));
+        assert_eq!(plivo(&[("PLIVO_ACCEPT_V2", "false")]), Ok(false));
+        assert_eq!(plivo(&[("PLIVO_ACCEPT_V2", "true")]), Ok(true));
+        assert_eq!(plivo(&[("PLIVO_ACCEPT_V2", " TRUE ")]), Ok(true));
+        for bad in ["yes", "1", "on"] {
+            let error = plivo(&[("PLIVO_ACCEPT_V2", bad)]).unwrap_err();
+            assert_eq!(error.name, "PLIVO_ACCEPT_V2", "{bad}");
+        }
+        let error = config(&[("PLIVO_ACCEPT_V2", "maybe")]).unwrap_err();
+        assert_eq!(error.name, "PLIVO_ACCEPT_V2");
     }
 
     #[test]

@@ -327,6 +327,7 @@ mod tests {
 
         let plivo = Plivo::new(PlivoConfig {
             secrets: vec![Secret::new("simulator-test-auth-token")],
+            accept_v2: false,
         });
         for name in available(ProviderId::Plivo) {
             assert_core_reaches_expected_status(&plivo, &scenario(ProviderId::Plivo, name));

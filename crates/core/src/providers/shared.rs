@@ -98,3 +98,283 @@ impl<'de> Deserialize<'de> for Members {
         deserializer.deserialize_map(MembersVisitor)
     }
 }
+
+/// The longest parameter name a concatenated signed string may hold (see [`Vocabulary`]).
+const MAX_NAME_CHARS: usize = 128;
+
+/// The parameter names of a provider that signs `name + value` pairs concatenated without
+/// separators (Twilio form bodies, providers.md §6; Plivo V3 `POST` bodies, §7), as
+/// [`check_concatenation`] needs them.
+pub(crate) struct Vocabulary<'a> {
+    /// The names the normalizer reads for the request's kind, including the names that decide
+    /// the kind (`CallSid`, `MessageSid`, …).
+    pub(crate) read: &'a [&'a str],
+    /// Other names the provider documents.
+    pub(crate) documented: &'a [&'a str],
+    /// Documented names that are not plain names (e.g. Plivo's `requester_ip`).
+    pub(crate) exceptions: &'a [&'a str],
+}
+
+impl Vocabulary<'_> {
+    fn is_documented(&self, name: &str) -> bool {
+        [self.read, self.documented, self.exceptions]
+            .iter()
+            .any(|names| names.contains(&name))
+    }
+
+    /// Whether a pair could be named `name`: a documented name, or a plain name (an ASCII
+    /// capital, then ASCII letters, digits, `_` and `-`, at most [`MAX_NAME_CHARS`], with a
+    /// lower-case letter somewhere: CamelCase, as both providers name their parameters) that is
+    /// not a proper prefix of a read name (`SequenceNumbe` of `SequenceNumber`). The lower-case
+    /// letter keeps the tail of an upper-case identifier (Plivo's `MANWVLYTK4ZWU1YTY4QA`) from
+    /// passing for a name.
+    fn admits(&self, name: &str) -> bool {
+        if self.is_documented(name) {
+            return true;
+        }
+        let bytes = name.as_bytes();
+        bytes.len() <= MAX_NAME_CHARS
+            && bytes.first().is_some_and(u8::is_ascii_uppercase)
+            && bytes.iter().copied().all(is_name_byte)
+            && bytes.iter().any(u8::is_ascii_lowercase)
+            && !self
+                .read
+                .iter()
+                .any(|read| read.len() > name.len() && read.starts_with(name))
+    }
+}
+
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+/// Refuses a concatenated signed string whose cut into `pairs` could have been made elsewhere
+/// with other values for the names the normalizer reads.
+///
+/// `name + value` pairs sorted by name and concatenated without separators do not fix where one
+/// pair ends and the next begins: `SequenceNumber` `1` and `SequenceNumbe` `r1`, or `CallStatus`
+/// `completed` followed by `Called` `+1` and `CallStatus` `completedCalled+1`, sign alike. Only
+/// the sort order constrains a cut, so a re-cut is accepted only where it reads the same. The
+/// rule, over `before` (the signed text ahead of the pairs: the URL, or Plivo's query part)
+/// followed by the concatenation of `pairs` (sorted, as signed):
+///
+/// 1. every name is documented, or a plain CamelCase name (`[A-Z][A-Za-z0-9_-]*` with a
+///    lower-case letter) that is not a proper prefix of a read name: a boundary moved into a
+///    name leaves a lower-case or digit start (`ompleted`, `1`), a cut-short name, or the
+///    all-capital tail of an identifier;
+/// 2. a documented name that no pair has must not occur in the signed text except inside a
+///    documented name (`Duration` inside `CallDuration`), nor, if the normalizer reads it,
+///    inside a value: a pair absorbed into a neighbouring value, a name extended into a value
+///    (`CallStatusc`), cut across a boundary, or a read pair moved into the URL leaves its name
+///    there;
+/// 3. the value of a read name must not hold, after its first character, a place where another
+///    pair could have started in sorted order: a capital starting an admissible name `n` with
+///    `owner < n <= next` (the next name that starts after `n`), that does not cut or swallow a
+///    documented name (rule 2 would refuse that cut). This is where a value that absorbed the
+///    following pairs, or a value that gave its tail to the next name, shows.
+///
+/// **Limits.** Values are arbitrary text, so a complete rule would refuse genuine requests.
+/// What remains: (a) a genuine request is refused when a value holds the exact name of a read
+/// parameter the request lacks (rule 2; e.g. an inbound SMS `Body` containing `ErrorCode`),
+/// when a read value holds CamelCase text that sorts right after its own name (rule 3; e.g. a
+/// last `To` of `client:Zed`), or when it has an undocumented all-capital name; (b) a re-cut is
+/// still accepted when it moves a boundary only through name-shaped text of an ignored
+/// parameter's value (a `Body` holding `ErrorCode5` before a real `ErrorCode` of `7` can become
+/// a `Body` ending before that text and an `ErrorCode` of `5ErrorCode7`), through undocumented
+/// pairs next to a read value that rule 3 does not see, or when it cuts a read value that
+/// starts with a capital down to blank (`Event` `Ring` as the last pair becomes an `Event`
+/// with no value and a pair `Ring`). The event id is a hash of the whole signed concatenation,
+/// so any accepted re-cut of a request already stored is a duplicate of it; only a re-cut
+/// delivered before the original could be stored instead of it.
+pub(crate) fn check_concatenation(
+    before: &str,
+    pairs: &[(&str, &str)],
+    vocabulary: &Vocabulary<'_>,
+) -> Result<(), WebhookError> {
+    if !pairs.iter().all(|(name, _)| vocabulary.admits(name)) {
+        return Err(WebhookError::AmbiguousSignedString(
+            "a parameter name that is not a plain name or cuts a read name short",
+        ));
+    }
+    // `(name start, value start, end)` of each pair in `text`.
+    let mut text = String::from(before);
+    let mut spans = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let start = text.len();
+        text.push_str(name);
+        let value_start = text.len();
+        text.push_str(value);
+        spans.push((start, value_start, text.len()));
+    }
+    let named = |wanted: &str| pairs.iter().any(|(name, _)| *name == wanted);
+    let inside_documented_name = |from: usize, to: usize| {
+        pairs
+            .iter()
+            .zip(&spans)
+            .any(|((name, _), (start, value_start, _))| {
+                *start <= from && to <= *value_start && vocabulary.is_documented(name)
+            })
+    };
+    let inside_value = |from: usize, to: usize| {
+        to <= before.len()
+            || spans
+                .iter()
+                .any(|(_, value_start, end)| *value_start <= from && to <= *end)
+    };
+    for known in [
+        vocabulary.read,
+        vocabulary.documented,
+        vocabulary.exceptions,
+    ] {
+        for name in known.iter().filter(|name| !named(name)) {
+            let is_read = vocabulary.read.contains(name);
+            for (at, _) in text.match_indices(name) {
+                let to = at + name.len();
+                if !inside_documented_name(at, to) && (is_read || !inside_value(at, to)) {
+                    return Err(WebhookError::AmbiguousSignedString(
+                        "a documented name is in the signed string but not a parameter",
+                    ));
+                }
+            }
+        }
+    }
+    let bytes = text.as_bytes();
+    for (index, ((owner, _), (_, value_start, end))) in pairs.iter().zip(&spans).enumerate() {
+        if !vocabulary.read.contains(owner) {
+            continue;
+        }
+        // From the second byte: a cut at the value's start would leave it blank, which the
+        // normalizers read as absent (see the limits above).
+        for at in (*value_start + 1..*end).filter(|at| bytes[*at].is_ascii_uppercase()) {
+            let run = bytes[at..]
+                .iter()
+                .take(MAX_NAME_CHARS)
+                .take_while(|byte| is_name_byte(**byte))
+                .count();
+            for length in 1..=run {
+                // ASCII from `at` to `at + length`, so both are character boundaries.
+                let candidate = &text[at..at + length];
+                if candidate <= *owner || !vocabulary.admits(candidate) {
+                    continue;
+                }
+                // A name the candidate would cut or swallow leaves its text outside a
+                // documented name (refused by the rule above), unless it is not documented or
+                // the candidate is a documented name that holds it whole.
+                let overlapped = pairs[index + 1..].iter().zip(&spans[index + 1..]).any(
+                    |((name, _), (start, value_start, _))| {
+                        *start < at + length
+                            && vocabulary.is_documented(name)
+                            && !(vocabulary.is_documented(candidate) && *value_start <= at + length)
+                    },
+                );
+                if overlapped {
+                    continue;
+                }
+                let next = spans[index + 1..]
+                    .iter()
+                    .position(|(start, _, _)| *start >= at + length)
+                    .map(|offset| pairs[index + 1 + offset].0);
+                if next.is_none_or(|next| candidate <= next) {
+                    return Err(WebhookError::AmbiguousSignedString(
+                        "a value the reader uses could hold another parameter",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VOCABULARY: Vocabulary<'static> = Vocabulary {
+        read: &["CallSid", "CallStatus", "Direction", "SequenceNumber", "To"],
+        documented: &["AccountSid", "Called", "Caller", "ParentCallSid", "ToCity"],
+        exceptions: &["requester_ip"],
+    };
+
+    fn check(pairs: &[(&str, &str)]) -> Result<(), WebhookError> {
+        let mut sorted = pairs.to_vec();
+        sorted.sort_unstable();
+        check_concatenation("https://h.example/p", &sorted, &VOCABULARY)
+    }
+
+    const GENUINE: [(&str, &str); 6] = [
+        ("AccountSid", "AC1"),
+        ("CallSid", "CA1234567890ABCDE"),
+        ("CallStatus", "completed"),
+        ("Called", "+1415"),
+        ("SequenceNumber", "1"),
+        ("To", "client:alice"),
+    ];
+
+    #[test]
+    fn genuine_cuts_pass() {
+        assert_eq!(check(&GENUINE), Ok(()));
+        assert_eq!(check(&[("requester_ip", "1.2.3.4"), ("To", "+1")]), Ok(()));
+        assert_eq!(
+            check(&[("ParentCallSid", "CA2"), ("CallSid", "CA1"), ("To", "+1")]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn re_cuts_that_would_read_differently_are_refused() {
+        let refused = [
+            // A boundary moved into a read name, or a read name extended into its value.
+            vec![("CallSid", "CA1"), ("SequenceNumbe", "r1"), ("To", "+1")],
+            vec![
+                ("CallSid", "CA1"),
+                ("CallStatusc", "ompleted"),
+                ("To", "+1"),
+            ],
+            // A pair merged into the previous value: a read name, or into a read value.
+            vec![("CallSid", "CA1CallStatuscompleted"), ("To", "+1")],
+            vec![
+                ("CallSid", "CA1"),
+                ("CallStatus", "completedCalled+1415"),
+                ("To", "+1"),
+            ],
+            // A read name cut across a boundary.
+            vec![("AccountSid", "AC1Call"), ("Sid", "CA1"), ("To", "+1")],
+            // A read pair moved into the URL (`before`).
+            vec![("CallStatus", "x"), ("To", "+1")],
+        ];
+        for pairs in refused {
+            let mut sorted = pairs.clone();
+            sorted.sort_unstable();
+            let before = if pairs[0].0 == "CallStatus" {
+                "https://h.example/p?a=CallSidCA1"
+            } else {
+                "https://h.example/p"
+            };
+            assert!(
+                matches!(
+                    check_concatenation(before, &sorted, &VOCABULARY),
+                    Err(WebhookError::AmbiguousSignedString(_))
+                ),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_must_be_camel_case_or_documented() {
+        for name in ["", "ompleted", "1", "QA", "A B", "Call"] {
+            assert!(!VOCABULARY.admits(name), "{name}");
+        }
+        for name in [
+            "SipHeader_X-Foo",
+            "SIP-H-To",
+            "Extra",
+            "ToCity",
+            "requester_ip",
+        ] {
+            assert!(VOCABULARY.admits(name), "{name}");
+        }
+        let long = format!("A{}", "a".repeat(MAX_NAME_CHARS));
+        assert!(!VOCABULARY.admits(&long));
+    }
+}

@@ -255,7 +255,7 @@ fn unknown_words_are_kept_without_a_status() {
 }
 
 #[test]
-fn event_ids_follow_the_natural_key() {
+fn event_ids_hash_the_signed_content() {
     let first = message_callback("sent", "2", &[]);
     let retry = message_callback("sent", "2", &[]);
     assert_eq!(first.event_id, retry.event_id);

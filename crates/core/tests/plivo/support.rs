@@ -14,6 +14,15 @@ pub fn now() -> Timestamp {
 pub fn plivo_with(tokens: &[&str]) -> Plivo {
     Plivo::new(PlivoConfig {
         secrets: tokens.iter().map(|token| Secret::new(*token)).collect(),
+        accept_v2: false,
+    })
+}
+
+/// A provider that also accepts V2 signatures (`PLIVO_ACCEPT_V2=true`).
+pub fn plivo_accepting_v2(tokens: &[&str]) -> Plivo {
+    Plivo::new(PlivoConfig {
+        secrets: tokens.iter().map(|token| Secret::new(*token)).collect(),
+        accept_v2: true,
     })
 }
 

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 use switchboard_core::providers::plivo::signature;
 use switchboard_core::{CapturedRequest, Kind, Provider, Status, WebhookError};
 
-use crate::support::{form_post, get, now, plivo_with};
+use crate::support::{form_post, get, now, plivo_accepting_v2, plivo_with};
 
 const VECTORS: &str = include_str!("../fixtures/plivo/signature-vectors.json");
 
@@ -206,8 +206,18 @@ fn v3_vectors_are_valid_and_every_tampering_fails() {
         }
         // The nonce, the signature, and their absence.
         let mut other_nonce = request.clone();
-        other_nonce.set_header("X-Plivo-Signature-V3-Nonce", &change_one_byte(nonce));
+        other_nonce.set_header("X-Plivo-Signature-V3-Nonce", &nonce.replace('3', "4"));
         assert_invalid_signature(provider.verify(&other_nonce, now()).map(|_| ()), id);
+        // A nonce that is not digits is refused before any signature: `.` in it would move
+        // the end of the signed parameters into the nonce.
+        other_nonce.set_header("X-Plivo-Signature-V3-Nonce", &change_one_byte(nonce));
+        assert_eq!(
+            provider.verify(&other_nonce, now()).err(),
+            Some(WebhookError::AmbiguousSignedString(
+                "the nonce is not decimal digits"
+            )),
+            "{id}"
+        );
         let mut other_signature = request.clone();
         other_signature.set_header("X-Plivo-Signature-V3", &change_one_byte(presented));
         assert_invalid_signature(provider.verify(&other_signature, now()).map(|_| ()), id);
@@ -247,6 +257,18 @@ fn v2_request(entry: &Json, url: &str) -> CapturedRequest {
 }
 
 #[test]
+fn v2_vector_is_refused_unless_v2_is_enabled() {
+    let entry = vector("plivo-v2-valid");
+    let token = text(&entry, "/inputs/auth_token");
+    let request = v2_request(&entry, text(&entry, "/inputs/url"));
+    let error = plivo_with(&[token]).verify(&request, now()).err();
+    assert!(
+        matches!(error, Some(WebhookError::MissingSignature(message)) if message.contains("PLIVO_ACCEPT_V2")),
+        "{error:?}"
+    );
+}
+
+#[test]
 fn v2_vector_is_valid_as_a_fallback_and_tampering_fails() {
     let entry = vector("plivo-v2-valid");
     let token = text(&entry, "/inputs/auth_token");
@@ -259,7 +281,7 @@ fn v2_vector_is_valid_as_a_fallback_and_tampering_fails() {
         "signed string {}",
         text(&entry, "/signed_string")
     );
-    let provider = plivo_with(&[token]);
+    let provider = plivo_accepting_v2(&[token]);
     let request = v2_request(&entry, url);
     let events = provider.receive(&request, now()).expect("valid");
     assert_eq!(events[0].status, Some(Status::Sent));
@@ -269,7 +291,7 @@ fn v2_vector_is_valid_as_a_fallback_and_tampering_fails() {
         .is_ok());
 
     assert_invalid_signature(
-        plivo_with(&["my_auth_tokem"])
+        plivo_accepting_v2(&["my_auth_tokem"])
             .verify(&request, now())
             .map(|_| ()),
         "key",

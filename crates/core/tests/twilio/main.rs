@@ -1,5 +1,6 @@
 //! Twilio provider: official vectors, tampering, signing round trips, normalization, robustness.
 
+mod differential;
 mod lifecycle;
 mod robustness;
 mod support;

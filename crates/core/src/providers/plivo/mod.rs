@@ -14,11 +14,14 @@
 //!    HMAC-SHA256 over the URL, the parameters and the nonce. Several comma-separated signatures
 //!    may be sent; any one may match. When a V3 header is present, V2 is never consulted (no
 //!    downgrade).
-//! 2. **V2**, only when no V3 header is present (messaging/verify docs, §7): HMAC-SHA256 over the
-//!    URL without its query and the nonce. **V2 does not cover the parameters**: whoever holds one
-//!    genuine V2 header pair for this URL can send any parameters with it. It is accepted because
-//!    §7 names it the scheme of some Plivo products; it is as strong as the secrecy of past
-//!    requests' headers.
+//! 2. **V2**, only when no V3 header is present and `PLIVO_ACCEPT_V2=true` (messaging/verify
+//!    docs, §7): HMAC-SHA256 over the URL without its query and the nonce. **V2 does not cover
+//!    the parameters**: whoever holds one genuine V2 header pair for this URL can send any
+//!    parameters with it, forever. It is therefore **off by default**: a request signed only
+//!    with V2 is [`WebhookError::MissingSignature`] (saying how to enable it). Enable it only
+//!    for Plivo products that sign nothing else; its event id is the nonce's, so a forged body
+//!    under a captured header pair is a duplicate of the callback that carried it, if that one
+//!    was stored first.
 //! 3. **V1** (`X-Plivo-Signature`, HMAC-SHA1) is legacy and **not accepted**: §7 lists it only as
 //!    legacy, and current Plivo requests carry V2/V3. A request signed only with V1 is
 //!    [`WebhookError::MissingSignature`].
@@ -26,11 +29,30 @@
 //! A parameter name that appears twice (in the query, or in the body) is refused as
 //! [`WebhookError::Malformed`]: the SDKs disagree on what such a request signs.
 //!
-//! **Replays.** No version signs a time; the nonce is random but nothing says how long Plivo
-//! avoids reusing one ("replay protection only by remembering nonces", §7). Replays are absorbed
-//! by the exact dedup of the store: the event id ([`normalize`]) is a hash of the provider's
-//! natural key, so a replayed callback is the same event, stored once, and cannot move a state
-//! it has already moved.
+//! **What is signed is what is read.** The V3 string does not fix every boundary, so a V3
+//! request is refused with [`WebhookError::AmbiguousSignedString`] where another reading of the
+//! same signed string exists:
+//!
+//! * the nonce must be decimal digits (as Plivo's are): the message is `base + "." + nonce`, and
+//!   a nonce `00850.<nonce>` would take the end of a last value `0.00850` out of what is read;
+//! * the query is signed as `k=v&k=v` of *decoded* pairs, so a name holding `&` or `=`, or a
+//!   value holding `&` (`Event=Hangup%26From%3D…`, one pair that signs like two), is refused;
+//!   a value may hold `=` (the first `=` of a pair ends its name, and names hold none; Plivo's
+//!   `SIP-H-To` values do);
+//! * a form body is signed as its sorted `name + value` pairs concatenated without separators,
+//!   which the rule of `providers::shared::check_concatenation` checks (its docs give the rule
+//!   and its limits), over the signed text from the URL on.
+//!
+//! The verifier and the normalizer read the parameters through one parse
+//! (`Params::from_request`).
+//!
+//! **Replays and re-cuts.** No version signs a time; the nonce is random but nothing says how
+//! long Plivo avoids reusing one ("replay protection only by remembering nonces", §7). Replays
+//! are absorbed by the exact dedup of the store: the event id is a hash of the signed string
+//! after the URL's path, without the nonce (`event_id`), so a replay, a retry and every cut of
+//! the signed string that verifies are the same event, stored once. What remains: an attacker
+//! who holds a callback *before* Plivo delivers it could deliver first a re-cut that the
+//! concatenation rule cannot tell from a genuine request.
 
 pub mod normalize;
 pub mod signature;
@@ -42,6 +64,7 @@ use sha2::{Digest, Sha256};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Signer, Verified};
+use crate::providers::shared::{check_concatenation, content_event_id, Vocabulary};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -52,6 +75,9 @@ pub struct PlivoConfig {
     /// callbacks, the main account's for `-Ma-` signatures); any one may match (rotation).
     /// Never empty.
     pub secrets: Vec<Secret>,
+    /// `PLIVO_ACCEPT_V2`: whether a request signed only with V2 is accepted (off by default:
+    /// V2 does not sign the parameters, see the module docs).
+    pub accept_v2: bool,
 }
 
 pub struct Plivo {
@@ -126,6 +152,47 @@ impl Params {
             signature::v3_post_base(url, &self.query, &self.body)
         }
     }
+
+    /// Refuses a V3 request whose signed string could be cut into other parameters that read
+    /// differently (see the module docs): a query that `k=v&k=v` joins ambiguously, or a form
+    /// body whose concatenation [`check_concatenation`] cannot fix.
+    fn check_v3_cuts(&self, url: &str) -> Result<(), WebhookError> {
+        let joined_ambiguously = self
+            .query
+            .iter()
+            .any(|(name, value)| name.contains(['&', '=']) || value.contains('&'));
+        if joined_ambiguously {
+            return Err(WebhookError::AmbiguousSignedString(
+                "a query name holds `&` or `=`, or a query value holds `&`",
+            ));
+        }
+        if self.is_get || self.body.is_empty() {
+            return Ok(());
+        }
+        let mut body: Vec<(&str, &str)> = self
+            .body
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        body.sort_unstable();
+        let before = signature::v3_post_base(url, &self.query, &[]);
+        let before = if self.query.is_empty() {
+            format!("{before}?")
+        } else {
+            format!("{before}.")
+        };
+        let is_call = body.iter().any(|(name, _)| *name == "CallUUID");
+        let vocabulary = Vocabulary {
+            read: if is_call {
+                &normalize::CALL_READS
+            } else {
+                &normalize::MESSAGE_READS
+            },
+            documented: &normalize::DOCUMENTED,
+            exceptions: &normalize::DOCUMENTED_EXCEPTIONS,
+        };
+        check_concatenation(&before, &body, &vocabulary)
+    }
 }
 
 /// The signatures of the named headers, split at commas, blanks dropped.
@@ -139,16 +206,79 @@ fn signatures<'a>(request: &'a CapturedRequest, headers: &[&str]) -> Vec<&'a str
         .collect()
 }
 
+/// The nonce header's value. Plivo's nonces are decimal digits (the SDK vectors'
+/// `31627761595286130198` and `12345`, providers.md §7); anything else is refused: V3 signs
+/// `base + "." + nonce`, so a nonce such as `00850.<nonce>` would take the end of the signed
+/// parameters (a last value `0.00850`) into the nonce and leave the rest to be read.
 fn nonce<'a>(
     request: &'a CapturedRequest,
     header: &'static str,
     name: &'static str,
 ) -> Result<&'a str, WebhookError> {
-    request
+    let nonce = request
         .header(header)
         .map(str::trim)
         .filter(|nonce| !nonce.is_empty())
-        .ok_or(WebhookError::MissingSignedField(name))
+        .ok_or(WebhookError::MissingSignedField(name))?;
+    if nonce.bytes().all(|byte| byte.is_ascii_digit()) {
+        Ok(nonce)
+    } else {
+        Err(WebhookError::AmbiguousSignedString(
+            "the nonce is not decimal digits",
+        ))
+    }
+}
+
+/// How a request is signed, from its headers: V3 when a V3 header is present, else V2.
+enum Scheme<'a> {
+    V3 { signatures: Vec<&'a str> },
+    V2 { signatures: Vec<&'a str> },
+    None,
+}
+
+impl<'a> Scheme<'a> {
+    fn of(request: &'a CapturedRequest) -> Self {
+        let v3 = signatures(
+            request,
+            &[signature::V3_HEADER, signature::V3_MAIN_ACCOUNT_HEADER],
+        );
+        if !v3.is_empty() {
+            return Self::V3 { signatures: v3 };
+        }
+        let v2 = signatures(
+            request,
+            &[signature::V2_HEADER, signature::V2_MAIN_ACCOUNT_HEADER],
+        );
+        if v2.is_empty() {
+            Self::None
+        } else {
+            Self::V2 { signatures: v2 }
+        }
+    }
+}
+
+/// The event id: a hash of what the signature covers, without the URL. V3: the signed string
+/// after the URL's path (`?` + the query joined, `.` + the body concatenated), so every cut of
+/// it that verifies has the same id, while the nonce, which a retry may change, is left out.
+/// V2 signs no parameter, only the nonce: its id is the nonce's, so a forged body under a
+/// captured V2 header pair is a duplicate of the callback that carried it.
+fn event_id(request: &CapturedRequest, params: &Params) -> Result<String, WebhookError> {
+    let canonical = match Scheme::of(request) {
+        Scheme::V3 { .. } => {
+            let base = params.v3_base(&request.url);
+            format!("v3\n{}", &base[signature::base_url(&request.url).len()..])
+        }
+        Scheme::V2 { .. } => format!(
+            "v2\n{}",
+            nonce(
+                request,
+                signature::V2_NONCE_HEADER,
+                "X-Plivo-Signature-V2-Nonce"
+            )?
+        ),
+        Scheme::None => return Err(WebhookError::MissingSignature("no Plivo signature")),
+    };
+    Ok(content_event_id("plivo", canonical.as_bytes()))
 }
 
 /// Whether `word` is a documented Plivo word for `kind` (see [`normalize`]).
@@ -185,43 +315,42 @@ impl Provider for Plivo {
         _now: Timestamp,
     ) -> Result<Verified<'a>, WebhookError> {
         let secrets = &self.config.secrets;
-        let v3 = signatures(
-            request,
-            &[signature::V3_HEADER, signature::V3_MAIN_ACCOUNT_HEADER],
-        );
-        if !v3.is_empty() {
-            let nonce = nonce(
-                request,
-                signature::V3_NONCE_HEADER,
-                "X-Plivo-Signature-V3-Nonce",
-            )?;
-            let params = Params::from_request(request)?;
-            signature::verify_v3(&v3, &params.v3_base(&request.url), nonce, secrets)?;
-            return Ok(Verified::new(request));
+        match Scheme::of(request) {
+            Scheme::V3 { signatures } => {
+                let nonce = nonce(
+                    request,
+                    signature::V3_NONCE_HEADER,
+                    "X-Plivo-Signature-V3-Nonce",
+                )?;
+                let params = Params::from_request(request)?;
+                signature::verify_v3(&signatures, &params.v3_base(&request.url), nonce, secrets)?;
+                params.check_v3_cuts(&request.url)?;
+                Ok(Verified::new(request))
+            }
+            Scheme::V2 { .. } if !self.config.accept_v2 => Err(WebhookError::MissingSignature(
+                "only `X-Plivo-Signature-V2`, which does not sign the parameters and is \
+                 disabled (set PLIVO_ACCEPT_V2=true to accept it)",
+            )),
+            Scheme::V2 { signatures } => {
+                let nonce = nonce(
+                    request,
+                    signature::V2_NONCE_HEADER,
+                    "X-Plivo-Signature-V2-Nonce",
+                )?;
+                // The parameters are not signed, but must still be readable as Plivo sends them.
+                Params::from_request(request)?;
+                signature::verify_v2(&signatures, &request.url, nonce, secrets)?;
+                Ok(Verified::new(request))
+            }
+            Scheme::None if request.header(signature::V1_HEADER).is_some() => {
+                Err(WebhookError::MissingSignature(
+                    "only the legacy `X-Plivo-Signature` (V1), which is not accepted",
+                ))
+            }
+            Scheme::None => Err(WebhookError::MissingSignature(
+                "no `X-Plivo-Signature-V3` or `X-Plivo-Signature-V2` header",
+            )),
         }
-        let v2 = signatures(
-            request,
-            &[signature::V2_HEADER, signature::V2_MAIN_ACCOUNT_HEADER],
-        );
-        if !v2.is_empty() {
-            let nonce = nonce(
-                request,
-                signature::V2_NONCE_HEADER,
-                "X-Plivo-Signature-V2-Nonce",
-            )?;
-            // The parameters are not signed, but must still be readable as Plivo sends them.
-            Params::from_request(request)?;
-            signature::verify_v2(&v2, &request.url, nonce, secrets)?;
-            return Ok(Verified::new(request));
-        }
-        if request.header(signature::V1_HEADER).is_some() {
-            return Err(WebhookError::MissingSignature(
-                "only the legacy `X-Plivo-Signature` (V1), which is not accepted",
-            ));
-        }
-        Err(WebhookError::MissingSignature(
-            "no `X-Plivo-Signature-V3` or `X-Plivo-Signature-V2` header",
-        ))
     }
 
     fn normalize(
@@ -229,8 +358,13 @@ impl Provider for Plivo {
         request: Verified<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let params = Params::from_request(request.request())?;
-        Ok(vec![normalize::event(params.callback(), received_at)?])
+        let request = request.request();
+        let params = Params::from_request(request)?;
+        Ok(vec![normalize::event(
+            params.callback(),
+            event_id(request, &params)?,
+            received_at,
+        )?])
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {

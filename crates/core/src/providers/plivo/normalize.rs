@@ -11,17 +11,18 @@
 //! times (`MessageTime`, `SentTime`, `DeliveryReportTime`, …) carry no time zone and are kept as
 //! text in `extra`, never read as instants; the timeline orders by `Sequence`.
 //!
-//! **Event ids** (providers.md §8, implication 2: "Plivo (`CallUUID`,`Event`,`CallStatus`) /
-//! (`MessageUUID`,`Status`,`Sequence`)"): `plivo:` + the first 32 hex digits of the SHA-256 of
-//! the form-encoded key. A retry or replay of a callback has the same key and collapses in the
-//! store; the hangup (`Event=Hangup`) and an action callback with the same `CallStatus` differ
-//! by `Event` and stay apart.
+//! **Event ids** are a hash of what the signature covers (see `event_id` in [`super`]), not of
+//! the natural key providers.md §8 suggests ((`CallUUID`,`Event`,`CallStatus`) /
+//! (`MessageUUID`,`Status`,`Sequence`)): V3 concatenates a form body's pairs without separators,
+//! so a captured body re-cut as `Sequenc=e4` verified with another natural key, a new event
+//! forever. A hash of the signed string is the same for every cut of it; a retry, identical, has
+//! the same id; two callbacks that differ in anything Plivo signed are two events.
 
 use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{extra_fields, form_event_id, lookup};
+use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: https://www.plivo.com/docs/account/api/application/ and
@@ -101,11 +102,6 @@ fn direction(word: &str) -> Option<Direction> {
     }
 }
 
-/// `plivo:` + 32 hex digits of the SHA-256 of the form-encoded key parts.
-fn event_id(parts: &[(&str, &str)]) -> String {
-    form_event_id("plivo", parts)
-}
-
 /// Named, non-blank parameter values (names are unique: repeated names were refused).
 struct Values<'a>(BTreeMap<&'a str, &'a str>);
 
@@ -132,15 +128,115 @@ impl<'a> Values<'a> {
     }
 }
 
-/// The one event of a verified callback.
+/// Every name [`event`] reads for a call, the names that decide the kind included. The
+/// concatenation check of V3 form bodies (`providers::shared::check_concatenation`) keeps these
+/// names' values as signed.
+pub(crate) const CALL_READS: [&str; 19] = [
+    "CallUUID",
+    "MessageUUID",
+    "Event",
+    "CallStatus",
+    "Direction",
+    "From",
+    "To",
+    "Duration",
+    "HangupCause",
+    CALL_EXTRA[0],
+    CALL_EXTRA[1],
+    CALL_EXTRA[2],
+    CALL_EXTRA[3],
+    CALL_EXTRA[4],
+    CALL_EXTRA[5],
+    CALL_EXTRA[6],
+    CALL_EXTRA[7],
+    CALL_EXTRA[8],
+    CALL_EXTRA[9],
+];
+
+/// Every name [`event`] reads for a message, the names that decide the kind included.
+pub(crate) const MESSAGE_READS: [&str; 20] = [
+    "CallUUID",
+    "MessageUUID",
+    "Status",
+    "Sequence",
+    "From",
+    "To",
+    "TotalAmount",
+    "ErrorCode",
+    MESSAGE_EXTRA[0],
+    MESSAGE_EXTRA[1],
+    MESSAGE_EXTRA[2],
+    MESSAGE_EXTRA[3],
+    MESSAGE_EXTRA[4],
+    MESSAGE_EXTRA[5],
+    MESSAGE_EXTRA[6],
+    MESSAGE_EXTRA[7],
+    MESSAGE_EXTRA[8],
+    MESSAGE_EXTRA[9],
+    MESSAGE_EXTRA[10],
+    MESSAGE_EXTRA[11],
+];
+
+/// Every documented callback parameter, read or not (providers.md §7's lists, and the
+/// `HangupCauseName`, `AnswerTime`, `StartTime`, `EndTime`, `CallerName` and `TotalCost` of
+/// Plivo's hangup and message callback docs): a read name inside one of these (`Duration` in
+/// `BillDuration`) is not a re-cut, and none of these is a cut-short read name.
+pub(crate) const DOCUMENTED: [&str; 40] = [
+    "ALegRequestUUID",
+    "ALegUUID",
+    "AnswerTime",
+    "BillDuration",
+    "BillRate",
+    "CallStatus",
+    "CallUUID",
+    "CallerName",
+    "DeliveryReportTime",
+    "Direction",
+    "Duration",
+    "EndTime",
+    "ErrorCode",
+    "Event",
+    "From",
+    "HangupCause",
+    "HangupCauseCode",
+    "HangupCauseName",
+    "HangupSource",
+    "MCC",
+    "MNC",
+    "MessageTime",
+    "MessageUUID",
+    "ParentAuthID",
+    "ParentMessageUUID",
+    "PartInfo",
+    "PowerpackUUID",
+    "QueuedTime",
+    "RequestUUID",
+    "SentTime",
+    "Sequence",
+    "SessionStart",
+    "StartTime",
+    "Status",
+    "To",
+    "TotalAmount",
+    "TotalCost",
+    "TotalRate",
+    "Type",
+    "Units",
+];
+
+/// Documented names outside the plain-name grammar (`requester_ip`, providers.md §7).
+pub(crate) const DOCUMENTED_EXCEPTIONS: [&str; 1] = ["requester_ip"];
+
+/// The one event of a verified callback, with the id its signed content gives.
 pub(crate) fn event(
     params: &[(String, String)],
+    event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let values = Values::new(params);
     match (values.get("CallUUID"), values.get("MessageUUID")) {
-        (Some(call_uuid), None) => call_event(&values, call_uuid, received_at),
-        (None, Some(message_uuid)) => message_event(&values, message_uuid, received_at),
+        (Some(call_uuid), None) => call_event(&values, call_uuid, event_id, received_at),
+        (None, Some(message_uuid)) => message_event(&values, message_uuid, event_id, received_at),
         (None, None) => Err(WebhookError::MissingField("CallUUID")),
         (Some(_), Some(_)) => Err(WebhookError::Malformed(
             "both `CallUUID` and `MessageUUID` are present".into(),
@@ -151,6 +247,7 @@ pub(crate) fn event(
 fn call_event(
     values: &Values<'_>,
     call_uuid: &str,
+    event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let event_word = values.get("Event");
@@ -162,12 +259,7 @@ fn call_event(
         provider: ProviderId::Plivo,
         kind: Kind::Call,
         subject_id: call_uuid.to_owned(),
-        event_id: event_id(&[
-            ("kind", "call"),
-            ("CallUUID", call_uuid),
-            ("Event", event_word.unwrap_or("")),
-            ("CallStatus", call_status.unwrap_or("")),
-        ]),
+        event_id,
         status: call_status.and_then(self::call_status),
         provider_status: provider_status.to_owned(),
         occurred_at: None,
@@ -192,6 +284,7 @@ fn call_event(
 fn message_event(
     values: &Values<'_>,
     message_uuid: &str,
+    event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let provider_status = values
@@ -202,12 +295,7 @@ fn message_event(
         provider: ProviderId::Plivo,
         kind: Kind::Message,
         subject_id: message_uuid.to_owned(),
-        event_id: event_id(&[
-            ("kind", "message"),
-            ("MessageUUID", message_uuid),
-            ("Status", provider_status),
-            ("Sequence", sequence_text.unwrap_or("")),
-        ]),
+        event_id,
         status: message_status(provider_status),
         provider_status: provider_status.to_owned(),
         occurred_at: None,
@@ -243,11 +331,14 @@ mod tests {
     }
 
     #[test]
-    fn event_ids_keep_key_parts_apart() {
-        assert_ne!(
-            event_id(&[("a", "1&b=2")]),
-            event_id(&[("a", "1"), ("b", "2")])
-        );
-        assert_eq!(event_id(&[("a", "1")]).len(), "plivo:".len() + 32);
+    fn read_names_include_the_kind_names_and_are_documented() {
+        for reads in [&CALL_READS[..], &MESSAGE_READS[..]] {
+            for key in ["CallUUID", "MessageUUID", "From", "To"] {
+                assert!(reads.contains(&key), "{key}");
+            }
+            for name in reads {
+                assert!(DOCUMENTED.contains(name), "{name}");
+            }
+        }
     }
 }

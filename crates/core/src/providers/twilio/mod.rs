@@ -10,12 +10,23 @@
 //! and without its port and in the query spellings the official validators accept. Every
 //! configured token is tried (rotation), each comparison in constant time.
 //!
-//! **Replays.** Nothing in the signature binds a time ("No timestamp ⇒ no replay protection",
-//! providers.md §6), so a captured request verifies forever. Replays are absorbed by the exact
-//! dedup of the per-call / per-message store: the event id ([`normalize`]) is a hash of the
-//! provider's natural key, so a replayed (or retried) callback is the same event, stored once,
-//! and cannot move a state it has already moved. A replay can only re-announce what Twilio
-//! already said.
+//! **Replays and re-cuts.** Nothing in the signature binds a time ("No timestamp ⇒ no replay
+//! protection", providers.md §6), so a captured request verifies forever. Worse, a form body is
+//! signed as its sorted `name + value` pairs concatenated without separators, so a captured
+//! body can be re-cut (`SequenceNumbe=r1` for `SequenceNumber=1`, two pairs merged into one
+//! value) and still verify. Two defences:
+//!
+//! * the event id (`Params::event_id`) is a hash of what the signature covers, without the
+//!   URL: for a form body the signed concatenation itself, so every re-cut and every replay of a
+//!   stored callback is a duplicate of it in the store's exact dedup, and cannot move a state;
+//! * a form body is read only if no other cut of its signed string could read differently, as
+//!   far as `providers::shared::check_concatenation` can tell (its docs give the rule and its
+//!   limits); otherwise it is refused with [`WebhookError::AmbiguousSignedString`]. The
+//!   verifier and the normalizer read the parameters through one parse (`Params::from_request`).
+//!
+//! What remains: an attacker who holds a callback *before* Twilio delivers it could deliver a
+//! re-cut the rule cannot tell from a genuine request first (see `check_concatenation`); after
+//! delivery, any re-cut is a duplicate.
 //!
 //! **Bodies.** Twilio's callbacks are form `POST` or `GET` ("Twilio's normal format", §6); JSON
 //! bodies are accepted only with `bodySHA256` (otherwise [`WebhookError::MissingSignedField`]).
@@ -29,6 +40,7 @@ use std::collections::BTreeMap;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Provider, Signer, Verified};
+use crate::providers::shared::{check_concatenation, content_event_id, Vocabulary};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -51,7 +63,7 @@ impl Twilio {
 }
 
 /// How a request carries its parameters, which decides what is signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
     /// `GET`, or a request without a body: parameters in the query, signature over the URL.
     Query,
@@ -77,9 +89,11 @@ impl Transport {
     }
 }
 
-/// A request's parameters as Twilio sent them.
+/// A request's parameters as Twilio sent them, read by the one parse that both the verifier
+/// (which signs them) and the normalizer (which reads them) use.
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
+    pub(crate) transport: Transport,
     /// Every `(name, value)` pair, repeated names included, in order.
     pub(crate) pairs: Vec<(String, String)>,
 }
@@ -88,12 +102,61 @@ impl Params {
     /// Reads the parameters: the query for `GET` or a bodyless request, else the form body, else
     /// (JSON) the top-level scalar members of the body object.
     pub(crate) fn from_request(request: &CapturedRequest) -> Result<Self, WebhookError> {
-        let pairs = match Transport::of(request)? {
+        let transport = Transport::of(request)?;
+        let pairs = match transport {
             Transport::Query => request.query_params(),
             Transport::Form => parse_form(&request.body),
             Transport::Json => json_pairs(&request.body)?,
         };
-        Ok(Self { pairs })
+        Ok(Self { transport, pairs })
+    }
+
+    /// The form pairs as the signature covers them: sorted, distinct pairs once
+    /// ([`signature::signed_string`]).
+    fn signed_pairs(&self) -> Vec<(&str, &str)> {
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// The event id: a hash of what the signature covers, in a canonical form that leaves out
+    /// the URL (whose spellings the verifier tries, see [`signature::url_variants`]). A form
+    /// body gives the signed concatenation itself, so every re-cut of it that verifies has the
+    /// same id; a query gives its decoded pairs, sorted and form-encoded (the URL fixes their
+    /// boundaries, and every spelling the verifier accepts decodes alike); a JSON body, whose
+    /// bytes `bodySHA256` covers, gives those bytes.
+    pub(crate) fn event_id(&self, request: &CapturedRequest) -> String {
+        let mut canonical = Vec::new();
+        match self.transport {
+            Transport::Form => {
+                canonical.extend_from_slice(b"form\n");
+                for (name, value) in self.signed_pairs() {
+                    canonical.extend_from_slice(name.as_bytes());
+                    canonical.extend_from_slice(value.as_bytes());
+                }
+            }
+            Transport::Query => {
+                let mut pairs = self.pairs.clone();
+                pairs.sort_unstable();
+                canonical.extend_from_slice(b"query\n");
+                canonical.extend_from_slice(
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(&pairs)
+                        .finish()
+                        .as_bytes(),
+                );
+            }
+            Transport::Json => {
+                canonical.extend_from_slice(b"json\n");
+                canonical.extend_from_slice(&request.body);
+            }
+        }
+        content_event_id("twilio", &canonical)
     }
 
     /// The parameter's value, `None` when absent or blank. A name sent with two different
@@ -194,8 +257,20 @@ impl Provider for Twilio {
                 signature::verify(presented, &request.url, &[], &self.config.secrets)?;
             }
             Transport::Form => {
-                let params = parse_form(&request.body);
-                signature::verify(presented, &request.url, &params, &self.config.secrets)?;
+                let params = Params::from_request(request)?;
+                signature::verify(presented, &request.url, &params.pairs, &self.config.secrets)?;
+                let signed = params.signed_pairs();
+                let is_call = signed.iter().any(|(name, _)| *name == "CallSid");
+                let vocabulary = Vocabulary {
+                    read: if is_call {
+                        &normalize::CALL_READS
+                    } else {
+                        &normalize::MESSAGE_READS
+                    },
+                    documented: &normalize::DOCUMENTED,
+                    exceptions: &[],
+                };
+                check_concatenation(&request.url, &signed, &vocabulary)?;
             }
             Transport::Json => {
                 // twilio-node: "should fail validation if given body but no bodySHA256 param".
@@ -213,8 +288,13 @@ impl Provider for Twilio {
         request: Verified<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let params = Params::from_request(request.request())?;
-        Ok(vec![normalize::event(&params, received_at)?])
+        let request = request.request();
+        let params = Params::from_request(request)?;
+        Ok(vec![normalize::event(
+            &params,
+            params.event_id(request),
+            received_at,
+        )?])
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
@@ -293,6 +373,7 @@ mod tests {
     #[test]
     fn a_value_read_from_a_repeated_name_must_be_unambiguous() {
         let params = Params {
+            transport: Transport::Form,
             pairs: vec![
                 ("CallSid".into(), "CA1".into()),
                 ("CallSid".into(), "CA1".into()),

@@ -10,13 +10,14 @@
 //! **Messages** are keyed by `MessageSid` (legacy duplicate `SmsSid`); `MessageStatus` (legacy
 //! `SmsStatus`) maps by [`MESSAGE_STATUSES`]; `ErrorCode` is kept.
 //!
-//! **Event ids** (providers.md §8, implication 2: "Twilio (`CallSid`,`CallStatus`,`SequenceNumber`)
-//! or (`MessageSid`,`MessageStatus`)"): `twilio:` + the first 32 hex digits of the SHA-256 of
-//! the form-encoded key `(kind, sid, status word, SequenceNumber | ErrorCode)`. A retry or replay of
-//! the same callback has the same key, so it collapses in the store; two callbacks that differ
-//! in the key are different events. For messages `ErrorCode` is added to §8's pair: a message can
-//! be reported `failed` twice with different codes only if Twilio changed its mind, and then
-//! both reports are worth keeping; a plain retry carries the same code.
+//! **Event ids** are a hash of what the signature covers, not of a natural key: for a form body,
+//! the signed concatenation of the sorted `name + value` pairs (see `Params::event_id` in
+//! [`super`]). providers.md §8 suggests (`CallSid`,`CallStatus`,`SequenceNumber`), but nothing in
+//! Twilio's signature fixes where one concatenated pair ends and the next begins, so a captured
+//! request re-cut as `SequenceNumbe=r1` verified and carried another natural key: a new event,
+//! forever. A hash of the signed string is the same for every re-cut, so a replay or a re-cut of
+//! a stored callback is a duplicate of it, and two callbacks that differ in anything Twilio
+//! signed are two events (a retry is byte-identical, the same id).
 
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
@@ -24,7 +25,7 @@ use time::OffsetDateTime;
 use super::Params;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{extra_fields, form_event_id, lookup};
+use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: the Call resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
@@ -149,21 +150,116 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
         .map(Timestamp::from_millis)
 }
 
-/// `twilio:` + 32 hex digits of the SHA-256 of the form-encoded key parts.
-fn event_id(parts: &[(&str, &str)]) -> String {
-    form_event_id("twilio", parts)
-}
+/// Every name [`event`] reads for a call, the names that decide the kind included. The
+/// concatenation check of form bodies (`providers::shared::check_concatenation`) keeps
+/// these names' values as signed.
+pub(crate) const CALL_READS: [&str; 17] = [
+    "CallSid",
+    "MessageSid",
+    "SmsSid",
+    "AnsweredBy",
+    "CallStatus",
+    "SequenceNumber",
+    "Timestamp",
+    "Direction",
+    "From",
+    "To",
+    "CallDuration",
+    CALL_EXTRA[0],
+    CALL_EXTRA[1],
+    CALL_EXTRA[2],
+    CALL_EXTRA[3],
+    CALL_EXTRA[4],
+    CALL_EXTRA[5],
+];
 
-/// The one event of a verified callback.
-pub(crate) fn event(params: &Params, received_at: Timestamp) -> Result<Event, WebhookError> {
+/// Every name [`event`] reads for a message, the names that decide the kind included.
+pub(crate) const MESSAGE_READS: [&str; 12] = [
+    "CallSid",
+    "MessageSid",
+    "SmsSid",
+    "MessageStatus",
+    "SmsStatus",
+    "ErrorCode",
+    "From",
+    "To",
+    MESSAGE_EXTRA[0],
+    MESSAGE_EXTRA[1],
+    MESSAGE_EXTRA[2],
+    MESSAGE_EXTRA[3],
+];
+
+/// Every documented callback parameter (providers.md §6; Twilio's voice and messaging webhook
+/// request docs), read or not: a read name inside one of these (`Duration` in `CallDuration`) is
+/// not a re-cut, and none of these is a cut-short read name.
+pub(crate) const DOCUMENTED: [&str; 51] = [
+    "AccountSid",
+    "AddOns",
+    "AnsweredBy",
+    "ApiVersion",
+    "Body",
+    "CallDuration",
+    "CallSid",
+    "CallStatus",
+    "CallToken",
+    "CallbackSource",
+    "Called",
+    "CalledCity",
+    "CalledCountry",
+    "CalledState",
+    "CalledZip",
+    "Caller",
+    "CallerCity",
+    "CallerCountry",
+    "CallerName",
+    "CallerState",
+    "CallerZip",
+    "Direction",
+    "Duration",
+    "ErrorCode",
+    "ForwardedFrom",
+    "From",
+    "FromCity",
+    "FromCountry",
+    "FromState",
+    "FromZip",
+    "MachineDetectionDuration",
+    "MessageSid",
+    "MessageStatus",
+    "MessagingServiceSid",
+    "NumMedia",
+    "NumSegments",
+    "ParentCallSid",
+    "RawDlrDoneDate",
+    "SequenceNumber",
+    "SipResponseCode",
+    "SmsMessageSid",
+    "SmsSid",
+    "SmsStatus",
+    "StatusCallbackEvent",
+    "StirVerstat",
+    "Timestamp",
+    "To",
+    "ToCity",
+    "ToCountry",
+    "ToState",
+    "ToZip",
+];
+
+/// The one event of a verified callback, with the id its signed content gives.
+pub(crate) fn event(
+    params: &Params,
+    event_id: String,
+    received_at: Timestamp,
+) -> Result<Event, WebhookError> {
     let call_sid = params.text("CallSid")?;
     let message_sid = match params.text("MessageSid")? {
         Some(sid) => Some(sid),
         None => params.text("SmsSid")?,
     };
     match (call_sid, message_sid) {
-        (Some(call_sid), None) => call_event(params, call_sid, received_at),
-        (None, Some(message_sid)) => message_event(params, message_sid, received_at),
+        (Some(call_sid), None) => call_event(params, call_sid, event_id, received_at),
+        (None, Some(message_sid)) => message_event(params, message_sid, event_id, received_at),
         (None, None) => Err(WebhookError::MissingField("CallSid")),
         (Some(_), Some(_)) => Err(WebhookError::Malformed(
             "both `CallSid` and `MessageSid` are present".into(),
@@ -185,6 +281,7 @@ fn extra(params: &Params, fields: &[&str]) -> std::collections::BTreeMap<String,
 fn call_event(
     params: &Params,
     call_sid: &str,
+    event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let answered = params.text("AnsweredBy")?;
@@ -196,21 +293,11 @@ fn call_event(
     };
     let sequence_text = params.text("SequenceNumber")?;
     let sequence = sequence_text.and_then(|text| text.trim().parse::<u64>().ok());
-    let key_status = if params.text("CallStatus")?.is_some() {
-        "CallStatus"
-    } else {
-        "AnsweredBy"
-    };
     Ok(Event {
         provider: ProviderId::Twilio,
         kind: Kind::Call,
         subject_id: call_sid.to_owned(),
-        event_id: event_id(&[
-            ("kind", "call"),
-            ("CallSid", call_sid),
-            (key_status, provider_status),
-            ("SequenceNumber", sequence_text.unwrap_or("")),
-        ]),
+        event_id,
         status: call_status(provider_status),
         provider_status: provider_status.to_owned(),
         occurred_at: params.text("Timestamp")?.and_then(parse_timestamp),
@@ -235,6 +322,7 @@ fn call_event(
 fn message_event(
     params: &Params,
     message_sid: &str,
+    event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let provider_status = match params.text("MessageStatus")? {
@@ -249,12 +337,7 @@ fn message_event(
         provider: ProviderId::Twilio,
         kind: Kind::Message,
         subject_id: message_sid.to_owned(),
-        event_id: event_id(&[
-            ("kind", "message"),
-            ("MessageSid", message_sid),
-            ("MessageStatus", provider_status),
-            ("ErrorCode", error_code.unwrap_or("")),
-        ]),
+        event_id,
         status: message_status(provider_status).flatten(),
         provider_status: provider_status.to_owned(),
         occurred_at: None,
@@ -321,11 +404,15 @@ mod tests {
     }
 
     #[test]
-    fn event_ids_keep_key_parts_apart() {
-        assert_ne!(
-            event_id(&[("a", "1&b=2")]),
-            event_id(&[("a", "1"), ("b", "2")])
-        );
-        assert_eq!(event_id(&[("a", "1")]).len(), "twilio:".len() + 32);
+    fn read_names_include_the_kind_names_and_are_distinct() {
+        for reads in [&CALL_READS[..], &MESSAGE_READS[..]] {
+            for key in ["CallSid", "MessageSid", "SmsSid", "From", "To"] {
+                assert!(reads.contains(&key), "{key}");
+            }
+            let mut sorted = reads.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), reads.len());
+        }
     }
 }
