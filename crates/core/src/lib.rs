@@ -28,7 +28,7 @@ pub mod time;
 pub use config::Config;
 pub use error::{ErrorClass, WebhookError};
 pub use model::{Event, Kind, ProviderId, Status};
-pub use provider::{Provider, Signer, SingleUseToken, Verified};
+pub use provider::{Provider, Scheme, Signer, SingleUseToken};
 pub use request::CapturedRequest;
 pub use state::{SubjectState, Summary};
 pub use time::Timestamp;

@@ -1,30 +1,52 @@
 //! The contract every provider module implements.
 //!
 //! A provider turns the exact bytes of a webhook into normalized [`Event`]s in two steps that
-//! cannot be swapped: [`Provider::verify`] checks the signature with the provider's own scheme
-//! and returns a [`Verified`] token, and only that token can be passed to
-//! [`Provider::normalize`]. [`Signer::sign`] does the provider's side, for the CLI and tests.
+//! cannot be swapped or mixed ([`Scheme`]): [`Scheme::check`] verifies the signature with the
+//! provider's own scheme and answers what the signature covers, parsed once
+//! ([`Scheme::Signed`]); [`Scheme::events`] reads the events from that parse alone, never from
+//! the request again. So what is stored is what was signed: a value the check did not see, or
+//! saw through another parse (another method, media type or decoder), cannot reach an event
+//! (docs/security.md, "What is read is what was signed"). [`Provider`] is the object-safe face
+//! every scheme gets; [`Signer::sign`] does the provider's side, for the CLI and tests.
 //!
-//! Adding a provider is one module under `providers/` implementing both traits, plus fixtures.
+//! Adding a provider is one module under `providers/` implementing [`Scheme`] and [`Signer`],
+//! plus fixtures.
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::request::CapturedRequest;
 use crate::time::Timestamp;
 
-/// A request whose signature has been checked. Only provider modules can create one.
-#[derive(Debug, Clone, Copy)]
-pub struct Verified<'a> {
-    request: &'a CapturedRequest,
-}
+/// A provider's signature scheme, in the two steps [`Provider`] runs in order.
+pub trait Scheme {
+    /// What the signature covers, as the check parsed it: everything [`Scheme::events`] may
+    /// read.
+    type Signed<'a>;
 
-impl<'a> Verified<'a> {
-    pub(crate) fn new(request: &'a CapturedRequest) -> Self {
-        Self { request }
-    }
+    fn id(&self) -> ProviderId;
 
-    pub fn request(&self) -> &'a CapturedRequest {
-        self.request
+    /// Checks the request's signature (and signed timestamp, where the scheme has one) against
+    /// every configured secret, and answers the signed content. `now` is the current time; the
+    /// core never reads a clock.
+    fn check<'a>(
+        &self,
+        request: &'a CapturedRequest,
+        now: Timestamp,
+    ) -> Result<Self::Signed<'a>, WebhookError>;
+
+    /// Maps the signed content to normalized events (usually one).
+    fn events(
+        &self,
+        signed: Self::Signed<'_>,
+        received_at: Timestamp,
+    ) -> Result<Vec<Event>, WebhookError>;
+
+    /// See [`Provider::is_known_word`].
+    fn is_known_word(&self, kind: Kind, word: &str) -> bool;
+
+    /// See [`Provider::single_use_token`].
+    fn single_use_token(&self, _request: &CapturedRequest) -> Option<SingleUseToken> {
+        None
     }
 }
 
@@ -32,18 +54,14 @@ pub trait Provider {
     fn id(&self) -> ProviderId;
 
     /// Checks the request's signature (and signed timestamp, where the scheme has one) against
-    /// every configured secret. `now` is the current time; the core never reads a clock.
-    fn verify<'a>(
-        &self,
-        request: &'a CapturedRequest,
-        now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError>;
+    /// every configured secret, as [`receive`](Provider::receive) does first.
+    fn verify(&self, request: &CapturedRequest, now: Timestamp) -> Result<(), WebhookError>;
 
-    /// Maps a verified request to normalized events (usually one).
-    fn normalize(
+    /// Verifies, then maps what the signature covers to normalized events (usually one).
+    fn receive(
         &self,
-        request: Verified<'_>,
-        received_at: Timestamp,
+        request: &CapturedRequest,
+        now: Timestamp,
     ) -> Result<Vec<Event>, WebhookError>;
 
     /// Whether `word` is in this provider's documented vocabulary for `kind`. Unknown words are
@@ -56,25 +74,40 @@ pub trait Provider {
     /// each such token, in an object of its own, until it expires, and refuses a second event
     /// under it ([`WebhookError::ReplayedToken`]). `None` for every other request. Call it only
     /// after [`receive`](Provider::receive) accepted the request.
-    fn single_use_token(&self, _request: &CapturedRequest) -> Option<SingleUseToken> {
-        None
+    fn single_use_token(&self, request: &CapturedRequest) -> Option<SingleUseToken>;
+}
+
+impl<S: Scheme> Provider for S {
+    fn id(&self) -> ProviderId {
+        Scheme::id(self)
     }
 
-    /// Verifies, then normalizes.
+    fn verify(&self, request: &CapturedRequest, now: Timestamp) -> Result<(), WebhookError> {
+        self.check(request, now).map(|_| ())
+    }
+
     fn receive(
         &self,
         request: &CapturedRequest,
         now: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let verified = self.verify(request, now)?;
-        self.normalize(verified, now)
+        let signed = self.check(request, now)?;
+        self.events(signed, now)
+    }
+
+    fn is_known_word(&self, kind: Kind, word: &str) -> bool {
+        Scheme::is_known_word(self, kind, word)
+    }
+
+    fn single_use_token(&self, request: &CapturedRequest) -> Option<SingleUseToken> {
+        Scheme::single_use_token(self, request)
     }
 }
 
 /// A signed token that may authorize one event only (see [`Provider::single_use_token`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SingleUseToken {
-    /// Unique per token and provider (`vonage:{jti}`).
+    /// Unique per token and provider (`vonage-jti:` and a digest of the JWT's `jti`).
     pub id: String,
     /// When the token stops being accepted anyway: until then it must be remembered.
     pub expires_at: Timestamp,

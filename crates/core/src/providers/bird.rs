@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::{echo, WebhookError};
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -189,11 +189,8 @@ fn party(call: &Map<String, Json>, plain: &str, object: &str) -> Option<String> 
 /// Event id: a hash of the body, which the signature covers. Not `messagebird-request-id`: that
 /// header is unsigned, so a replayed body could choose its own id, and a retry with the same body
 /// collapses anyway.
-fn normalize_call(
-    request: &CapturedRequest,
-    received_at: Timestamp,
-) -> Result<Event, WebhookError> {
-    let Ok(Json::Object(envelope)) = serde_json::from_slice::<Json>(&request.body) else {
+fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookError> {
+    let Ok(Json::Object(envelope)) = serde_json::from_slice::<Json>(body) else {
         return Err(WebhookError::Malformed(
             "the body is not a JSON object".into(),
         ));
@@ -230,7 +227,7 @@ fn normalize_call(
             _ => None,
         },
     };
-    let event_id = content_event_id("bird", &request.body);
+    let event_id = content_event_id("bird", body);
     Ok(Event {
         provider: ProviderId::Bird,
         kind: Kind::Call,
@@ -259,16 +256,22 @@ fn normalize_call(
     })
 }
 
-impl Provider for Bird {
+/// What a Bird signature covers and an event is read from: the body (the URL and the timestamp
+/// are signed too, and read by nothing) ([`Scheme::Signed`]).
+pub struct Signed<'a>(&'a [u8]);
+
+impl Scheme for Bird {
+    type Signed<'a> = Signed<'a>;
+
     fn id(&self) -> ProviderId {
         ProviderId::Bird
     }
 
-    fn verify<'a>(
+    fn check<'a>(
         &self,
         request: &'a CapturedRequest,
         now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    ) -> Result<Signed<'a>, WebhookError> {
         let signature = request
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature(
@@ -289,15 +292,15 @@ impl Provider for Bird {
             self.config.tolerance_seconds,
             now,
         )?;
-        Ok(Verified::new(request))
+        Ok(Signed(&request.body))
     }
 
-    fn normalize(
+    fn events(
         &self,
-        request: Verified<'_>,
+        signed: Signed<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        Ok(vec![normalize_call(request.request(), received_at)?])
+        Ok(vec![normalize_call(signed.0, received_at)?])
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {

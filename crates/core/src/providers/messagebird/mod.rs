@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{content_event_id, refuse_json_object_as_form};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -84,17 +84,14 @@ fn provider_event_id(prefix: &str, id: &str) -> String {
 /// Neither scheme signs the method or `Content-Type` (providers.md §5): the method does not
 /// choose between body and query, and a JSON object is never read as a form
 /// ([`refuse_json_object_as_form`]), so each signed request has one reading.
-pub(crate) fn request_fields(
-    request: &CapturedRequest,
-    query: Vec<(String, String)>,
-) -> Result<BTreeMap<String, String>, WebhookError> {
-    let pairs = match request.body_kind() {
-        BodyKind::Empty => query,
+fn request_fields(signed: Signed<'_>) -> Result<BTreeMap<String, String>, WebhookError> {
+    let pairs = match signed.body_kind {
+        BodyKind::Empty => signed.query,
         BodyKind::Form => {
-            refuse_json_object_as_form(&request.body)?;
-            parse_form(&request.body)
+            refuse_json_object_as_form(signed.body)?;
+            parse_form(signed.body)
         }
-        BodyKind::Json => json_fields(&request.body)?,
+        BodyKind::Json => json_fields(signed.body)?,
         BodyKind::Other(media_type) => {
             return Err(WebhookError::UnsupportedContentType(media_type))
         }
@@ -137,19 +134,38 @@ fn json_fields(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
     Ok(pairs)
 }
 
-impl Provider for MessageBird {
+/// What a MessageBird signature covers, as the check read it ([`Scheme::Signed`]): the query
+/// as the scheme signs it, the body (whose hash both schemes sign) with the media type it is
+/// read as, and the event id derived from what was signed.
+pub struct Signed<'a> {
+    event_id: String,
+    query: Vec<(String, String)>,
+    body: &'a [u8],
+    body_kind: BodyKind,
+}
+
+impl Scheme for MessageBird {
+    type Signed<'a> = Signed<'a>;
+
     fn id(&self) -> ProviderId {
         ProviderId::MessageBird
     }
 
-    fn verify<'a>(
+    /// Event id: `"messagebird:" + jti` for the JWT scheme (providers.md §8.2); for the HMAC
+    /// scheme, a hash of what it signs except the timestamp (the re-encoded query and the body),
+    /// so a re-signed retry has the same id.
+    ///
+    /// The query is read as each scheme signs it: the JWT's `url_hash` covers the URL byte for
+    /// byte, so any parse of it reads signed bytes; the HMAC scheme signs Go's re-encoding, so
+    /// its parameters are read by that same parse ([`legacy_hmac::signed_query_params`]).
+    fn check<'a>(
         &self,
         request: &'a CapturedRequest,
         now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    ) -> Result<Signed<'a>, WebhookError> {
         let secrets = &self.config.secrets;
-        if let Some(token) = request.header(jwt::HEADER) {
-            jwt::verify_signature_jwt(
+        let (event_id, query) = if let Some(token) = request.header(jwt::HEADER) {
+            let claims = jwt::verify_signature_jwt(
                 &request.method,
                 &request.url,
                 &request.body,
@@ -157,6 +173,11 @@ impl Provider for MessageBird {
                 secrets,
                 now,
             )?;
+            let jti = claims.jti.ok_or(WebhookError::MissingSignedField("jti"))?;
+            (
+                provider_event_id("messagebird", &jti),
+                request.query_params(),
+            )
         } else if let Some(signature) = request.header(legacy_hmac::SIGNATURE_HEADER) {
             let timestamp = request.header(legacy_hmac::TIMESTAMP_HEADER).ok_or(
                 WebhookError::MissingSignedField("MessageBird-Request-Timestamp"),
@@ -170,47 +191,33 @@ impl Provider for MessageBird {
                 self.config.tolerance_seconds,
                 now,
             )?;
+            let mut signed = legacy_hmac::go_query_encode(request.raw_query()).into_bytes();
+            signed.push(b'\n');
+            signed.extend_from_slice(&Sha256::digest(&request.body));
+            (
+                content_event_id("messagebird", &signed),
+                legacy_hmac::signed_query_params(request.raw_query())?,
+            )
         } else {
             return Err(WebhookError::MissingSignature(
                 "neither `MessageBird-Signature-JWT` nor `MessageBird-Signature`",
             ));
-        }
-        Ok(Verified::new(request))
+        };
+        Ok(Signed {
+            event_id,
+            query,
+            body: &request.body,
+            body_kind: request.body_kind(),
+        })
     }
 
-    /// Event id: `"messagebird:" + jti` for the JWT scheme (providers.md §8.2); for the HMAC
-    /// scheme, a hash of what it signs except the timestamp (the re-encoded query and the body),
-    /// so a re-signed retry has the same id.
-    ///
-    /// The query is read as each scheme signs it: the JWT's `url_hash` covers the URL byte for
-    /// byte, so any parse of it reads signed bytes; the HMAC scheme signs Go's re-encoding, so
-    /// its parameters are read by that same parse ([`legacy_hmac::signed_query_params`]).
-    fn normalize(
+    fn events(
         &self,
-        request: Verified<'_>,
+        signed: Signed<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let request = request.request();
-        let (event_id, query) = match request.header(jwt::HEADER) {
-            Some(token) => {
-                let claims = jwt::verified_claims(token)?;
-                let jti = claims.jti.ok_or(WebhookError::MissingSignedField("jti"))?;
-                (
-                    provider_event_id("messagebird", &jti),
-                    request.query_params(),
-                )
-            }
-            None => {
-                let mut signed = legacy_hmac::go_query_encode(request.raw_query()).into_bytes();
-                signed.push(b'\n');
-                signed.extend_from_slice(&Sha256::digest(&request.body));
-                (
-                    content_event_id("messagebird", &signed),
-                    legacy_hmac::signed_query_params(request.raw_query())?,
-                )
-            }
-        };
-        let fields = request_fields(request, query)?;
+        let event_id = signed.event_id.clone();
+        let fields = request_fields(signed)?;
         if !sms::is_status_report(&fields) {
             return Err(WebhookError::Malformed(
                 "not a MessageBird SMS status report (no `recipient` or `statusDatetime`)".into(),

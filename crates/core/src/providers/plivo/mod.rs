@@ -63,7 +63,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{check_concatenation, content_event_id, Vocabulary};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -136,11 +136,11 @@ impl Params {
 
     /// The callback's own parameters: the query of a `GET` (or of a request without a body),
     /// else the form body.
-    pub(crate) fn callback(&self) -> &[(String, String)] {
+    pub(crate) fn into_callback(self) -> Vec<(String, String)> {
         if self.is_get || self.body.is_empty() {
-            &self.query
+            self.query
         } else {
-            &self.body
+            self.body
         }
     }
 
@@ -230,13 +230,13 @@ fn nonce<'a>(
 }
 
 /// How a request is signed, from its headers: V3 when a V3 header is present, else V2.
-enum Scheme<'a> {
+enum Version<'a> {
     V3 { signatures: Vec<&'a str> },
     V2 { signatures: Vec<&'a str> },
     None,
 }
 
-impl<'a> Scheme<'a> {
+impl<'a> Version<'a> {
     fn of(request: &'a CapturedRequest) -> Self {
         let v3 = signatures(
             request,
@@ -257,28 +257,19 @@ impl<'a> Scheme<'a> {
     }
 }
 
-/// The event id: a hash of what the signature covers, without the URL. V3: the signed string
-/// after the URL's path (`?` + the query joined, `.` + the body concatenated), so every cut of
-/// it that verifies has the same id, while the nonce, which a retry may change, is left out.
-/// V2 signs no parameter, only the nonce: its id is the nonce's, so a forged body under a
-/// captured V2 header pair is a duplicate of the callback that carried it.
-fn event_id(request: &CapturedRequest, params: &Params) -> Result<String, WebhookError> {
-    let canonical = match Scheme::of(request) {
-        Scheme::V3 { .. } => {
-            let base = params.v3_base(&request.url);
-            format!("v3\n{}", &base[signature::base_url(&request.url).len()..])
-        }
-        Scheme::V2 { .. } => format!(
-            "v2\n{}",
-            nonce(
-                request,
-                signature::V2_NONCE_HEADER,
-                "X-Plivo-Signature-V2-Nonce"
-            )?
-        ),
-        Scheme::None => return Err(WebhookError::MissingSignature("no Plivo signature")),
-    };
-    Ok(content_event_id("plivo", canonical.as_bytes()))
+/// The event id of a V3 request: a hash of its signed string after the URL's path, without the
+/// nonce, so that every re-cut and every retry of the same callback is one event.
+fn v3_event_id(url: &str, params: &Params) -> String {
+    let base = params.v3_base(url);
+    let canonical = format!("v3\n{}", &base[signature::base_url(url).len()..]);
+    content_event_id("plivo", canonical.as_bytes())
+}
+
+/// The event id of a V2 request: a hash of its nonce, the one signed thing that tells requests
+/// to the same URL apart, so a forged body under a captured V2 header pair is a duplicate of
+/// the callback that carried it.
+fn v2_event_id(nonce: &str) -> String {
+    content_event_id("plivo", format!("v2\n{nonce}").as_bytes())
 }
 
 /// Whether `word` is a documented Plivo word for `kind` (see [`normalize`]).
@@ -304,19 +295,25 @@ fn derived_nonce(request: &CapturedRequest, now: Timestamp) -> String {
     format!("{:020}", u64::from_be_bytes(first))
 }
 
-impl Provider for Plivo {
+/// What a Plivo signature covers, as the check read it ([`Scheme::Signed`]): the callback's
+/// parameters and the event id derived from what was signed. (V2, accepted only with
+/// `PLIVO_ACCEPT_V2`, signs no parameter: its parameters are read unsigned.)
+pub struct Signed {
+    callback: Vec<(String, String)>,
+    event_id: String,
+}
+
+impl Scheme for Plivo {
+    type Signed<'a> = Signed;
+
     fn id(&self) -> ProviderId {
         ProviderId::Plivo
     }
 
-    fn verify<'a>(
-        &self,
-        request: &'a CapturedRequest,
-        _now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    fn check(&self, request: &CapturedRequest, _now: Timestamp) -> Result<Signed, WebhookError> {
         let secrets = &self.config.secrets;
-        match Scheme::of(request) {
-            Scheme::V3 { signatures } => {
+        match Version::of(request) {
+            Version::V3 { signatures } => {
                 let nonce = nonce(
                     request,
                     signature::V3_NONCE_HEADER,
@@ -325,44 +322,44 @@ impl Provider for Plivo {
                 let params = Params::from_request(request)?;
                 signature::verify_v3(&signatures, &params.v3_base(&request.url), nonce, secrets)?;
                 params.check_v3_cuts(&request.url)?;
-                Ok(Verified::new(request))
+                Ok(Signed {
+                    event_id: v3_event_id(&request.url, &params),
+                    callback: params.into_callback(),
+                })
             }
-            Scheme::V2 { .. } if !self.config.accept_v2 => Err(WebhookError::MissingSignature(
+            Version::V2 { .. } if !self.config.accept_v2 => Err(WebhookError::MissingSignature(
                 "only `X-Plivo-Signature-V2`, which does not sign the parameters and is \
                  disabled (set PLIVO_ACCEPT_V2=true to accept it)",
             )),
-            Scheme::V2 { signatures } => {
+            Version::V2 { signatures } => {
                 let nonce = nonce(
                     request,
                     signature::V2_NONCE_HEADER,
                     "X-Plivo-Signature-V2-Nonce",
                 )?;
                 // The parameters are not signed, but must still be readable as Plivo sends them.
-                Params::from_request(request)?;
+                let params = Params::from_request(request)?;
                 signature::verify_v2(&signatures, &request.url, nonce, secrets)?;
-                Ok(Verified::new(request))
+                Ok(Signed {
+                    event_id: v2_event_id(nonce),
+                    callback: params.into_callback(),
+                })
             }
-            Scheme::None if request.header(signature::V1_HEADER).is_some() => {
+            Version::None if request.header(signature::V1_HEADER).is_some() => {
                 Err(WebhookError::MissingSignature(
                     "only the legacy `X-Plivo-Signature` (V1), which is not accepted",
                 ))
             }
-            Scheme::None => Err(WebhookError::MissingSignature(
+            Version::None => Err(WebhookError::MissingSignature(
                 "no `X-Plivo-Signature-V3` or `X-Plivo-Signature-V2` header",
             )),
         }
     }
 
-    fn normalize(
-        &self,
-        request: Verified<'_>,
-        received_at: Timestamp,
-    ) -> Result<Vec<Event>, WebhookError> {
-        let request = request.request();
-        let params = Params::from_request(request)?;
+    fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
         Ok(vec![normalize::event(
-            params.callback(),
-            event_id(request, &params)?,
+            &signed.callback,
+            signed.event_id,
             received_at,
         )?])
     }

@@ -29,7 +29,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 use crate::error::{echo, WebhookError};
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::refuse_json_object_as_form;
 use crate::request::{BodyKind, CapturedRequest};
 use crate::time::Timestamp;
@@ -194,35 +194,46 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
     }
 }
 
-impl Provider for Telnyx {
+/// What a Telnyx signature covers and an event is read from: the body, with the media type it
+/// is read as ([`Scheme::Signed`]).
+pub struct Signed<'a> {
+    body: &'a [u8],
+    kind: BodyKind,
+}
+
+impl Scheme for Telnyx {
+    type Signed<'a> = Signed<'a>;
+
     fn id(&self) -> ProviderId {
         ProviderId::Telnyx
     }
 
-    fn verify<'a>(
+    fn check<'a>(
         &self,
         request: &'a CapturedRequest,
         now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    ) -> Result<Signed<'a>, WebhookError> {
         verify_webhook(request, &self.config, now)?;
-        Ok(Verified::new(request))
+        Ok(Signed {
+            body: &request.body,
+            kind: request.body_kind(),
+        })
     }
 
     /// A JSON body is a Call Control v2 or Messaging event (or an event type about neither: no
     /// event); a form body a TeXML callback. `Content-Type` is not signed: a JSON object sent as
     /// a form is refused ([`refuse_json_object_as_form`]), so a message's text cannot be read as
     /// TeXML parameters.
-    fn normalize(
+    fn events(
         &self,
-        request: Verified<'_>,
+        signed: Signed<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let request = request.request();
-        let event = match request.body_kind() {
-            BodyKind::Json => call_control::normalize(&request.body, received_at)?,
+        let event = match signed.kind {
+            BodyKind::Json => call_control::normalize(signed.body, received_at)?,
             BodyKind::Form => {
-                refuse_json_object_as_form(&request.body)?;
-                Some(texml::normalize(&request.body, received_at)?)
+                refuse_json_object_as_form(signed.body)?;
+                Some(texml::normalize(signed.body, received_at)?)
             }
             BodyKind::Empty => return Err(WebhookError::Malformed("the body is empty".into())),
             BodyKind::Other(media_type) => {

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{check_concatenation, content_event_id, Vocabulary};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -236,25 +236,31 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
     }
 }
 
-impl Provider for Twilio {
+/// What a Twilio signature covers, as the check read it ([`Scheme::Signed`]): the parameters
+/// it was computed over and the event id derived from them.
+pub struct Signed {
+    params: Params,
+    event_id: String,
+}
+
+impl Scheme for Twilio {
+    type Signed<'a> = Signed;
+
     fn id(&self) -> ProviderId {
         ProviderId::Twilio
     }
 
-    fn verify<'a>(
-        &self,
-        request: &'a CapturedRequest,
-        _now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    fn check(&self, request: &CapturedRequest, _now: Timestamp) -> Result<Signed, WebhookError> {
         let presented = request
             .header(signature::SIGNATURE_HEADER)
             .filter(|value| !value.trim().is_empty())
             .ok_or(WebhookError::MissingSignature(
                 "no `X-Twilio-Signature` header",
             ))?;
-        match Transport::of(request)? {
+        let params = match Transport::of(request)? {
             Transport::Query => {
                 signature::verify(presented, &request.url, &[], &self.config.secrets)?;
+                Params::from_request(request)?
             }
             Transport::Form => {
                 let params = Params::from_request(request)?;
@@ -271,6 +277,7 @@ impl Provider for Twilio {
                     exceptions: &[],
                 };
                 check_concatenation(&request.url, &signed, &vocabulary)?;
+                params
             }
             Transport::Json => {
                 // twilio-node: "should fail validation if given body but no bodySHA256 param".
@@ -278,21 +285,19 @@ impl Provider for Twilio {
                     .ok_or(WebhookError::MissingSignedField("bodySHA256"))?;
                 signature::verify(presented, &request.url, &[], &self.config.secrets)?;
                 signature::verify_body_hash(&claimed, &request.body)?;
+                Params::from_request(request)?
             }
-        }
-        Ok(Verified::new(request))
+        };
+        Ok(Signed {
+            event_id: params.event_id(request),
+            params,
+        })
     }
 
-    fn normalize(
-        &self,
-        request: Verified<'_>,
-        received_at: Timestamp,
-    ) -> Result<Vec<Event>, WebhookError> {
-        let request = request.request();
-        let params = Params::from_request(request)?;
+    fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
         Ok(vec![normalize::event(
-            &params,
-            params.event_id(request),
+            &signed.params,
+            signed.event_id,
             received_at,
         )?])
     }

@@ -22,7 +22,7 @@ use std::str::FromStr;
 use self::params::Params;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId, UnknownName};
-use crate::provider::{Provider, Signer, SingleUseToken, Verified};
+use crate::provider::{Scheme, Signer, SingleUseToken};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -86,16 +86,29 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
 /// Fields only a voice event has (providers.md §1; `call_uuid` on `human`/`machine` events).
 const VOICE_FIELDS: [&str; 3] = ["uuid", "call_uuid", "conversation_uuid"];
 
-impl Provider for Vonage {
+/// What a Vonage signature covers, as the check read it ([`Scheme::Signed`]).
+pub struct Signed<'a>(Content<'a>);
+
+enum Content<'a> {
+    /// A voice event's parameters: from the body the JWT's `payload_hash` covers, or from a
+    /// `GET`'s query under a single-use token ([`voice::require_bound_shape`]); and that body.
+    Voice { params: Params, body: &'a [u8] },
+    /// A delivery receipt's parameters, every one covered by `sig`.
+    Receipt(Vec<(String, String)>),
+}
+
+impl Scheme for Vonage {
+    type Signed<'a> = Signed<'a>;
+
     fn id(&self) -> ProviderId {
         ProviderId::Vonage
     }
 
-    fn verify<'a>(
+    fn check<'a>(
         &self,
         request: &'a CapturedRequest,
         now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    ) -> Result<Signed<'a>, WebhookError> {
         let config = &self.config;
         if let Some(token) = request.bearer_token() {
             let claims = voice::verify_webhook(
@@ -106,12 +119,16 @@ impl Provider for Vonage {
                 now,
             )?;
             voice::require_bound_shape(request, &claims)?;
-            return Ok(Verified::new(request));
+            return Ok(Signed(Content::Voice {
+                params: Params::from_request(request)?,
+                body: &request.body,
+            }));
         }
         let params = Params::from_request(request)?;
         if params.contains("sig") {
-            sms::verify_webhook(&params.into_flat()?, config, now)?;
-            Ok(Verified::new(request))
+            let params = params.into_flat()?;
+            sms::verify_webhook(&params, config, now)?;
+            Ok(Signed(Content::Receipt(params)))
         } else if VOICE_FIELDS.iter().any(|field| params.contains(field)) {
             Err(WebhookError::UnsignedCallback)
         } else {
@@ -121,17 +138,14 @@ impl Provider for Vonage {
         }
     }
 
-    fn normalize(
+    fn events(
         &self,
-        request: Verified<'_>,
+        signed: Signed<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        let request = request.request();
-        let params = Params::from_request(request)?;
-        let event = if request.bearer_token().is_some() {
-            voice::normalize(request, &params, received_at)?
-        } else {
-            sms::normalize(params, received_at)?
+        let event = match signed.0 {
+            Content::Voice { params, body } => voice::normalize(&params, body, received_at)?,
+            Content::Receipt(params) => sms::normalize(params, received_at)?,
         };
         Ok(vec![event])
     }

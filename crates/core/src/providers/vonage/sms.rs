@@ -321,8 +321,10 @@ fn signed_value(value: &str) -> String {
 /// carry nothing this function reads, and the Java SDK's string does not sign them (accepted by
 /// [`verify_signature`]): were they part of the id, adding `zz=` to a genuine receipt would
 /// make it a new event, past the dedup.
-pub(crate) fn normalize(params: Params, received_at: Timestamp) -> Result<Event, WebhookError> {
-    let params = params.into_flat()?;
+pub(crate) fn normalize(
+    params: Vec<(String, String)>,
+    received_at: Timestamp,
+) -> Result<Event, WebhookError> {
     let value = |key: &str| {
         params
             .iter()

@@ -319,8 +319,8 @@ fn action_result_word(params: &Params) -> Option<&'static str> {
 /// Event id: the SHA-256 of the raw body, or of the sorted query parameters for a `GET` event,
 /// so that a retry of the same event has the same id.
 pub(crate) fn normalize(
-    request: &CapturedRequest,
     params: &Params,
+    body: &[u8],
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
     let text = |key: &str| params.text(key).map(str::to_owned);
@@ -337,10 +337,10 @@ pub(crate) fn normalize(
         provider: ProviderId::Vonage,
         kind: Kind::Call,
         subject_id,
-        event_id: if request.body.is_empty() {
+        event_id: if body.is_empty() {
             params_event_id(params.scalars())
         } else {
-            content_event_id("vonage", &request.body)
+            content_event_id("vonage", body)
         },
         status: call_status(&provider_status).flatten(),
         occurred_at: time("timestamp"),

@@ -25,7 +25,7 @@ use self::canonical::{canonical_json, Document, HexCase, Value};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
-use crate::provider::{Provider, Signer, Verified};
+use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{content_event_id, extra_fields, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
@@ -186,13 +186,21 @@ pub fn verify_signature(
     signature: &str,
     secrets: &[Secret],
 ) -> Result<(), WebhookError> {
+    verify_document(&Document::parse(event)?, signature, secrets)
+}
+
+/// [`verify_signature`] of an already parsed `event`.
+fn verify_document(
+    document: &Document<'_>,
+    signature: &str,
+    secrets: &[Secret],
+) -> Result<(), WebhookError> {
     let presented = hex::decode(signature.trim())
         .ok()
         .filter(|bytes| bytes.len() == 32)
         .ok_or_else(|| {
             WebhookError::InvalidSignature("the signature is not 64 hex digits".into())
         })?;
-    let document = Document::parse(event)?;
     let mut messages = vec![document.canonical(HexCase::Lower)];
     if document.has_hex_escape() {
         messages.push(document.canonical(HexCase::Upper));
@@ -226,22 +234,41 @@ fn scalar(value: Option<&Json>) -> Option<String> {
     }
 }
 
+/// A scalar member of `event` as the canonical parse read it: a string's text, or the exact
+/// text of a number, `true`, `false` or `null`.
+enum Scalar {
+    Text(String),
+    Literal(String),
+}
+
 /// The members of `event` that are strings, numbers, `true`, `false` or `null`, from the same
 /// parse as its canonical form. Objects and arrays are left out: [`normalize_event`] reads
 /// scalars only, and an absent member reads as one that is not a scalar.
-fn scalar_members(document: &Document<'_>) -> Result<Map<String, Json>, WebhookError> {
-    let mut members = Map::new();
-    for (key, value) in document.members() {
+fn scalar_members(document: &Document<'_>) -> Vec<(String, Scalar)> {
+    document
+        .members()
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(text) => Some((key.to_string(), Scalar::Text(text.to_string()))),
+            Value::Literal(text) => Some((key.to_string(), Scalar::Literal(text.to_string()))),
+            Value::Object(_) | Value::Array(_) => None,
+        })
+        .collect()
+}
+
+/// The scalar members as JSON values; a number out of range is malformed.
+fn json_members(members: Vec<(String, Scalar)>) -> Result<Map<String, Json>, WebhookError> {
+    let mut json = Map::new();
+    for (key, value) in members {
         let value = match value {
-            Value::String(text) => Json::String(text.to_string()),
-            Value::Literal(text) => serde_json::from_str(text).map_err(|_| {
+            Scalar::Text(text) => Json::String(text),
+            Scalar::Literal(text) => serde_json::from_str(&text).map_err(|_| {
                 WebhookError::Malformed(format!("`event.{key}` is a number out of range"))
             })?,
-            Value::Object(_) | Value::Array(_) => continue,
         };
-        members.insert(key.to_string(), value);
+        json.insert(key, value);
     }
-    Ok(members)
+    Ok(json)
 }
 
 /// Maps a verified body to its event.
@@ -320,37 +347,40 @@ fn normalize_event(
     })
 }
 
-impl Provider for VonageBusiness {
+/// What a VIS signature covers, as the check read it ([`Scheme::Signed`]): the `event` it
+/// canonicalized, as that canonical form and its top-level scalar members, from the one parse
+/// the signature was checked on.
+pub struct Signed {
+    canonical: String,
+    members: Vec<(String, Scalar)>,
+}
+
+impl Scheme for VonageBusiness {
+    type Signed<'a> = Signed;
+
     fn id(&self) -> ProviderId {
         ProviderId::VonageBusiness
     }
 
-    fn verify<'a>(
-        &self,
-        request: &'a CapturedRequest,
-        _now: Timestamp,
-    ) -> Result<Verified<'a>, WebhookError> {
+    fn check(&self, request: &CapturedRequest, _now: Timestamp) -> Result<Signed, WebhookError> {
         let body = Body::parse(request)?;
         let signature = body
             .signature(request)
             .ok_or(WebhookError::MissingSignature(
                 "neither an `X-VON-Signature` header nor `metadata.signature`",
             ))?;
-        verify_signature(body.event.get(), signature, &self.config.secrets)?;
-        Ok(Verified::new(request))
+        let document = Document::parse(body.event.get())?;
+        verify_document(&document, signature, &self.config.secrets)?;
+        Ok(Signed {
+            canonical: document.canonical(HexCase::Lower),
+            members: scalar_members(&document),
+        })
     }
 
-    fn normalize(
-        &self,
-        request: Verified<'_>,
-        received_at: Timestamp,
-    ) -> Result<Vec<Event>, WebhookError> {
-        let body = Body::parse(request.request())?;
-        let document = Document::parse(body.event.get())?;
-        let canonical = document.canonical(HexCase::Lower);
+    fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
         Ok(vec![normalize_event(
-            &scalar_members(&document)?,
-            &canonical,
+            &json_members(signed.members)?,
+            &signed.canonical,
             received_at,
         )?])
     }
