@@ -2,6 +2,9 @@
 //! header and body signatures, call lifecycles, robustness.
 
 mod calls;
+mod differential;
+#[path = "../common/mutations.rs"]
+mod mutations;
 mod robustness;
 mod support;
 mod vectors;
