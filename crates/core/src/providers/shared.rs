@@ -109,7 +109,7 @@ pub(crate) struct Vocabulary<'a> {
     /// The names the normalizer reads for the request's kind, including the names that decide
     /// the kind (`CallSid`, `MessageSid`, …).
     pub(crate) read: &'a [&'a str],
-    /// Other names the provider documents.
+    /// Other names the provider documents, sorted (they are looked up by binary search).
     pub(crate) documented: &'a [&'a str],
     /// Documented names that are not plain names (e.g. Plivo's `requester_ip`).
     pub(crate) exceptions: &'a [&'a str],
@@ -117,9 +117,9 @@ pub(crate) struct Vocabulary<'a> {
 
 impl Vocabulary<'_> {
     fn is_documented(&self, name: &str) -> bool {
-        [self.read, self.documented, self.exceptions]
-            .iter()
-            .any(|names| names.contains(&name))
+        self.documented.binary_search(&name).is_ok()
+            || self.read.contains(&name)
+            || self.exceptions.contains(&name)
     }
 
     /// Whether a pair could be named `name`: a documented name, or a plain name (an ASCII
@@ -129,18 +129,24 @@ impl Vocabulary<'_> {
     /// letter keeps the tail of an upper-case identifier (Plivo's `MANWVLYTK4ZWU1YTY4QA`) from
     /// passing for a name.
     fn admits(&self, name: &str) -> bool {
-        if self.is_documented(name) {
-            return true;
-        }
         let bytes = name.as_bytes();
-        bytes.len() <= MAX_NAME_CHARS
+        let name_shaped = bytes.len() <= MAX_NAME_CHARS
             && bytes.first().is_some_and(u8::is_ascii_uppercase)
-            && bytes.iter().copied().all(is_name_byte)
-            && bytes.iter().any(u8::is_ascii_lowercase)
+            && bytes.iter().copied().all(is_name_byte);
+        name_shaped && self.admits_name_shaped(name, bytes.iter().any(u8::is_ascii_lowercase))
+            || self.is_documented(name)
+    }
+
+    /// [`Vocabulary::admits`] of a name already known to start with a capital and to hold
+    /// name bytes only, at most [`MAX_NAME_CHARS`]: what the scan of a value's runs of name
+    /// bytes asks of every prefix of a run, without reading the prefix again.
+    fn admits_name_shaped(&self, name: &str, has_lower_case: bool) -> bool {
+        has_lower_case
             && !self
                 .read
                 .iter()
                 .any(|read| read.len() > name.len() && read.starts_with(name))
+            || self.is_documented(name)
     }
 }
 
@@ -251,10 +257,13 @@ pub(crate) fn check_concatenation(
                 .take(MAX_NAME_CHARS)
                 .take_while(|byte| is_name_byte(**byte))
                 .count();
+            let mut has_lower_case = false;
             for length in 1..=run {
                 // ASCII from `at` to `at + length`, so both are character boundaries.
                 let candidate = &text[at..at + length];
-                if candidate <= *owner || !vocabulary.admits(candidate) {
+                has_lower_case |= bytes[at + length - 1].is_ascii_lowercase();
+                if candidate <= *owner || !vocabulary.admits_name_shaped(candidate, has_lower_case)
+                {
                     continue;
                 }
                 // A name the candidate would cut or swallow leaves its text outside a

@@ -258,9 +258,9 @@ impl<'a> Version<'a> {
 }
 
 /// The event id of a V3 request: a hash of its signed string after the URL's path, without the
-/// nonce, so that every re-cut and every retry of the same callback is one event.
-fn v3_event_id(url: &str, params: &Params) -> String {
-    let base = params.v3_base(url);
+/// nonce (`base` is the string before it), so that every re-cut and every retry of the same
+/// callback is one event.
+fn v3_event_id(url: &str, base: &str) -> String {
     let canonical = format!("v3\n{}", &base[signature::base_url(url).len()..]);
     content_event_id("plivo", canonical.as_bytes())
 }
@@ -320,10 +320,11 @@ impl Scheme for Plivo {
                     "X-Plivo-Signature-V3-Nonce",
                 )?;
                 let params = Params::from_request(request)?;
-                signature::verify_v3(&signatures, &params.v3_base(&request.url), nonce, secrets)?;
+                let base = params.v3_base(&request.url);
+                signature::verify_v3(&signatures, &base, nonce, secrets)?;
                 params.check_v3_cuts(&request.url)?;
                 Ok(Signed {
-                    event_id: v3_event_id(&request.url, &params),
+                    event_id: v3_event_id(&request.url, &base),
                     callback: params.into_callback(),
                 })
             }

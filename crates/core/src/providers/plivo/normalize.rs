@@ -341,4 +341,9 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn documented_names_are_sorted_for_binary_search() {
+        assert!(DOCUMENTED.windows(2).all(|pair| pair[0] < pair[1]));
+    }
 }

@@ -365,6 +365,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn documented_names_are_sorted_for_binary_search() {
+        assert!(DOCUMENTED.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
     fn parses_rfc_2822_timestamps() {
         assert_eq!(
             parse_timestamp("Tue, 10 Jan 2023 16:24:05 +0000"),
