@@ -4,10 +4,11 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId};
+use switchboard_core::CapturedRequest;
 
-use crate::support::{accepted, assert_error, deliver, now, summary, unique_id};
-use crate::{Suite, Test, ALLOWED_ORIGIN, SECRET, TOKEN};
+use crate::support::{accepted, assert_error, deliver, summary, unique_id};
+use crate::vonage::signed;
+use crate::{Suite, Test, ALLOWED_ORIGIN, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
@@ -17,16 +18,6 @@ pub fn tests() -> Vec<(&'static str, Test)> {
         status_api_answers_vary_on_origin,
         echoed_request_text_is_cut_short,
     ]
-}
-
-fn signed(request: &CapturedRequest) -> CapturedRequest {
-    let config =
-        Config::from_lookup(|name| (name == "VONAGE_SIGNATURE_SECRET").then(|| SECRET.to_owned()))
-            .expect("valid config");
-    configured_signer(&config, ProviderId::Vonage)
-        .expect("vonage configured")
-        .sign(request, now())
-        .expect("sign")
 }
 
 fn assert_unknown_call(client: &crate::http::Client, call: &str) {

@@ -47,7 +47,8 @@ fn signed_with(secret: &str, request: &CapturedRequest) -> CapturedRequest {
     vonage(secret).sign(request, now()).expect("sign")
 }
 
-fn signed(request: &CapturedRequest) -> CapturedRequest {
+/// `request` signed with the configured worker's current Vonage secret.
+pub fn signed(request: &CapturedRequest) -> CapturedRequest {
     signed_with(SECRET, request)
 }
 

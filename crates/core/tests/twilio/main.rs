@@ -2,6 +2,8 @@
 
 mod differential;
 mod lifecycle;
+#[path = "../common/recuts.rs"]
+mod recuts;
 mod robustness;
 mod support;
 mod vectors;
