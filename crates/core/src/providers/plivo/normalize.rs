@@ -11,11 +11,11 @@
 //! times (`MessageTime`, `SentTime`, `DeliveryReportTime`, …) carry no time zone and are kept as
 //! text in `extra`, never read as instants; the timeline orders by `Sequence`.
 //!
-//! **Event ids** are a hash of what the signature covers (see `event_id` in [`super`]), not of
-//! the natural key providers.md §8 suggests ((`CallUUID`,`Event`,`CallStatus`) /
-//! (`MessageUUID`,`Status`,`Sequence`)): V3 concatenates a form body's pairs without separators,
-//! so a captured body re-cut as `Sequenc=e4` verified with another natural key, a new event
-//! forever. A hash of the signed string is the same for every cut of it; a retry, identical, has
+//! **Event ids** are a hash of what the signature covers (see `v3_event_id` and `v2_event_id`
+//! in [`super`]), not of the natural key providers.md §8 suggests ((`CallUUID`,`Event`,
+//! `CallStatus`) / (`MessageUUID`,`Status`,`Sequence`)): V3 concatenates a form body's pairs
+//! without separators, so a captured body re-cut as `Sequenc=e4` would verify with another
+//! natural key, a new event forever. A hash of the signed string is the same for every cut of it; a retry, identical, has
 //! the same id; two callbacks that differ in anything Plivo signed are two events.
 
 use std::collections::BTreeMap;

@@ -13,8 +13,8 @@
 //! **Event ids** are a hash of what the signature covers, not of a natural key: for a form body,
 //! the signed concatenation of the sorted `name + value` pairs (see `Params::event_id` in
 //! [`super`]). providers.md §8 suggests (`CallSid`,`CallStatus`,`SequenceNumber`), but nothing in
-//! Twilio's signature fixes where one concatenated pair ends and the next begins, so a captured
-//! request re-cut as `SequenceNumbe=r1` verified and carried another natural key: a new event,
+//! Twilio's signature fixes where one concatenated pair ends and the next begins: a captured
+//! request re-cut as `SequenceNumbe=r1` would verify and carry another natural key, a new event
 //! forever. A hash of the signed string is the same for every re-cut, so a replay or a re-cut of
 //! a stored callback is a duplicate of it, and two callbacks that differ in anything Twilio
 //! signed are two events (a retry is byte-identical, the same id).
