@@ -191,6 +191,17 @@ fn sequence_is_mapped_and_orders_the_timeline() {
 }
 
 #[test]
+fn a_call_canceled_by_the_caller_ends_canceled_in_any_order() {
+    let events = vec![
+        call_callback("ringing", "Ring", &[]),
+        hangup("cancel", "ORIGINATOR_CANCEL", "0"),
+    ];
+    assert_eq!(events[1].status, Some(Status::Canceled));
+    assert_eq!(events[1].details.detail.as_deref(), Some("ORIGINATOR_CANCEL"));
+    assert_every_order_reaches(Kind::Call, &events, Status::Canceled);
+}
+
+#[test]
 fn every_documented_word_maps_as_the_table_says() {
     for (word, expected) in [
         ("ringing", Status::Ringing),
@@ -200,6 +211,7 @@ fn every_documented_word_maps_as_the_table_says() {
         ("failed", Status::Failed),
         ("timeout", Status::NoAnswer),
         ("no-answer", Status::NoAnswer),
+        ("cancel", Status::Canceled),
     ] {
         assert_eq!(
             call_callback(word, "Hangup", &[]).status,
@@ -228,12 +240,12 @@ fn every_documented_word_maps_as_the_table_says() {
 
 #[test]
 fn unknown_words_are_kept_without_a_status() {
-    let call = call_callback("cancel", "Hangup", &[]);
+    let call = call_callback("teleported", "Hangup", &[]);
     assert_eq!(
         (call.status, call.provider_status.as_str()),
-        (None, "cancel")
+        (None, "teleported")
     );
-    assert!(!plivo().is_known_word(Kind::Call, "cancel"));
+    assert!(!plivo().is_known_word(Kind::Call, "teleported"));
     let message = message_callback("evaporated", "9", &[]);
     assert_eq!(message.status, None);
     assert!(!plivo().is_known_word(Kind::Message, "evaporated"));

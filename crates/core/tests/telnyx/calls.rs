@@ -100,7 +100,7 @@ fn hangup_causes_decide_the_terminal_status() {
         ("no_answer", Status::NoAnswer),
         ("call_rejected", Status::Rejected),
         ("originator_cancel", Status::Canceled),
-        ("time_limit", Status::Failed),
+        ("time_limit", Status::Completed),
         ("not_found", Status::Failed),
         ("unspecified", Status::Failed),
         ("a_cause_nobody_knows", Status::Failed),
@@ -115,6 +115,18 @@ fn hangup_causes_decide_the_terminal_status() {
     // A hangup without a cause is still terminal.
     let bare = call_event("call.hangup", "h2", "2020-01-01T12:00:30Z", "");
     assert_eq!(bare.status, Some(Status::Failed));
+}
+
+#[test]
+fn an_answered_call_cut_at_its_time_limit_folds_to_completed() {
+    let events = [
+        initiated(),
+        answered(),
+        hangup("time_limit", "e3", "2020-01-01T12:10:05.000000Z"),
+    ];
+    let summary = assert_order_independent(Kind::Call, LEG, &events).summary(3);
+    assert_eq!(summary.status, Some(Status::Completed));
+    assert_eq!(summary.detail.as_deref(), Some("time_limit"));
 }
 
 #[test]

@@ -179,3 +179,24 @@ fn a_failed_message_folds_to_failed_in_any_order() {
     let state = assert_order_independent(Kind::Message, MESSAGE, &events);
     assert_eq!(state.status(), Some(Status::Failed));
 }
+
+#[test]
+fn a_read_receipt_moves_a_delivered_message_to_read_in_any_order() {
+    let read = message("message.finalized", "r2", "2020-01-01T12:00:09Z", "read", "");
+    assert_eq!(read.status, Some(Status::Read));
+    assert_eq!(read.provider_status, "read");
+    assert!(is_known_word(Kind::Message, "read"));
+    let events = [
+        message("message.sent", "r0", "2020-01-01T12:00:01Z", "sent", ""),
+        message(
+            "message.finalized",
+            "r1",
+            "2020-01-01T12:00:05Z",
+            "delivered",
+            "",
+        ),
+        read,
+    ];
+    let state = assert_order_independent(Kind::Message, MESSAGE, &events);
+    assert_eq!(state.status(), Some(Status::Read));
+}

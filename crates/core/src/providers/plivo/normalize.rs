@@ -27,10 +27,11 @@ use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: https://www.plivo.com/docs/account/api/application/ and
 /// https://www.plivo.com/docs/voice/xml/request/ (providers.md §7: `ringing`, `in-progress`,
-/// `completed`; for outbound calls also `busy`, `failed`, `timeout`, `no-answer`). `cancel`
-/// appears among Plivo's hangup causes but is UNVERIFIED as a `CallStatus`: it is not in this
-/// table, so it would be kept with no status (and logged as unknown).
-pub const CALL_STATUSES: [(&str, Status); 7] = [
+/// `completed`; for outbound calls also `busy`, `failed`, `timeout`, `no-answer`), and `cancel`,
+/// which Plivo's dial status reporting sends for a call the caller canceled before it was
+/// answered (providers.md §7 lists `cancel` among Plivo's hangup words; UNVERIFIED as a
+/// documented `CallStatus` value, but a call it reports has ended and must not stay open).
+pub const CALL_STATUSES: [(&str, Status); 8] = [
     ("ringing", Status::Ringing),
     ("in-progress", Status::InProgress),
     ("completed", Status::Completed),
@@ -39,6 +40,7 @@ pub const CALL_STATUSES: [(&str, Status); 7] = [
     // Ringing exceeded the call's `ring_timeout`.
     ("timeout", Status::NoAnswer),
     ("no-answer", Status::NoAnswer),
+    ("cancel", Status::Canceled),
 ];
 
 /// Message `Status` words. Source: https://plivo.com/docs/messaging/api/message/message-status-callbacks

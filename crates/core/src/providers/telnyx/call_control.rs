@@ -74,13 +74,16 @@ const CALL_EVENT_TYPES: [(&str, Option<Status>); 37] = [
 
 /// `call.hangup` `hangup_cause` → terminal status. Source: the `hangup_cause` enum of
 /// https://developers.telnyx.com/api-reference/callbacks/call-hangup (providers.md §4). Every other
-/// cause (`time_limit`, `not_found`, `unspecified`, words this version does not know) is
-/// `failed`.
+/// cause (`not_found`, `unspecified`, words this version does not know) is `failed`.
 ///
 /// `normal_clearing` is `completed`: the hangup does not say whether the leg was answered, and
 /// the state machine lets a specific outcome reported elsewhere win over `completed`.
-const HANGUP_CAUSES: [(&str, Status); 6] = [
+const HANGUP_CAUSES: [(&str, Status); 7] = [
     ("normal_clearing", Status::Completed),
+    // The answered leg reached the dial's `time_limit_secs` and Telnyx ended it: a call that
+    // took place, cut at its limit (https://developers.telnyx.com/api-reference/call-commands/dial,
+    // `time_limit_secs`).
+    ("time_limit", Status::Completed),
     ("user_busy", Status::Busy),
     ("timeout", Status::NoAnswer),
     ("no_answer", Status::NoAnswer),
@@ -91,7 +94,7 @@ const HANGUP_CAUSES: [(&str, Status); 6] = [
 /// Per-recipient `payload.to[].status` → message status. Source: providers.md §4 from
 /// `team-telnyx/telnyx-node@b9b12ca781db2dd9fba6ff189d1de2e35c04cd1f:src/resources/messages/messages.ts`
 /// (recipient statuses and the outbound message object's `scheduled`, `cancelled`, `expired`).
-const MESSAGE_STATUSES: [(&str, Status); 11] = [
+const MESSAGE_STATUSES: [(&str, Status); 12] = [
     ("scheduled", Status::Queued),
     ("queued", Status::Queued),
     // Handed to the carrier, no receipt yet.
@@ -106,6 +109,9 @@ const MESSAGE_STATUSES: [(&str, Status); 11] = [
     ("delivery_unconfirmed", Status::Unknown),
     // Inbound (`message.received`): delivered to this webhook.
     ("webhook_delivered", Status::Delivered),
+    // A read receipt (RCS): "delivery receipts, inbound messages, read receipts"
+    // (https://developers.telnyx.com/docs/messaging/messages/receiving-rcs-webhooks).
+    ("read", Status::Read),
     ("cancelled", Status::Canceled),
     ("expired", Status::Expired),
 ];
@@ -344,7 +350,7 @@ mod tests {
         for (word, status) in MESSAGE_STATUSES {
             assert!(status.rank(Kind::Message).is_some(), "{word}");
         }
-        assert_eq!(hangup_status("time_limit"), Status::Failed);
+        assert_eq!(hangup_status("time_limit"), Status::Completed);
         assert_eq!(hangup_status(""), Status::Failed);
         assert_eq!(call_event_status("call.teleported"), None);
         assert_eq!(call_event_status("call.bridged"), Some(None));
