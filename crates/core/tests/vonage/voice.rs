@@ -185,10 +185,47 @@ fn input_and_record_results_without_a_status_join_the_timeline() {
     assert_eq!(record.status, None);
 }
 
+/// Signs `body` as Vonage would at `NOW`, then receives it, with every event it gives.
+fn receive_all(body: &str) -> Result<Vec<Event>, WebhookError> {
+    let provider = vonage();
+    let signed = provider.sign(&voice_post(body), now())?;
+    provider.receive(&signed, now())
+}
+
+#[test]
+fn a_transfer_without_a_status_joins_the_timeline() {
+    let transfer = receive_body(
+        r#"{"type":"transfer","uuid":"u1","conversation_uuid_from":"CON-1","conversation_uuid_to":"CON-2","timestamp":"2020-01-01T12:00:02.000Z"}"#,
+    );
+    assert_eq!(transfer.subject_id, "u1");
+    assert_eq!(transfer.provider_status, "transfer");
+    assert_eq!(transfer.status, None);
+    assert_eq!(transfer.occurred_at, Some(time("2020-01-01T12:00:02.000Z")));
+    assert_eq!(transfer.details.extra["conversation_uuid_from"], "CON-1");
+    assert_eq!(transfer.details.extra["conversation_uuid_to"], "CON-2");
+    let typed_only = receive_body(r#"{"type":"transfer","uuid":"u1"}"#);
+    assert_eq!(typed_only.provider_status, "transfer");
+}
+
+#[test]
+fn record_results_and_errors_that_name_no_leg_are_acknowledged_without_an_event() {
+    for body in [
+        r#"{"start_time":"2020-01-01T12:00:10Z","recording_url":"https://api.nexmo.com/v1/files/r1","size":12222,"recording_uuid":"r1","end_time":"2020-01-01T12:00:20Z","conversation_uuid":"CON-1","timestamp":"2020-01-01T12:00:21.000Z"}"#,
+        r#"{"recording_uuid":"r1","conversation_uuid":"CON-1"}"#,
+        r#"{"reason":"Syntax error in NCCO","conversation_uuid":"CON-1","timestamp":"2020-01-01T12:00:00.000Z"}"#,
+    ] {
+        assert_eq!(receive_all(body), Ok(Vec::new()), "{body}");
+    }
+}
+
 #[test]
 fn an_event_without_a_call_id_or_status_is_refused() {
     assert_eq!(
-        sign_and_receive(&voice_post(r#"{"conversation_uuid":"CON-1","reason":"x"}"#)).err(),
+        receive_all(r#"{"conversation_uuid":"CON-1","status":"answered"}"#).err(),
+        Some(WebhookError::MissingField("uuid"))
+    );
+    assert_eq!(
+        receive_all(r#"{"conversation_uuid":"CON-1","reason":"x","status":"failed"}"#).err(),
         Some(WebhookError::MissingField("uuid"))
     );
     assert_eq!(

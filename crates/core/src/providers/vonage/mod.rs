@@ -145,9 +145,9 @@ impl Scheme for Vonage {
     ) -> Result<Vec<Event>, WebhookError> {
         let event = match signed.0 {
             Content::Voice { params, body } => voice::normalize(&params, body, received_at)?,
-            Content::Receipt(params) => sms::normalize(params, received_at)?,
+            Content::Receipt(params) => Some(sms::normalize(params, received_at)?),
         };
-        Ok(vec![event])
+        Ok(event.into_iter().collect())
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {

@@ -297,19 +297,37 @@ pub(crate) fn sign(request: &CapturedRequest, secret: &Secret, now: Timestamp) -
 }
 
 /// The word for an action result, which Vonage posts to the action's `eventUrl` without a
-/// `status` field: `record` carries `recording_url`, `input` carries `dtmf` or `speech`
-/// (webhook-reference.md, "Record" and "Input").
+/// `status` field: `record` carries `recording_url`, `input` carries `dtmf` or `speech`,
+/// `transfer` carries `type: transfer` and `conversation_uuid_from`/`conversation_uuid_to`
+/// (webhook-reference.md, "Record", "Input" and "Transfer"; providers.md §1).
 fn action_result_word(params: &Params) -> Option<&'static str> {
     if params.text("recording_url").is_some() {
         Some("record")
     } else if params.contains("dtmf") || params.contains("speech") {
         Some("input")
+    } else if params.text("type") == Some("transfer")
+        || params.contains("conversation_uuid_from")
+        || params.contains("conversation_uuid_to")
+    {
+        Some("transfer")
     } else {
         None
     }
 }
 
-/// Maps a verified call event to its event.
+/// Whether a voice request without a leg id (`uuid`, `call_uuid`) is one Vonage documents as
+/// naming none: a `record` result (`recording_url`/`recording_uuid` and `conversation_uuid`,
+/// webhook-reference.md "Record") or an error callback (`reason`, no `status`, providers.md §1
+/// "(error)"). Calls are keyed by leg and a conversation may hold several legs, so no call can
+/// be chosen for them: they are acknowledged without an event.
+fn names_no_leg(params: &Params) -> bool {
+    let record = params.text("recording_url").is_some() || params.text("recording_uuid").is_some();
+    let error = params.text("reason").is_some() && params.text("status").is_none();
+    record || error
+}
+
+/// Maps a verified call event to its event, `None` for a documented event that names no leg
+/// ([`names_no_leg`]).
 ///
 /// The call id is `uuid`, except that `human`/`machine` events carry `call_uuid`; either is
 /// accepted for every event. Numbers (`duration`, `price`, `rate`, `sip_code`) may be JSON
@@ -322,18 +340,22 @@ pub(crate) fn normalize(
     params: &Params,
     body: &[u8],
     received_at: Timestamp,
-) -> Result<Event, WebhookError> {
+) -> Result<Option<Event>, WebhookError> {
     let text = |key: &str| params.text(key).map(str::to_owned);
     let time = |key| params.text(key).and_then(Timestamp::parse_rfc3339);
-    let subject_id = text("uuid")
-        .or_else(|| text("call_uuid"))
-        .ok_or(WebhookError::MissingField("uuid"))?;
+    let Some(subject_id) = text("uuid").or_else(|| text("call_uuid")) else {
+        return if names_no_leg(params) {
+            Ok(None)
+        } else {
+            Err(WebhookError::MissingField("uuid"))
+        };
+    };
     let provider_status = text("status")
         .or_else(|| action_result_word(params).map(str::to_owned))
         .ok_or(WebhookError::MissingField("status"))?;
     let price = text("price");
 
-    Ok(Event {
+    Ok(Some(Event {
         provider: ProviderId::Vonage,
         kind: Kind::Call,
         subject_id,
@@ -373,7 +395,7 @@ pub(crate) fn normalize(
             ..Details::default()
         },
         provider_status,
-    })
+    }))
 }
 
 #[cfg(test)]
