@@ -74,14 +74,27 @@ fn a_delivery_receipt_normalizes_with_the_to_msisdn_swap_and_error_meaning() {
     assert_eq!(event.to.as_deref(), Some("447547232824"));
     assert_eq!(event.details.price.as_deref(), Some("0.03330000"));
     assert_eq!(event.details.currency, None);
-    assert_eq!(event.details.error_code.as_deref(), Some("0"));
-    assert_eq!(event.details.error_message.as_deref(), Some("Delivered"));
+    // `err-code` 0 means no error.
+    assert_eq!(event.details.error_code, None);
+    assert_eq!(event.details.error_message, None);
     assert_eq!(event.details.extra["network-code"], "23410");
     assert_eq!(event.details.extra["scts"], "1810251310");
     // The signed string holds `&` and `=` of values as `_`: the event keeps what was signed.
     assert_eq!(event.details.extra["client-ref"], "order_17_retry");
     assert!(!event.details.extra.contains_key("api-key"));
     assert!(event.event_id.starts_with("vonage:"));
+}
+
+#[test]
+fn receipts_with_err_code_zero_report_no_error() {
+    for status in ["accepted", "buffered", "delivered"] {
+        let params = with_param(receipt(), "status", status);
+        let event =
+            receive_signed(&vonage(), &request(Transport::Form, &params), now()).expect("valid");
+        assert_eq!(event.provider_status, status);
+        assert_eq!(event.details.error_code, None, "{status}");
+        assert_eq!(event.details.error_message, None, "{status}");
+    }
 }
 
 #[test]

@@ -48,7 +48,9 @@ const MESSAGE_STATUSES: [(&str, Status); 7] = [
 ];
 
 /// DLR `err-code` meanings. Source: `Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
-/// _documentation/en/messaging/sms/guides/delivery-receipts.md` (providers.md §2).
+/// _documentation/en/messaging/sms/guides/delivery-receipts.md` (providers.md §2). Code 0 is
+/// labelled "Delivered" there but means "no error": every receipt without one (`accepted`,
+/// `buffered`, `delivered`) carries it, so [`normalize`] reports no error for it.
 const ERROR_CODES: [(u32, &str); 22] = [
     (0, "Delivered"),
     (1, "Unknown"),
@@ -315,7 +317,8 @@ fn signed_value(value: &str) -> String {
 /// the event's `from` is the DLR's `to` and its `to` is `msisdn`.
 ///
 /// `price` is in the account's currency, which the receipt does not name: no currency is set.
-/// Every value is read in its signed form ([`signed_value`]).
+/// Every value is read in its signed form ([`signed_value`]). `err-code` 0 ("no error", see
+/// [`ERROR_CODES`]) gives neither `error_code` nor `error_message`, whatever the status.
 ///
 /// Event id: the parameters without [`SIGNING_PARAMS`] and without blank values. Blank values
 /// carry nothing this function reads, and the Java SDK's string does not sign them (accepted by
@@ -333,7 +336,7 @@ pub(crate) fn normalize(
     };
     let subject_id = value("messageId").ok_or(WebhookError::MissingField("messageId"))?;
     let provider_status = value("status").ok_or(WebhookError::MissingField("status"))?;
-    let error_code = value("err-code");
+    let error_code = value("err-code").filter(|code| code.trim().parse() != Ok(0_u32));
 
     Ok(Event {
         provider: ProviderId::Vonage,
