@@ -27,7 +27,7 @@ use crate::crypto::{hmac, matches_any_tag};
 use crate::error::{echo, WebhookError};
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Scheme, Signer};
-use crate::providers::shared::{content_event_id, extra_fields, lookup};
+use crate::providers::shared::{content_event_id, extra_fields, json_text, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -190,7 +190,7 @@ fn party(call: &Map<String, Json>, plain: &str, object: &str) -> Option<String> 
 /// header is unsigned, so a replayed body could choose its own id, and a retry with the same body
 /// collapses anyway.
 fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookError> {
-    let Ok(Json::Object(envelope)) = serde_json::from_slice::<Json>(body) else {
+    let Ok(Json::Object(envelope)) = serde_json::from_slice::<Json>(json_text(body)) else {
         return Err(WebhookError::Malformed(
             "the body is not a JSON object".into(),
         ));

@@ -21,12 +21,23 @@ use crate::error::WebhookError;
 /// parameters come from inside its string values (`{"text":"&a=1&"}` reads as `a=1`), and the
 /// text of a message is the sender's. None of these providers sends a form that is a JSON object.
 pub(crate) fn refuse_json_object_as_form(body: &[u8]) -> Result<(), WebhookError> {
-    match serde_json::from_slice::<Members>(body) {
+    match serde_json::from_slice::<Members>(json_text(body)) {
         Ok(_) => Err(WebhookError::Malformed(
             "a form body that is a JSON object".into(),
         )),
         Err(_) => Ok(()),
     }
+}
+
+/// The UTF-8 byte-order mark.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// A JSON body as every provider parses it: without a leading UTF-8 byte-order mark, which
+/// RFC 8259 §8.1 lets a parser ignore ("MAY ignore the presence of a byte order mark rather
+/// than treating it as an error"). Only the parse skips it: signatures are checked on the
+/// bytes as received.
+pub(crate) fn json_text(body: &[u8]) -> &[u8] {
+    body.strip_prefix(BYTE_ORDER_MARK).unwrap_or(body)
 }
 
 /// `"{prefix}:"` and the first 32 hex digits (lower case) of the SHA-256 of `bytes`: the event

@@ -217,3 +217,12 @@ fn non_voice_events_and_bodies_without_id_or_status_are_malformed() {
         Err(WebhookError::Malformed(_))
     ));
 }
+
+#[test]
+fn a_body_with_a_byte_order_mark_is_read_as_without_it() {
+    let with_mark = receive(&post(&format!("\u{feff}{}", call("completed")))).expect("valid");
+    let without = receive(&post(&call("completed"))).expect("valid");
+    assert_eq!(with_mark.subject_id, without.subject_id);
+    assert_eq!(with_mark.status, without.status);
+    assert_eq!(with_mark.details, without.details);
+}

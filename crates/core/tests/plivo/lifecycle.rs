@@ -197,7 +197,10 @@ fn a_call_canceled_by_the_caller_ends_canceled_in_any_order() {
         hangup("cancel", "ORIGINATOR_CANCEL", "0"),
     ];
     assert_eq!(events[1].status, Some(Status::Canceled));
-    assert_eq!(events[1].details.detail.as_deref(), Some("ORIGINATOR_CANCEL"));
+    assert_eq!(
+        events[1].details.detail.as_deref(),
+        Some("ORIGINATOR_CANCEL")
+    );
     assert_every_order_reaches(Kind::Call, &events, Status::Canceled);
 }
 

@@ -2,7 +2,7 @@
 
 use switchboard_core::model::Direction;
 use switchboard_core::providers::telnyx::is_known_word;
-use switchboard_core::{Event, Kind, Status};
+use switchboard_core::{Event, Kind, Provider, Signer, Status};
 
 use crate::support::{assert_order_independent, json_post, receive, time};
 
@@ -182,7 +182,13 @@ fn a_failed_message_folds_to_failed_in_any_order() {
 
 #[test]
 fn a_read_receipt_moves_a_delivered_message_to_read_in_any_order() {
-    let read = message("message.finalized", "r2", "2020-01-01T12:00:09Z", "read", "");
+    let read = message(
+        "message.finalized",
+        "r2",
+        "2020-01-01T12:00:09Z",
+        "read",
+        "",
+    );
     assert_eq!(read.status, Some(Status::Read));
     assert_eq!(read.provider_status, "read");
     assert!(is_known_word(Kind::Message, "read"));
@@ -199,4 +205,21 @@ fn a_read_receipt_moves_a_delivered_message_to_read_in_any_order() {
     ];
     let state = assert_order_independent(Kind::Message, MESSAGE, &events);
     assert_eq!(state.status(), Some(Status::Read));
+}
+
+#[test]
+fn a_body_with_a_byte_order_mark_is_read_as_without_it() {
+    let body = message_body("message.sent", "b1", "2020-01-01T12:00:01Z", "sent", "");
+    let provider = crate::support::telnyx();
+    let signed = provider
+        .sign(
+            &json_post(&format!("\u{feff}{body}")),
+            crate::support::now(),
+        )
+        .expect("signed");
+    assert!(signed.body.starts_with(b"\xEF\xBB\xBF"), "kept as received");
+    let events = provider
+        .receive(&signed, crate::support::now())
+        .expect("accepted");
+    assert_eq!(events, vec![receive(&json_post(&body))]);
 }

@@ -508,3 +508,18 @@ fn signing_round_trips_for_post_and_get_with_rotation() {
             .is_ok());
     }
 }
+
+#[test]
+fn a_body_with_a_byte_order_mark_is_read_as_without_it() {
+    let signed = vonage()
+        .sign(&voice_post(&format!("\u{feff}{STARTED}")), now())
+        .expect("signed");
+    assert!(signed.body.starts_with(b"\xEF\xBB\xBF"), "kept as received");
+    let with_mark = vonage().receive(&signed, now()).expect("accepted");
+    let without = receive_body(STARTED);
+    assert_eq!(with_mark.len(), 1);
+    assert_eq!(with_mark[0].subject_id, without.subject_id);
+    assert_eq!(with_mark[0].status, without.status);
+    assert_eq!(with_mark[0].occurred_at, without.occurred_at);
+    assert_eq!(with_mark[0].session_id, without.session_id);
+}

@@ -152,3 +152,16 @@ fn an_event_without_id_or_state_is_refused() {
     let other = receive(r#"{"event":{"id":"x","state":"RINGING","type":"SMS"}}"#).unwrap();
     assert_eq!(other[0].status, None);
 }
+
+#[test]
+fn a_body_with_a_byte_order_mark_is_read_as_without_it() {
+    let body = format!(
+        r#"{{"event":{{"direction":"OUTBOUND","duration":0,"id":"{CALL}","phoneNumber":"14155550100","startTime":"2020-10-01T16:10:06.000+0000","state":"RINGING","type":"CALL"}}}}"#
+    );
+    let signed = provider()
+        .sign(&post(&format!("\u{feff}{body}")), now())
+        .expect("signed");
+    assert!(signed.body.starts_with(b"\xEF\xBB\xBF"), "kept as received");
+    let events = provider().receive(&signed, now()).expect("accepted");
+    assert_eq!(events, vec![receive(&body)]);
+}

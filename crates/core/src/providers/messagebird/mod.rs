@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
-use crate::providers::shared::{content_event_id, refuse_json_object_as_form};
+use crate::providers::shared::{content_event_id, json_text, refuse_json_object_as_form};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -117,7 +117,7 @@ fn scalar_text(value: &Json) -> Option<String> {
 }
 
 fn json_fields(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
-    let Ok(Json::Object(object)) = serde_json::from_slice::<Json>(body) else {
+    let Ok(Json::Object(object)) = serde_json::from_slice::<Json>(json_text(body)) else {
         return Err(WebhookError::Malformed(
             "the body is not a JSON object".into(),
         ));

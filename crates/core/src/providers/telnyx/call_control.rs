@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
-use crate::providers::shared::{extra_fields, lookup};
+use crate::providers::shared::{extra_fields, json_text, lookup};
 use crate::time::Timestamp;
 
 /// `call.*` event types. `None`: the event joins the timeline without moving the status.
@@ -186,7 +186,7 @@ pub(super) fn normalize(
     body: &[u8],
     received_at: Timestamp,
 ) -> Result<Option<Event>, WebhookError> {
-    let document: Json = serde_json::from_slice(body).map_err(|error| {
+    let document: Json = serde_json::from_slice(json_text(body)).map_err(|error| {
         WebhookError::Malformed(format!(
             "JSON body is not valid at line {}, column {}",
             error.line(),

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
-use crate::providers::shared::{check_concatenation, content_event_id, Vocabulary};
+use crate::providers::shared::{check_concatenation, content_event_id, json_text, Vocabulary};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -194,7 +194,7 @@ impl Params {
 /// text; other members (objects, arrays, `null`) are skipped. Errors never quote the body.
 fn json_pairs(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
     let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(body).map_err(|error| {
+        serde_json::from_slice(json_text(body)).map_err(|error| {
             WebhookError::Malformed(format!(
                 "JSON body is not an object (line {}, column {})",
                 error.line(),

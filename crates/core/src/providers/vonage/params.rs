@@ -11,7 +11,7 @@ use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use crate::error::WebhookError;
-use crate::providers::shared::{form_event_id, Members};
+use crate::providers::shared::{form_event_id, json_text, Members};
 use crate::request::{parse_form, BodyKind, CapturedRequest};
 
 /// Where the parameters came from, so that [`sign`](crate::provider::Signer::sign) can put a
@@ -114,7 +114,7 @@ fn text_entries(pairs: Vec<(String, String)>) -> Vec<(String, Value)> {
 /// Reads a JSON object's members in order, keeping each value's exact text so that a number is
 /// signed and stored as sent (`0.03330000`, not a float). `null` members are dropped.
 fn json_entries(body: &[u8]) -> Result<Vec<(String, Value)>, WebhookError> {
-    let members = serde_json::from_slice::<Members>(body).map_err(|error| {
+    let members = serde_json::from_slice::<Members>(json_text(body)).map_err(|error| {
         WebhookError::Malformed(format!("JSON body is not valid: {}", describe(&error)))
     })?;
     members

@@ -26,7 +26,7 @@ use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::{Scheme, Signer};
-use crate::providers::shared::{content_event_id, extra_fields, lookup, Members};
+use crate::providers::shared::{content_event_id, extra_fields, json_text, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -117,13 +117,14 @@ impl Body {
                 return Err(WebhookError::UnsupportedContentType(media_type))
             }
         }
-        let Members(members) = serde_json::from_slice(&request.body).map_err(|error| {
-            WebhookError::Malformed(format!(
-                "JSON body is not a valid object at line {}, column {}",
-                error.line(),
-                error.column()
-            ))
-        })?;
+        let Members(members) =
+            serde_json::from_slice(json_text(&request.body)).map_err(|error| {
+                WebhookError::Malformed(format!(
+                    "JSON body is not a valid object at line {}, column {}",
+                    error.line(),
+                    error.column()
+                ))
+            })?;
         let mut event = None;
         let mut metadata = None;
         for (key, value) in members {
