@@ -344,6 +344,41 @@ fn malformed_or_unsupported_bodies_are_refused() {
 }
 
 #[test]
+fn an_inbound_sms_is_stored_as_delivered_and_inbound() {
+    // Fields of an inbound SMS (inbound-sms.md, providers.md §2).
+    let inbound = pairs(&[
+        ("msisdn", "447700900001"),
+        ("to", "447700900000"),
+        ("messageId", "0A0000000123ABCD1"),
+        ("text", "Hello & goodbye"),
+        ("type", "text"),
+        ("keyword", "HELLO"),
+        ("api-key", "a1b2c3d"),
+        ("message-timestamp", "2020-01-01 12:00:00"),
+    ]);
+    for transport in [Transport::Query, Transport::Form, Transport::Json] {
+        let event =
+            receive_signed(&vonage(), &request(transport, &inbound), now()).expect("accepted");
+        assert_eq!(event.kind, Kind::Message);
+        assert_eq!(event.subject_id, "0A0000000123ABCD1");
+        assert_eq!(event.status, Some(Status::Delivered));
+        assert_eq!(event.provider_status, "inbound");
+        assert!(is_known_word(Kind::Message, "inbound"));
+        assert_eq!(event.direction, Some(Direction::Inbound));
+        // `msisdn` is the sender, `to` the number that received it.
+        assert_eq!(event.from.as_deref(), Some("447700900001"));
+        assert_eq!(event.to.as_deref(), Some("447700900000"));
+        assert_eq!(
+            event.occurred_at,
+            Timestamp::parse_rfc3339("2020-01-01T12:00:00Z")
+        );
+        assert_eq!(event.details.extra["type"], "text");
+        assert_eq!(event.details.extra["keyword"], "HELLO");
+        assert!(!event.details.extra.contains_key("text"));
+    }
+}
+
+#[test]
 fn a_receipt_without_message_id_or_status_is_refused_after_verification() {
     let provider = vonage();
     let mut no_status = receipt();

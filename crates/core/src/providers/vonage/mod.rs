@@ -79,7 +79,7 @@ impl Vonage {
 pub fn is_known_word(kind: Kind, word: &str) -> bool {
     match kind {
         Kind::Call => voice::call_status(word).is_some(),
-        Kind::Message => sms::message_status(word).is_some(),
+        Kind::Message => sms::message_status(word).is_some() || word == sms::INBOUND,
     }
 }
 

@@ -80,6 +80,26 @@ const ERROR_CODES: [(u32, &str); 22] = [
 /// says nothing about the message.
 const EXTRA_FIELDS: [&str; 3] = ["network-code", "scts", "client-ref"];
 
+/// The provider word of an inbound SMS, which carries no `status`: it is stored as `delivered`
+/// (it reached this webhook), as Twilio's `received` and Telnyx's `webhook_delivered` are.
+pub(crate) const INBOUND: &str = "inbound";
+
+/// Fields only an inbound SMS has (`Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
+/// _documentation/en/messaging/sms/guides/inbound-sms.md`, providers.md §2): `text`, `type`
+/// (`text`, `unicode`, `binary`), `keyword`, and on a part of a long message `concat-ref`,
+/// `concat-total`, `concat-part`.
+const INBOUND_FIELDS: [&str; 3] = ["text", "type", "keyword"];
+
+/// Inbound SMS fields kept in [`Details::extra`] (not `text`: the message's content is not
+/// stored).
+const INBOUND_EXTRA_FIELDS: [&str; 5] = [
+    "type",
+    "keyword",
+    "concat-ref",
+    "concat-total",
+    "concat-part",
+];
+
 /// Parameters that change when Vonage re-signs a retry of the same receipt; the event id leaves
 /// them out so that such a retry collapses into the original.
 const SIGNING_PARAMS: [&str; 3] = ["sig", "timestamp", "nonce"];
@@ -309,7 +329,7 @@ fn signed_value(value: &str) -> String {
     value.replace(['&', '='], "_")
 }
 
-/// Maps a verified delivery receipt to its event.
+/// Maps a verified delivery receipt, or an inbound SMS ([`inbound`]), to its event.
 ///
 /// Quirk: in a DLR, `to` is *your* sender id and `msisdn` the recipient ("`msisdn`: the number
 /// the message was sent to", "`to`: the SenderID you set in `from` in your request",
@@ -335,7 +355,13 @@ pub(crate) fn normalize(
             .map(|(_, value)| signed_value(value))
     };
     let subject_id = value("messageId").ok_or(WebhookError::MissingField("messageId"))?;
-    let provider_status = value("status").ok_or(WebhookError::MissingField("status"))?;
+    let Some(provider_status) = value("status") else {
+        return if INBOUND_FIELDS.iter().any(|field| value(field).is_some()) {
+            Ok(inbound(subject_id, &params, value, received_at))
+        } else {
+            Err(WebhookError::MissingField("status"))
+        };
+    };
     let error_code = value("err-code").filter(|code| code.trim().parse() != Ok(0_u32));
 
     Ok(Event {
@@ -365,6 +391,39 @@ pub(crate) fn normalize(
             ..Details::default()
         },
     })
+}
+
+/// An inbound SMS (no `status`; one of [`INBOUND_FIELDS`]): `msisdn` is the sender and `to`
+/// your number (inbound-sms.md), stored as [`INBOUND`], `delivered`. Each part of a long
+/// message has its own `messageId`, so each is a message of its own (the `concat-*` fields are
+/// kept).
+fn inbound(
+    subject_id: String,
+    params: &[(String, String)],
+    value: impl Fn(&str) -> Option<String>,
+    received_at: Timestamp,
+) -> Event {
+    Event {
+        provider: ProviderId::Vonage,
+        kind: Kind::Message,
+        subject_id,
+        event_id: event_id(params),
+        status: Some(Status::Delivered),
+        provider_status: INBOUND.to_owned(),
+        occurred_at: value("message-timestamp")
+            .and_then(|text| Timestamp::parse_utc_date_time(&text)),
+        received_at,
+        sequence: None,
+        direction: Some(Direction::Inbound),
+        from: value("msisdn"),
+        to: value("to"),
+        session_id: None,
+        aliases: Vec::new(),
+        details: Details {
+            extra: extra_fields(&INBOUND_EXTRA_FIELDS, value),
+            ..Details::default()
+        },
+    }
 }
 
 /// Signs an SMS request as Vonage would: sets `timestamp` to `now`, replaces `sig`, and writes
