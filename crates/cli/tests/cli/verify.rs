@@ -66,18 +66,18 @@ fn reads_the_request_from_stdin() {
 
 #[test]
 fn official_sms_signature_vector_passes_the_signature_check() {
-    // The PHP SDK vector is an inbound SMS, not a delivery receipt: its `sig` verifies, and
-    // normalization then asks for the receipt's `status` field.
+    // The PHP SDK vector is an inbound SMS, not a delivery receipt: its `sig` verifies, and it
+    // is stored as an inbound message, delivered.
     let line =
         format!("verify --provider vonage --secret {SMS_SECRET} --method md5hash --now {SMS_NOW}");
     let run = Switchboard::new("verify_sms_vector")
         .run_line(&line, &[&fixture(SMS)])
-        .expect(1);
-    assert_eq!(
-        run.stderr.trim_end(),
-        "missing_field: required field `status` is missing or empty"
-    );
-    assert!(run.stdout.is_empty());
+        .expect(0);
+    let events = run.json();
+    assert_eq!(events[0]["kind"], "message");
+    assert_eq!(events[0]["status"], "delivered");
+    assert_eq!(events[0]["provider_status"], "inbound");
+    assert_eq!(events[0]["direction"], "inbound");
 }
 
 #[test]
