@@ -1,5 +1,6 @@
 //! Runs the built `switchboard` binary: exit codes, messages and output of each command.
 
+mod corpus;
 mod fake_worker;
 mod load;
 mod providers;
