@@ -184,23 +184,25 @@ fn party(call: &Map<String, Json>, plain: &str, object: &str) -> Option<String> 
     })
 }
 
-/// Maps a verified request to its event (module docs for the assumed envelope).
+/// Maps a verified request to its event (module docs for the assumed envelope), or to none
+/// when the envelope names an event that is not a voice event.
+///
+/// A signed event of another Bird service (`sms.outbound`, a subscription to another channel
+/// pointed here) names no call: it is acknowledged without an event, since a 4xx is retried
+/// "at increasing intervals over a period of 8 hours" (docs/providers/bird.md §5).
 ///
 /// Event id: a hash of the body, which the signature covers. Not `messagebird-request-id`: that
 /// header is unsigned, so a replayed body could choose its own id, and a retry with the same body
 /// collapses anyway.
-fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookError> {
+fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Option<Event>, WebhookError> {
     let Ok(Json::Object(envelope)) = serde_json::from_slice::<Json>(json_text(body)) else {
         return Err(WebhookError::Malformed(
             "the body is not a JSON object".into(),
         ));
     };
     let event_name = envelope.get("event").and_then(Json::as_str);
-    if let Some(name) = event_name.filter(|name| !name.starts_with("voice.")) {
-        return Err(WebhookError::Malformed(format!(
-            "Bird event `{}` is not a voice event",
-            echo(name)
-        )));
+    if event_name.is_some_and(|name| !name.starts_with("voice.")) {
+        return Ok(None);
     }
     let call = match envelope.get("payload") {
         Some(Json::Object(call)) => call,
@@ -228,7 +230,7 @@ fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookE
         },
     };
     let event_id = content_event_id("bird", body);
-    Ok(Event {
+    Ok(Some(Event {
         provider: ProviderId::Bird,
         kind: Kind::Call,
         subject_id,
@@ -253,7 +255,7 @@ fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Event, WebhookE
             ..Details::default()
         },
         provider_status,
-    })
+    }))
 }
 
 /// What a Bird signature covers and an event is read from: the body (the URL and the timestamp
@@ -300,7 +302,7 @@ impl Scheme for Bird {
         signed: Signed<'_>,
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
-        Ok(vec![normalize_call(signed.0, received_at)?])
+        Ok(normalize_call(signed.0, received_at)?.into_iter().collect())
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {

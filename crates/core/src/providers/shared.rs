@@ -124,6 +124,10 @@ pub(crate) struct Vocabulary<'a> {
     pub(crate) documented: &'a [&'a str],
     /// Documented names that are not plain names (e.g. Plivo's `requester_ip`).
     pub(crate) exceptions: &'a [&'a str],
+    /// Documented names whose values are the sender's free text and are never read (Plivo's
+    /// inbound `Text` and `Body`): a read name inside such a value is allowed when it sorts
+    /// before the value's own name (rule 2 below).
+    pub(crate) free_text: &'a [&'a str],
 }
 
 impl Vocabulary<'_> {
@@ -183,7 +187,11 @@ fn is_name_byte(byte: u8) -> bool {
 ///    documented name (`Duration` inside `CallDuration`), nor, if the normalizer reads it,
 ///    inside a value: a pair absorbed into a neighbouring value, a name extended into a value
 ///    (`CallStatusc`), cut across a boundary, or a read pair moved into the URL leaves its name
-///    there;
+///    there. Except inside the value of a free-text name that sorts after it (`Status` in a
+///    Plivo `Text`): a pair absorbed into a value follows that value's name in sorted order
+///    unless that name was itself made from text inside another value, so such a name would
+///    have to be cut out of a value the provider generated, and the vocabulary's free-text
+///    names are chosen to be absent from those;
 /// 3. the value of a read name must not hold, after its first character, a place where another
 ///    pair could have started in sorted order: a capital starting an admissible name `n` with
 ///    `owner < n <= next` (the next name that starts after `n`), that does not cut or swallow a
@@ -192,7 +200,8 @@ fn is_name_byte(byte: u8) -> bool {
 ///
 /// **Limits.** Values are arbitrary text, so a complete rule would refuse genuine requests.
 /// What remains: (a) a genuine request is refused when a value holds the exact name of a read
-/// parameter the request lacks (rule 2; e.g. an inbound SMS `Body` containing `ErrorCode`),
+/// parameter the request lacks (rule 2; e.g. a Twilio inbound SMS `Body` containing
+/// `ErrorCode`, or a Plivo `Body` containing `Status`, which sorts after `Body`),
 /// when a read value holds CamelCase text that sorts right after its own name (rule 3; e.g. a
 /// last `To` of `client:Zed`), or when it has an undocumented all-capital name; (b) a re-cut is
 /// still accepted when it moves a boundary only through name-shaped text of an ignored
@@ -238,6 +247,17 @@ pub(crate) fn check_concatenation(
                 .iter()
                 .any(|(_, value_start, end)| *value_start <= from && to <= *end)
     };
+    let inside_later_free_text = |name: &str, from: usize, to: usize| {
+        pairs
+            .iter()
+            .zip(&spans)
+            .any(|((owner, _), (_, value_start, end))| {
+                vocabulary.free_text.contains(owner)
+                    && name < *owner
+                    && *value_start <= from
+                    && to <= *end
+            })
+    };
     for known in [
         vocabulary.read,
         vocabulary.documented,
@@ -247,7 +267,12 @@ pub(crate) fn check_concatenation(
             let is_read = vocabulary.read.contains(name);
             for (at, _) in text.match_indices(name) {
                 let to = at + name.len();
-                if !inside_documented_name(at, to) && (is_read || !inside_value(at, to)) {
+                let refused = if is_read {
+                    !inside_later_free_text(name, at, to)
+                } else {
+                    !inside_value(at, to)
+                };
+                if !inside_documented_name(at, to) && refused {
                     return Err(WebhookError::AmbiguousSignedString(
                         "a documented name is in the signed string but not a parameter",
                     ));
@@ -313,6 +338,7 @@ mod tests {
         read: &["CallSid", "CallStatus", "Direction", "SequenceNumber", "To"],
         documented: &["AccountSid", "Called", "Caller", "ParentCallSid", "ToCity"],
         exceptions: &["requester_ip"],
+        free_text: &["Text"],
     };
 
     fn check(pairs: &[(&str, &str)]) -> Result<(), WebhookError> {
@@ -378,6 +404,35 @@ mod tests {
                 "{pairs:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_read_name_inside_a_later_free_text_value_is_allowed() {
+        for text in [
+            "what is the CallStatus?",
+            "Direction please",
+            "ok SequenceNumber",
+        ] {
+            assert_eq!(
+                check(&[("CallSid", "CA1"), ("Text", text), ("To", "+1")]),
+                Ok(()),
+                "{text}"
+            );
+        }
+        // `To` sorts after `Text`: a `To` pair could have been absorbed into the value.
+        assert!(matches!(
+            check(&[("CallSid", "CA1"), ("Text", "a To b")]),
+            Err(WebhookError::AmbiguousSignedString(_))
+        ));
+        // Outside a free-text value the rule is unchanged.
+        assert!(matches!(
+            check(&[
+                ("AccountSid", "CallStatus"),
+                ("CallSid", "CA1"),
+                ("To", "+1")
+            ]),
+            Err(WebhookError::AmbiguousSignedString(_))
+        ));
     }
 
     #[test]

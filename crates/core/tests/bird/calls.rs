@@ -197,13 +197,27 @@ proptest! {
 }
 
 #[test]
-fn non_voice_events_and_bodies_without_id_or_status_are_malformed() {
-    let sms =
-        r#"{"service":"channels","event":"sms.outbound","payload":{"id":"x","status":"sent"}}"#;
+fn signed_events_that_are_not_voice_events_are_acknowledged_without_an_event() {
+    let bird = provider(&[KEY]);
+    for body in [
+        r#"{"service":"channels","event":"sms.outbound","payload":{"id":"x","status":"sent"}}"#,
+        r#"{"service":"channels","event":"whatsapp.inbound","payload":{"id":"y"}}"#,
+        r#"{"service":"numbers","event":"number.updated","payload":{}}"#,
+    ] {
+        let signed = bird.sign(&post(body), now()).expect("a key is configured");
+        assert_eq!(bird.receive(&signed, now()), Ok(Vec::new()), "{body}");
+    }
+    let forged = post(r#"{"event":"sms.outbound"}"#)
+        .with_header("messagebird-request-timestamp", &NOW.to_string())
+        .with_header("messagebird-signature", "AAAA");
     assert!(matches!(
-        receive(&post(sms)),
-        Err(WebhookError::Malformed(_))
+        bird.receive(&forged, now()),
+        Err(WebhookError::InvalidSignature(_))
     ));
+}
+
+#[test]
+fn bodies_without_id_or_status_are_malformed() {
     assert_eq!(
         receive(&post(r#"{"status":"ringing"}"#)).err(),
         Some(WebhookError::MissingField("id"))

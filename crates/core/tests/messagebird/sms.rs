@@ -291,8 +291,42 @@ fn sign_then_verify_round_trips_and_binds_url_and_body() {
 }
 
 #[test]
-fn payloads_that_are_not_status_reports_are_malformed_after_verification() {
-    for body in [r#"{"id":"x","status":"sent"}"#, "[]", "not json"] {
+fn signed_payloads_that_are_not_status_reports_are_acknowledged_without_an_event() {
+    let provider = messagebird();
+    let voice_event = r#"{"type":"call","data":{"id":"f1aa71c0-8f2a-4fe8-b5ef-9a330454ef58","status":"ongoing"}}"#;
+    let inbound = "id=e8077d803532c0b5937c639b60216938&originator=31612345678&body=Hello%20there&createdDatetime=2024-07-01T08%3A00%3A00%2B00%3A00";
+    for request in [
+        CapturedRequest::new("POST", URL)
+            .with_header("content-type", "application/json")
+            .with_body(voice_event),
+        CapturedRequest::new("POST", URL)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"id":"x","status":"sent"}"#),
+        CapturedRequest::new("POST", URL)
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(inbound),
+        CapturedRequest::new("GET", &format!("{URL}?{inbound}")),
+    ] {
+        let signed = provider.sign(&request, now()).expect("a key is configured");
+        assert_eq!(
+            provider.receive(&signed, now()),
+            Ok(Vec::new()),
+            "{request:?}"
+        );
+        let mut forged = signed.clone();
+        forged.body.extend_from_slice(b" ");
+        forged.url.push_str(if forged.url.contains('?') {
+            "&x=1"
+        } else {
+            "?x=1"
+        });
+        assert!(provider.receive(&forged, now()).is_err(), "{request:?}");
+    }
+}
+
+#[test]
+fn malformed_payloads_are_refused_after_verification() {
+    for body in ["[]", "not json"] {
         let request = CapturedRequest::new("POST", URL)
             .with_header("content-type", "application/json")
             .with_body(body);

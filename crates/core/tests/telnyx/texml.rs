@@ -165,3 +165,45 @@ fn the_form_body_is_signed_and_its_gaps_refused() {
         "malformed_request"
     );
 }
+
+#[test]
+fn an_answering_machine_callback_without_call_status_is_an_annotation() {
+    // The documented `TexmlCallAmdWebhook` example (texml-call-amd), form-encoded.
+    let body = "AccountSid=f5586561-8ff0-4291-a51b-c7dfe4139ff9&AnsweredBy={word}&CallSid=v3%3A9X2vxPDFY2RHSJ1EdMS0RHRksMTg7ldNxdjWbVr9zBjbGjGsSe-aiQ&CallSidLegacy=v3%3A9X2vxPDFY2RHSJ1EdMS0RHRksMTg7ldNxdjWbVr9zBjbGjGsSe-aiQ&ConnectionId=1234567890&MachineDetectionDuration=2500";
+    for (word, answered_by) in [
+        ("human", Some(AnsweredBy::Human)),
+        ("machine_start", Some(AnsweredBy::Machine)),
+        ("machine_end_beep", Some(AnsweredBy::Machine)),
+        ("machine_end_silence", Some(AnsweredBy::Machine)),
+        ("machine_end_other", Some(AnsweredBy::Machine)),
+        ("fax", None),
+        ("unknown", None),
+    ] {
+        let event = receive(&form_post(&body.replace("{word}", word)));
+        assert_eq!(event.kind, Kind::Call);
+        assert_eq!(
+            event.subject_id,
+            "v3:9X2vxPDFY2RHSJ1EdMS0RHRksMTg7ldNxdjWbVr9zBjbGjGsSe-aiQ"
+        );
+        assert_eq!(event.status, None, "{word}");
+        assert_eq!(event.provider_status, word);
+        assert_eq!(event.details.answered_by, answered_by, "{word}");
+        assert_eq!(event.details.extra["MachineDetectionDuration"], "2500");
+        assert!(is_known_word(Kind::Call, word), "{word}");
+    }
+    let ringing = receive(&form_post(&callback(
+        "ringing",
+        1,
+        "Wed, 01 Jan 2020 12:00:01 +0000",
+        "",
+    )));
+    let amd = receive(&form_post(&callback(
+        "in-progress",
+        2,
+        "Wed, 01 Jan 2020 12:00:05 +0000",
+        "&AnsweredBy=machine_start",
+    )));
+    assert_eq!(amd.status, Some(Status::InProgress));
+    assert_eq!(amd.details.answered_by, Some(AnsweredBy::Machine));
+    assert_ne!(ringing.event_id, amd.event_id);
+}

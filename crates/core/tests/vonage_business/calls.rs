@@ -148,9 +148,24 @@ fn an_event_without_id_or_state_is_refused() {
     // A numeric id (int64 in the spec) works.
     let event = receive(r#"{"event":{"id":12345678901,"state":"RINGING","type":"CALL"}}"#).unwrap();
     assert_eq!(event[0].subject_id, "12345678901");
-    // Another event type joins the timeline without a status.
-    let other = receive(r#"{"event":{"id":"x","state":"RINGING","type":"SMS"}}"#).unwrap();
-    assert_eq!(other[0].status, None);
+}
+
+#[test]
+fn events_that_are_not_calls_are_acknowledged_without_an_event() {
+    let provider = provider();
+    let receive = |body: &str| {
+        let signed = provider.sign(&post(body), now()).unwrap();
+        provider.receive(&signed, now())
+    };
+    for body in [
+        r#"{"event":{"id":"x","state":"RINGING","type":"SMS"}}"#,
+        r#"{"event":{"id":"y","type":"SMS","smsData":{"text":"hi"}}}"#,
+        r#"{"event":{"type":"PRESENCE"}}"#,
+    ] {
+        assert_eq!(receive(body), Ok(Vec::new()), "{body}");
+    }
+    let call = receive(r#"{"event":{"id":"x","state":"RINGING","type":"CALL"}}"#).unwrap();
+    assert_eq!(call[0].status, Some(Status::Ringing));
 }
 
 #[test]

@@ -218,10 +218,13 @@ impl Scheme for MessageBird {
     ) -> Result<Vec<Event>, WebhookError> {
         let event_id = signed.event_id.clone();
         let fields = request_fields(signed)?;
+        // A signed payload that is not a status report (a voice call or leg event, an inbound
+        // message: their shapes are not in the sources of docs/providers/messagebird.md, so
+        // neither can be told apart or keyed reliably) names no message this endpoint tracks:
+        // it is acknowledged without an event, never refused (a 4xx is retried and counted as a
+        // failed delivery).
         if !sms::is_status_report(&fields) {
-            return Err(WebhookError::Malformed(
-                "not a MessageBird SMS status report (no `recipient` or `statusDatetime`)".into(),
-            ));
+            return Ok(Vec::new());
         }
         Ok(vec![sms::normalize(&fields, event_id, received_at)?])
     }

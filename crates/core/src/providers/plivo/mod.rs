@@ -181,15 +181,20 @@ impl Params {
         } else {
             format!("{before}.")
         };
-        let is_call = body.iter().any(|(name, _)| *name == "CallUUID");
+        let named = |wanted: &str| body.iter().any(|(name, _)| *name == wanted);
+        // Only an inbound message (no `CallUUID`, no `Status`) has the sender's free text.
+        let (read, free_text): (&[&str], &[&str]) = if named("CallUUID") {
+            (&normalize::CALL_READS, &[])
+        } else if named("Status") {
+            (&normalize::MESSAGE_READS, &[])
+        } else {
+            (&normalize::INBOUND_READS, &normalize::FREE_TEXT)
+        };
         let vocabulary = Vocabulary {
-            read: if is_call {
-                &normalize::CALL_READS
-            } else {
-                &normalize::MESSAGE_READS
-            },
+            read,
             documented: &normalize::DOCUMENTED,
             exceptions: &normalize::DOCUMENTED_EXCEPTIONS,
+            free_text,
         };
         check_concatenation(&before, &body, &vocabulary)
     }
@@ -276,7 +281,7 @@ fn v2_event_id(nonce: &str) -> String {
 pub fn is_known_word(kind: Kind, word: &str) -> bool {
     match kind {
         Kind::Call => normalize::call_status(word).is_some(),
-        Kind::Message => normalize::message_status(word).is_some(),
+        Kind::Message => normalize::message_status(word).is_some() || word == normalize::INBOUND,
     }
 }
 

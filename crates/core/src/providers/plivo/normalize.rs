@@ -11,6 +11,14 @@
 //! times (`MessageTime`, `SentTime`, `DeliveryReportTime`, …) carry no time zone and are kept as
 //! text in `extra`, never read as instants; the timeline orders by `Sequence`.
 //!
+//! **Inbound messages** (to the application's `message_url`; providers.md §7, and Plivo's
+//! "Handling incoming messages": `MessageUUID`, `From`, `To`, `Type`, `Text` (SMS), `Body`
+//! (MMS, WhatsApp), `Units`, `TotalRate`, `TotalAmount`, `MessageIntent`, `PowerpackUUID`,
+//! `MediaCount`, `Media<n>`, `ContentType`: **no `Status`**) are stored as every provider's
+//! inbound message is: `delivered`, direction `inbound`, word `inbound`, keyed by `MessageUUID`,
+//! without their text (`Text`, `Body`) or media. A status callback with `Status` `received`
+//! ("Inbound: `received` → `delivered`/`undelivered`", §7) is an inbound message too.
+//!
 //! **Event ids** are a hash of what the signature covers (see `v3_event_id` and `v2_event_id`
 //! in [`super`]), not of the natural key providers.md §8 suggests ((`CallUUID`,`Event`,
 //! `CallStatus`) / (`MessageUUID`,`Status`,`Sequence`)): V3 concatenates a form body's pairs
@@ -45,8 +53,10 @@ pub const CALL_STATUSES: [(&str, Status); 8] = [
 
 /// Message `Status` words. Source: https://plivo.com/docs/messaging/api/message/message-status-callbacks
 /// (providers.md §7: `queued`, `sent`, `failed`, `delivered`, `undelivered`, `read` for
-/// WhatsApp; older docs also `rejected`).
-pub const MESSAGE_STATUSES: [(&str, Status); 7] = [
+/// WhatsApp; older docs also `rejected`; inbound messages `received`).
+pub const MESSAGE_STATUSES: [(&str, Status); 8] = [
+    // An inbound message was received (then `delivered`/`undelivered`, §7).
+    ("received", Status::Delivered),
     ("queued", Status::Queued),
     // In the US and Canada no delivery receipts exist: `sent` may be final (§7).
     ("sent", Status::Sent),
@@ -70,6 +80,13 @@ const CALL_EXTRA: [&str; 10] = [
     "SessionStart",
     "ParentAuthID",
 ];
+
+/// The word of an inbound message (no `Status`), as for Vonage's and Twilio's.
+pub(crate) const INBOUND: &str = "inbound";
+
+/// Inbound message parameters kept in [`Details::extra`] (Plivo's "Handling incoming
+/// messages"; `Text`, `Body` and media are never kept).
+const INBOUND_EXTRA: [&str; 2] = ["Type", "MessageIntent"];
 
 /// Message parameters kept in [`Details::extra`] (providers.md §7).
 const MESSAGE_EXTRA: [&str; 12] = [
@@ -155,11 +172,16 @@ pub(crate) const CALL_READS: [&str; 19] = [
     CALL_EXTRA[9],
 ];
 
-/// Every name [`event`] reads for a message, the names that decide the kind included.
-pub(crate) const MESSAGE_READS: [&str; 20] = [
+/// Every name [`event`] reads for a message status callback (a `Status` parameter), the names
+/// that decide the kind included: `Text` and `Body` are not stored, but only an inbound message
+/// has them, so a status callback cut out of an inbound message's signed string must not have
+/// absorbed them.
+pub(crate) const MESSAGE_READS: [&str; 22] = [
     "CallUUID",
     "MessageUUID",
     "Status",
+    "Text",
+    "Body",
     "Sequence",
     "From",
     "To",
@@ -179,19 +201,40 @@ pub(crate) const MESSAGE_READS: [&str; 20] = [
     MESSAGE_EXTRA[11],
 ];
 
+/// Every name [`event`] reads for an inbound message (no `Status` parameter), the names that
+/// decide the kind included. Not `Text` or `Body`: a free-text value that is read would be
+/// checked for names that could start inside it, which a sender's text holds at will.
+pub(crate) const INBOUND_READS: [&str; 8] = [
+    "CallUUID",
+    "MessageUUID",
+    "Status",
+    "From",
+    "To",
+    "TotalAmount",
+    INBOUND_EXTRA[0],
+    INBOUND_EXTRA[1],
+];
+
+/// The sender's free text in an inbound message (`providers::shared::Vocabulary::free_text`):
+/// never read, and absent from every callback Plivo generates the values of.
+pub(crate) const FREE_TEXT: [&str; 2] = ["Body", "Text"];
+
 /// Every documented callback parameter, read or not (providers.md §7's lists, and the
 /// `HangupCauseName`, `AnswerTime`, `StartTime`, `EndTime`, `CallerName` and `TotalCost` of
-/// Plivo's hangup and message callback docs): a read name inside one of these (`Duration` in
+/// Plivo's hangup and message callback docs, and the inbound message parameters of its
+/// "Handling incoming messages"): a read name inside one of these (`Duration` in
 /// `BillDuration`) is not a re-cut, and none of these is a cut-short read name.
-pub(crate) const DOCUMENTED: [&str; 40] = [
+pub(crate) const DOCUMENTED: [&str; 45] = [
     "ALegRequestUUID",
     "ALegUUID",
     "AnswerTime",
     "BillDuration",
     "BillRate",
+    "Body",
     "CallStatus",
     "CallUUID",
     "CallerName",
+    "ContentType",
     "DeliveryReportTime",
     "Direction",
     "Duration",
@@ -205,6 +248,8 @@ pub(crate) const DOCUMENTED: [&str; 40] = [
     "HangupSource",
     "MCC",
     "MNC",
+    "MediaCount",
+    "MessageIntent",
     "MessageTime",
     "MessageUUID",
     "ParentAuthID",
@@ -218,6 +263,7 @@ pub(crate) const DOCUMENTED: [&str; 40] = [
     "SessionStart",
     "StartTime",
     "Status",
+    "Text",
     "To",
     "TotalAmount",
     "TotalCost",
@@ -283,15 +329,45 @@ fn call_event(
     })
 }
 
+/// An inbound message: no `Status` (module docs).
+fn inbound_event(
+    values: &Values<'_>,
+    message_uuid: &str,
+    event_id: String,
+    received_at: Timestamp,
+) -> Event {
+    Event {
+        provider: ProviderId::Plivo,
+        kind: Kind::Message,
+        subject_id: message_uuid.to_owned(),
+        event_id,
+        status: Some(Status::Delivered),
+        provider_status: INBOUND.to_owned(),
+        occurred_at: None,
+        received_at,
+        sequence: None,
+        direction: Some(Direction::Inbound),
+        from: values.owned("From"),
+        to: values.owned("To"),
+        session_id: None,
+        aliases: Vec::new(),
+        details: Details {
+            price: values.owned("TotalAmount"),
+            extra: values.extra(&INBOUND_EXTRA),
+            ..Details::default()
+        },
+    }
+}
+
 fn message_event(
     values: &Values<'_>,
     message_uuid: &str,
     event_id: String,
     received_at: Timestamp,
 ) -> Result<Event, WebhookError> {
-    let provider_status = values
-        .get("Status")
-        .ok_or(WebhookError::MissingField("Status"))?;
+    let Some(provider_status) = values.get("Status") else {
+        return Ok(inbound_event(values, message_uuid, event_id, received_at));
+    };
     let sequence_text = values.get("Sequence");
     Ok(Event {
         provider: ProviderId::Plivo,
@@ -303,8 +379,12 @@ fn message_event(
         occurred_at: None,
         received_at,
         sequence: sequence_text.and_then(|text| text.trim().parse().ok()),
-        // Status callbacks report messages the account sent.
-        direction: Some(Direction::Outbound),
+        // Status callbacks report messages the account sent, except `received`.
+        direction: Some(if provider_status == "received" {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        }),
         from: values.owned("From"),
         to: values.owned("To"),
         session_id: None,
@@ -334,7 +414,7 @@ mod tests {
 
     #[test]
     fn read_names_include_the_kind_names_and_are_documented() {
-        for reads in [&CALL_READS[..], &MESSAGE_READS[..]] {
+        for reads in [&CALL_READS[..], &MESSAGE_READS[..], &INBOUND_READS[..]] {
             for key in ["CallUUID", "MessageUUID", "From", "To"] {
                 assert!(reads.contains(&key), "{key}");
             }

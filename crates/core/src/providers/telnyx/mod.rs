@@ -185,7 +185,7 @@ pub(crate) fn verify_webhook(
 pub fn is_known_word(kind: Kind, word: &str) -> bool {
     match kind {
         Kind::Call => {
-            call_control::call_event_status(word).is_some() || texml::call_status(word).is_some()
+            call_control::call_event_status(word).is_some() || texml::is_known_call_word(word)
         }
         Kind::Message => {
             call_control::message_status(word).is_some()

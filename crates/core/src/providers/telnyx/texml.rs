@@ -2,6 +2,11 @@
 //! (`CallSid`, `CallStatus`, `SequenceNumber`, …), signed like every Telnyx webhook over the raw
 //! form body (providers.md §4 "TeXML", §6; https://developers.telnyx.com/api-reference/callbacks/texml-call-ringing).
 //!
+//! An answering-machine detection callback (`AsyncAmdStatusCallback`, documented as
+//! `TexmlCallAmdWebhook`: https://developers.telnyx.com/api-reference/callbacks/texml-call-amd)
+//! carries `AnsweredBy` and no `CallStatus`: like Twilio's, it joins the timeline as an
+//! annotation whose word is the `AnsweredBy` value and sets `answered_by`.
+//!
 //! The call is keyed by `CallSid`; `SequenceNumber` ("the first callback has the lowest, and the
 //! last callback the highest", peers.md §B.7) orders the timeline. TeXML callbacks carry no
 //! event id: the event id is the hash of the sorted, form-encoded parameters
@@ -18,23 +23,32 @@ use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Stat
 use crate::providers::shared::{extra_fields, form_event_id, lookup};
 // TeXML status callbacks are Twilio-compatible (providers.md §4, §6): their `CallStatus` words
 // are Twilio's (`twilio/twilio-python@306691e7…:twilio/rest/api/v2010/account/call/__init__.py`),
-// so they share its table.
-use crate::providers::twilio::normalize::CALL_STATUSES;
+// so they share its table. `AnsweredBy` words are Twilio's too (the texml-call-amd docs list
+// `human`, `machine_start`, `machine_end_beep`, `machine_end_silence`, `machine_end_other`,
+// `fax`, `unknown`).
+use crate::providers::twilio::normalize::{ANSWERED_BY, CALL_STATUSES};
 use crate::request::parse_form;
 use crate::time::Timestamp;
 
-/// Parameters kept in [`Details::extra`] (providers.md §6, "Other parameters seen in callbacks").
-const EXTRA_FIELDS: [&str; 5] = [
+/// Parameters kept in [`Details::extra`] (providers.md §6, "Other parameters seen in callbacks";
+/// `MachineDetectionDuration` of the texml-call-amd docs, docs/providers/telnyx.md [T9]).
+const EXTRA_FIELDS: [&str; 6] = [
     "AccountSid",
     "ParentCallSid",
     "CallbackSource",
     "SipResponseCode",
     "ConnectionId",
+    "MachineDetectionDuration",
 ];
 
 /// The status of a `CallStatus` word, `None` for a word this version does not know.
 pub(super) fn call_status(word: &str) -> Option<Status> {
     lookup(&CALL_STATUSES, word)
+}
+
+/// Whether `word` is a documented `CallStatus` or `AnsweredBy` word.
+pub(super) fn is_known_call_word(word: &str) -> bool {
+    call_status(word).is_some() || lookup(&ANSWERED_BY, word).is_some()
 }
 
 /// `Timestamp`: RFC 2822 as Twilio sends it, or RFC 3339.
@@ -48,7 +62,8 @@ fn parse_time(text: &str) -> Option<Timestamp> {
         .map(Timestamp::from_millis)
 }
 
-/// `AnsweredBy`: `human`, or `machine_start`/`machine_end_*` (Twilio's answering-machine words).
+/// `AnsweredBy`: `human`, or `machine_start`/`machine_end_*` (Twilio's answering-machine words);
+/// `fax` and `unknown` say neither.
 fn answered_by(word: &str) -> Option<AnsweredBy> {
     match word {
         "human" => Some(AnsweredBy::Human),
@@ -76,7 +91,10 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
             .map(|(_, value)| value.clone())
     };
     let subject_id = text("CallSid").ok_or(WebhookError::MissingField("CallSid"))?;
-    let provider_status = text("CallStatus").ok_or(WebhookError::MissingField("CallStatus"))?;
+    let answered = text("AnsweredBy");
+    let provider_status = text("CallStatus")
+        .or_else(|| answered.clone())
+        .ok_or(WebhookError::MissingField("CallStatus"))?;
     Ok(Event {
         provider: ProviderId::Telnyx,
         kind: Kind::Call,
@@ -97,7 +115,7 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
         aliases: Vec::new(),
         details: Details {
             duration_seconds: text("CallDuration").and_then(|value| value.trim().parse().ok()),
-            answered_by: text("AnsweredBy").and_then(|value| answered_by(&value)),
+            answered_by: answered.and_then(|value| answered_by(&value)),
             extra: extra_fields(&EXTRA_FIELDS, text),
             ..Details::default()
         },

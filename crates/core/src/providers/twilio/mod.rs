@@ -275,6 +275,7 @@ impl Scheme for Twilio {
                     },
                     documented: &normalize::DOCUMENTED,
                     exceptions: &[],
+                    free_text: &[],
                 };
                 check_concatenation(&request.url, &signed, &vocabulary)?;
                 params

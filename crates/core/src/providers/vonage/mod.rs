@@ -3,7 +3,8 @@
 //!
 //! One endpoint receives both; the scheme is chosen by what the request carries, never guessed:
 //!
-//! * `Authorization: Bearer <JWT>` → a voice event ([`voice`]);
+//! * `Authorization: Bearer <JWT>` → a voice event ([`voice`]), or a Messages API status
+//!   callback when it names a `message_uuid` and no leg ([`messages`]);
 //! * else a `sig` parameter → an SMS delivery receipt ([`sms`]);
 //! * else, if the parameters look like a voice event (`uuid`, `call_uuid` or
 //!   `conversation_uuid`) → [`WebhookError::UnsignedCallback`]: Vonage documents rare unsigned
@@ -13,6 +14,7 @@
 //!   _documentation/en/voice/voice-api/guides/signed-webhooks.md`);
 //! * otherwise → [`WebhookError::MissingSignature`].
 
+mod messages;
 mod params;
 pub mod sms;
 pub mod voice;
@@ -79,7 +81,11 @@ impl Vonage {
 pub fn is_known_word(kind: Kind, word: &str) -> bool {
     match kind {
         Kind::Call => voice::call_status(word).is_some(),
-        Kind::Message => sms::message_status(word).is_some() || word == sms::INBOUND,
+        Kind::Message => {
+            sms::message_status(word).is_some()
+                || word == sms::INBOUND
+                || messages::message_status(word).is_some()
+        }
     }
 }
 
@@ -144,6 +150,9 @@ impl Scheme for Vonage {
         received_at: Timestamp,
     ) -> Result<Vec<Event>, WebhookError> {
         let event = match signed.0 {
+            Content::Voice { params, body } if messages::is_message(&params) => {
+                Some(messages::normalize(&params, body, received_at)?)
+            }
             Content::Voice { params, body } => voice::normalize(&params, body, received_at)?,
             Content::Receipt(params) => Some(sms::normalize(params, received_at)?),
         };

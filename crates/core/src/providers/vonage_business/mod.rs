@@ -272,8 +272,11 @@ fn json_members(members: Vec<(String, Scalar)>) -> Result<Map<String, Json>, Web
     Ok(json)
 }
 
-/// Maps a verified body to its event.
+/// Maps a verified body to its event, or to none for an event that is not a call.
 ///
+/// * an event whose `type` is present and not `CALL` (the `Event` of vgis.yml also carries
+///   `smsData`, docs/providers/vonage-business.md §3) names no call: it is acknowledged without
+///   an event (a 4xx counts as a failed delivery, and a webhook fails after five);
 /// * subject: `event.id`; direction `INBOUND`/`OUTBOUND`; `phoneNumber` is the remote party, so
 ///   it is `from` of an inbound call and `to` of an outbound one;
 /// * `occurred_at`: VIS events carry no event time, so it is the time of the state: `endTime` for
@@ -286,19 +289,15 @@ fn normalize_event(
     event: &Map<String, Json>,
     canonical: &str,
     received_at: Timestamp,
-) -> Result<Event, WebhookError> {
+) -> Result<Option<Event>, WebhookError> {
     let text = |key: &str| scalar(event.get(key));
     let time = |key: &str| text(key).and_then(|value| parse_time(&value));
+    if text("type").is_some_and(|kind| kind != "CALL") {
+        return Ok(None);
+    }
     let subject_id = text("id").ok_or(WebhookError::MissingField("event.id"))?;
-    let is_call = text("type").is_none_or(|kind| kind == "CALL");
-    let provider_status = text("state")
-        .or_else(|| text("type"))
-        .ok_or(WebhookError::MissingField("event.state"))?;
-    let status = if is_call {
-        call_state(&provider_status).flatten()
-    } else {
-        None
-    };
+    let provider_status = text("state").ok_or(WebhookError::MissingField("event.state"))?;
+    let status = call_state(&provider_status).flatten();
     let terminal = status.is_some_and(|status| status.is_terminal(Kind::Call));
     let occurred_at = if terminal {
         time("endTime").or_else(|| time("startTime"))
@@ -318,7 +317,7 @@ fn normalize_event(
     if let Some(duration_ms) = text("duration") {
         extra.insert("duration_ms".into(), duration_ms);
     }
-    Ok(Event {
+    Ok(Some(Event {
         provider: ProviderId::VonageBusiness,
         kind: Kind::Call,
         subject_id,
@@ -345,7 +344,7 @@ fn normalize_event(
             ..Details::default()
         },
         provider_status,
-    })
+    }))
 }
 
 /// What a VIS signature covers, as the check read it ([`Scheme::Signed`]): the `event` it
@@ -379,11 +378,13 @@ impl Scheme for VonageBusiness {
     }
 
     fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
-        Ok(vec![normalize_event(
+        Ok(normalize_event(
             &json_members(signed.members)?,
             &signed.canonical,
             received_at,
-        )?])
+        )?
+        .into_iter()
+        .collect())
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
