@@ -4,14 +4,16 @@
 //! module against).
 //!
 //! Every failure to reach an object, or an object's failure, is `AppError::Storage`; an answer
-//! the protocol does not allow is a bug on one side, `AppError::Internal`.
+//! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
+//! one side, `AppError::Internal`.
 
 use switchboard_core::protocol::subject::{self, Read};
 use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
 use switchboard_core::protocol::{Class, ReadAnswer};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::js_sys::Promise;
+use worker::js_sys::{Promise, TypeError};
 use worker::{wasm_bindgen_futures, Env, Response, Stub};
 
 use crate::error::AppError;
@@ -111,7 +113,13 @@ pub async fn read(env: &Env, name: &str, read: &Read<'_>) -> Result<Option<Respo
 /// answers whether it was a duplicate.
 pub async fn append(env: &Env, name: &str, body: &str) -> Result<bool, AppError> {
     let rpc_failure = |error: JsValue| {
-        AppError::Storage(format!("subject {name}: {}", worker::Error::from(error)))
+        let bug = error.is_instance_of::<TypeError>();
+        let detail = format!("subject {name}: {}", worker::Error::from(error));
+        if bug {
+            AppError::Internal(detail)
+        } else {
+            AppError::Storage(detail)
+        }
     };
     let subject: SubjectStub = stub(env, &subject::CLASS, name)?.into_rpc();
     let answer = JsFuture::from(subject.append(body).map_err(rpc_failure)?)

@@ -32,7 +32,7 @@ use switchboard_core::protocol::subject::{object_name, AppendBody, Read, StoredR
 use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::JsValue;
-use worker::js_sys::{Date, Object};
+use worker::js_sys::{Date, Object, TypeError};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
 };
@@ -160,8 +160,9 @@ impl Subject {
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
     /// (see [`Subject::schedule_flush`] on why the alarm is not awaited).
     pub(crate) fn append_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
-        let append: AppendBody = serde_json::from_str(body)
-            .map_err(|error| JsValue::from(worker::Error::from(error)))?;
+        let append: AppendBody = serde_json::from_str(body).map_err(|error| {
+            JsValue::from(TypeError::new(&format!("not an append request: {error}")))
+        })?;
         self.commit(append).map_err(JsValue::from)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Order matters: size limits before reading, verification before parsing meaning, and the
 //! 200 only after every event is committed by its subject's Durable Object. Any storage failure
-//! answers 503, so the provider retries and nothing acknowledged is ever lost.
+//! answers 503, and a bug 500, so the provider retries and nothing acknowledged is ever lost.
 
 use std::borrow::Cow;
 

@@ -106,7 +106,10 @@ pub mod subject {
     };
 
     /// Commits one event: `body` is an [`AppendRequest`] as JSON text; answers a boolean,
-    /// whether the event was a duplicate.
+    /// whether the event was a duplicate. Throws a `TypeError` for a body that is not an
+    /// append request (a bug on one side: workerd throws one too for a method the object does
+    /// not have, and keeps the type of a standard error across RPC), and another error when
+    /// the object or its storage failed.
     pub const APPEND: Method = Method {
         name: "append",
         params: &["body"],
