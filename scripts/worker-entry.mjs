@@ -1,13 +1,15 @@
 // The worker's entry module (wrangler.toml `main`, copied into build/ by build-worker.sh):
-// worker-build's build/index.js, with the `Subject` Durable Object wrapped in a class that
-// extends `DurableObject`. workerd offers RPC only on such a class, and the class that workers-rs
-// 0.8's `#[durable_object]` exports is not one; over RPC the worker hands each event to its
-// subject without building and reading a `Request` and a `Response` (src/webhook.rs `append`).
+// worker-build's build/index.js, with each Durable Object that is called over RPC wrapped in a
+// class that extends `DurableObject`: workerd offers RPC only on such a class, and the class
+// that workers-rs 0.8's `#[durable_object]` exports is not one.
+//
+// Rendered from crates/core/src/protocol.rs (`ENTRY`); `cargo test -p switchboard-core --test
+// entry_module` fails while the two differ (SWITCHBOARD_WRITE_ENTRY=1 rewrites this file).
 import { DurableObject } from "cloudflare:workers";
 import worker, { Subject as WasmSubject } from "./index.js";
 
 export default worker;
-// Called with `fetch` only, so exported as workers-rs builds it.
+// Called with `fetch` only, so exported as workers-rs builds them.
 export { TokenGuard } from "./index.js";
 
 export class Subject extends DurableObject {

@@ -3,19 +3,18 @@
 //! Single-subject reads go to the subject's Durable Object and are always current; lists come
 //! from the KV index and may lag by about a second (see `index.rs`).
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
+
 use switchboard_core::error::echo;
 use switchboard_core::index::{decode_cursor, Filter, Position};
+use switchboard_core::protocol::subject::{object_name, Read, StoredRequest};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::{matches_any, Secret};
 use switchboard_core::{Config, Kind, ProviderId, Status};
-use worker::{Date, Env, Request, Response, Stub};
+use worker::{Date, Env, Request, Response};
 
 use crate::error::AppError;
-use crate::index;
-use crate::subject::{self, object_name};
-use crate::SUBJECTS_BINDING;
+use crate::{index, protocol};
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
@@ -49,77 +48,45 @@ pub async fn handle(
     };
     match rest {
         [] => list(request, env, config, token, kind).await,
-        [provider, id] => {
-            ask(
-                env,
-                kind,
-                provider,
-                id,
-                "https://subject/summary",
-                kind.as_str(),
-            )
-            .await
-        }
+        [provider, id] => ask(env, kind, provider, id, &Read::Summary, kind.as_str()).await,
         [provider, id, "events"] => {
-            ask(
-                env,
-                kind,
-                provider,
-                id,
-                "https://subject/events",
-                kind.as_str(),
-            )
-            .await
+            ask(env, kind, provider, id, &Read::Events, kind.as_str()).await
         }
         [provider, id, "events", event_id, "request"] => {
-            let url = subject::request_url(event_id);
-            let response = ask(env, kind, provider, id, &url, "event").await?;
+            let read = Read::Request {
+                event_id: Cow::Borrowed(event_id),
+            };
+            let response = ask(env, kind, provider, id, &read, "event").await?;
             export_request(response, config).await
         }
         _ => Err(AppError::NotFound("route")),
     }
 }
 
-/// Asks the Durable Object of the subject `id`, or, if it has nothing, that of the subject
-/// whose alias `id` is (the KV alias index is read only then, so current ids cost no KV read).
-/// A 404 becomes ours, naming `what` was not found.
+/// Asks the Durable Object of the subject `id` for `read`, or, if it has nothing, that of the
+/// subject whose alias `id` is (the KV alias index is read only then, so current ids cost no KV
+/// read). Nothing found is our 404, naming `what` was not found.
 async fn ask(
     env: &Env,
     kind: Kind,
     provider: &str,
     id: &str,
-    url: &str,
+    read: &Read<'_>,
     what: &'static str,
 ) -> Result<Response, AppError> {
     let provider: ProviderId = provider
         .parse()
         .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
-    let response = subject_stub(env, provider, kind, id)?
-        .fetch_with_str(url)
-        .await?;
-    let response = match response.status_code() {
-        404 => match index::resolve_alias(&env.kv(index::BINDING)?, kind, provider, id).await? {
-            Some(target) => {
-                subject_stub(env, provider, kind, &target)?
-                    .fetch_with_str(url)
-                    .await?
-            }
-            None => response,
-        },
-        _ => response,
-    };
-    match response.status_code() {
-        200 => Ok(response),
-        404 => Err(AppError::NotFound(what)),
-        status => Err(AppError::Internal(format!("subject answered {status}"))),
+    if let Some(response) = protocol::read(env, &object_name(provider, kind, id), read).await? {
+        return Ok(response);
     }
-}
-
-fn subject_stub(env: &Env, provider: ProviderId, kind: Kind, id: &str) -> Result<Stub, AppError> {
-    Ok(env
-        .durable_object(SUBJECTS_BINDING)?
-        .id_from_name(&object_name(provider, kind, id))?
-        .get_stub()?)
+    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
+    match index::resolve_alias(&kv, kind, provider, id).await? {
+        Some(target) => protocol::read(env, &object_name(provider, kind, &target), read)
+            .await?
+            .ok_or(AppError::NotFound(what)),
+        None => Err(AppError::NotFound(what)),
+    }
 }
 
 /// The raw request of one event, in the CLI's captured-request format.
@@ -129,12 +96,7 @@ fn subject_stub(env: &Env, provider: ProviderId, kind: Kind, id: &str) -> Result
 /// time may be up to the tolerance after receipt, and is accepted up to the tolerance after
 /// that. Earlier requests get 425 with `Retry-After`.
 async fn export_request(mut response: Response, config: &Config) -> Result<Response, AppError> {
-    #[derive(Deserialize)]
-    struct Stored {
-        received_at: i64,
-        request: Box<RawValue>,
-    }
-    let stored: Stored = response.json().await?;
+    let stored: StoredRequest = response.json().await?;
     let replayable_ms = 2 * i64::from(config.tolerance_seconds) * 1000;
     let now = i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX);
     let wait_ms = stored.received_at.saturating_add(replayable_ms) - now;
@@ -225,7 +187,7 @@ async fn list(
         })?,
         None => providers.into_iter().map(Position::start).collect(),
     };
-    let kv = env.kv(index::BINDING)?;
+    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
     let page = index::list(&kv, filter, limit, positions, key).await?;
     Ok(Response::from_json(&page)?)
 }

@@ -30,7 +30,12 @@ pub enum AppError {
     SourceNotConfigured(&'static str),
     /// A setting is present but invalid.
     Config(String),
-    /// Durable Object, KV or runtime failure; details are logged, not returned.
+    /// A Durable Object or KV could not be reached or failed: 503 so that the caller retries.
+    /// Details are logged, not returned.
+    Storage(String),
+    /// A bug: something that cannot fail did (an encode, a runtime call), or a Durable Object
+    /// answered what the protocol does not allow. 500, which a provider retries as well.
+    /// Details are logged, not returned.
     Internal(String),
 }
 
@@ -50,7 +55,8 @@ impl AppError {
             Self::InvalidParameter(_) => 400,
             Self::Unauthorized => 401,
             Self::OriginNotAllowed => 403,
-            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => 503,
+            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => 503,
+            Self::Internal(_) => 500,
         }
     }
 
@@ -67,7 +73,8 @@ impl AppError {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::SourceNotConfigured(_) => "source_not_configured",
             Self::Config(_) => "config_invalid",
-            Self::Internal(_) => "storage_unavailable",
+            Self::Storage(_) => "storage_unavailable",
+            Self::Internal(_) => "internal_error",
         }
     }
 
@@ -90,14 +97,15 @@ impl AppError {
                 format!("this source is disabled until `{secret}` is set; retry later")
             }
             Self::Config(_) => "the worker's configuration is invalid; retry later".into(),
-            Self::Internal(_) => "storage is unavailable; nothing was stored, retry later".into(),
+            Self::Storage(_) => "storage is unavailable; retry later".into(),
+            Self::Internal(_) => "an internal error occurred; retry later".into(),
         }
     }
 
     /// The cause to log, which for server errors is more than the caller is told.
     pub fn log_detail(&self) -> String {
         match self {
-            Self::Config(detail) | Self::Internal(detail) => detail.clone(),
+            Self::Config(detail) | Self::Storage(detail) | Self::Internal(detail) => detail.clone(),
             other => other.message(),
         }
     }
@@ -117,7 +125,7 @@ impl AppError {
         match &self {
             Self::MethodNotAllowed(allowed) => headers.set("allow", &allowed.join(", "))?,
             Self::Unauthorized => headers.set("www-authenticate", "Bearer")?,
-            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Internal(_) => {
+            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => {
                 headers.set("retry-after", "60")?
             }
             Self::TooEarly {
@@ -138,6 +146,15 @@ impl From<WebhookError> for AppError {
     }
 }
 
+impl AppError {
+    /// A failed call to a Durable Object or KV.
+    pub fn storage(error: worker::Error) -> Self {
+        Self::Storage(error.to_string())
+    }
+}
+
+/// A runtime call that is not a storage call (those go through `src/protocol.rs` and
+/// [`AppError::storage`]) failed: a bug.
 impl From<worker::Error> for AppError {
     fn from(error: worker::Error) -> Self {
         Self::Internal(error.to_string())
@@ -146,6 +163,6 @@ impl From<worker::Error> for AppError {
 
 impl From<worker::KvError> for AppError {
     fn from(error: worker::KvError) -> Self {
-        Self::Internal(format!("kv: {error:?}"))
+        Self::Storage(format!("kv: {error:?}"))
     }
 }

@@ -13,6 +13,7 @@ mod api;
 mod cors;
 mod error;
 mod index;
+mod protocol;
 mod subject;
 mod token_guard;
 mod webhook;
@@ -27,12 +28,6 @@ use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
 use crate::error::AppError;
-
-/// The Durable Object namespace binding of [`subject::Subject`].
-const SUBJECTS_BINDING: &str = "SUBJECTS";
-
-/// The Durable Object namespace binding of [`token_guard::TokenGuard`].
-const TOKEN_GUARDS_BINDING: &str = "TOKEN_GUARDS";
 
 /// Facts about one request for its log line.
 #[derive(Default, Serialize)]

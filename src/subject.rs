@@ -13,8 +13,9 @@
 //! only after this object has answered, i.e. after the row is committed. A failed write breaks
 //! the instance (the runtime resets it), so the state in memory never runs ahead of storage.
 //!
-//! The worker appends over RPC (the `append` method that `scripts/worker-entry.mjs` exposes);
-//! the status API reads with `fetch`.
+//! The worker appends over RPC (`subject::APPEND`, declared in `src/protocol.rs`, exposed by
+//! `scripts/worker-entry.mjs`); the status API reads with `fetch` (`subject::Read`). The routes,
+//! methods and messages are `switchboard_core::protocol`'s.
 //!
 //! The KV index is written by [`Subject::alarm`], at most once per [`FLUSH_DELAY_MS`] per
 //! subject: a burst of events (`started` + `ringing`) costs one KV write per key, within KV's
@@ -25,48 +26,18 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
-use switchboard_core::request::{query_params, Redacted};
-use switchboard_core::{Event, Kind, ProviderId, Status, SubjectState, Summary};
-use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
-use worker::js_sys::{Date, Object};
+use switchboard_core::protocol::subject::{object_name, AppendBody, Read, StoredRequest, Timeline};
+use switchboard_core::protocol::ReadAnswer;
+use switchboard_core::{Event, Status, SubjectState, Summary};
+use wasm_bindgen::prelude::JsValue;
+use worker::js_sys::{Date, Object, TypeError};
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
-    Storage,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
 };
 
 use crate::index;
-
-/// The object name for a subject; also the namespace key of the KV index entries.
-pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {
-    format!("{provider}:{}:{id}", kind.as_str())
-}
-
-/// The URL of `GET /request` for the event `event_id`, form-encoded as `Url::parse_with_params`
-/// writes it (built by hand, and read with `query_params`, to keep the `url` crate out of the
-/// wasm: see [`query_params`]).
-pub fn request_url(event_id: &str) -> String {
-    let event_id: String = form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
-    format!("https://subject/request?event_id={event_id}")
-}
-
-/// An event to append, as the worker sends it: the raw request as it is stored, without
-/// credentials (`CapturedRequest::redacted`).
-#[derive(Serialize)]
-pub struct AppendRequest<'a> {
-    pub event: &'a Event,
-    pub raw: Redacted<'a>,
-}
-
-/// An event to append, as the object reads it: both members are stored as the JSON text
-/// they arrive in, so only the event is parsed (to merge it), and nothing is encoded again.
-#[derive(Deserialize)]
-struct AppendBody {
-    event: Box<RawValue>,
-    raw: Box<RawValue>,
-}
 
 /// What an instance knows of its subject: the state folded from the committed events.
 struct Folded {
@@ -127,22 +98,14 @@ impl DurableObject for Subject {
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
-        let path = request.path();
-        match (request.method(), path.as_str()) {
-            (Method::Get, "/summary") => match self.summary()? {
+        match Read::parse(request.method().as_ref(), &request.inner().url()) {
+            Some(Read::Summary) => match self.summary()? {
                 Some(summary) => Response::from_json(&summary),
                 None => not_found(),
             },
-            (Method::Get, "/events") => self.events(),
-            (Method::Get, "/request") => {
-                let event_id = query_params(&request.inner().url())
-                    .into_iter()
-                    .find(|(name, _)| name == "event_id")
-                    .map(|(_, value)| value)
-                    .unwrap_or_default();
-                self.raw_request(&event_id)
-            }
-            _ => not_found(),
+            Some(Read::Events) => self.events(),
+            Some(Read::Request { event_id }) => self.raw_request(&event_id),
+            None => not_found(),
         }
     }
 
@@ -187,27 +150,20 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
     );
     CREATE TABLE IF NOT EXISTS indexed_statuses (status TEXT PRIMARY KEY)";
 
-/// The object's RPC methods, exposed by `scripts/worker-entry.mjs` (workerd offers RPC only on a
-/// class that extends `DurableObject`, which the `#[durable_object]` class is not). RPC, not
-/// `fetch`: no `Request` and `Response` to build and read per event.
-#[wasm_bindgen(
-    wasm_bindgen = worker::wasm_bindgen,
-    wasm_bindgen_futures = worker::wasm_bindgen_futures,
-    js_sys = worker::js_sys
-)]
 impl Subject {
-    /// Commits one event (an [`AppendRequest`] as JSON text) and answers whether it was a
-    /// duplicate. The text is parsed by serde_json, never by JavaScript, where numbers are
-    /// doubles: a u64 above 2^53 (a Twilio `SequenceNumber` of 18446744073709551615, found by
-    /// the fuzzer) would not survive.
+    /// Commits one event (an `AppendRequest` as JSON text) and answers whether it was a
+    /// duplicate: the RPC method `subject::APPEND` (see `src/protocol.rs`). RPC, not `fetch`: no
+    /// `Request` and `Response` to build and read per event. The text is parsed by serde_json,
+    /// never by JavaScript, where numbers are doubles: a u64 above 2^53 (a Twilio
+    /// `SequenceNumber` of 18446744073709551615, found by the fuzzer) would not survive.
     ///
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
     /// (see [`Subject::schedule_flush`] on why the alarm is not awaited).
-    #[wasm_bindgen(js_name = append)]
-    pub fn append_rpc(&self, body: String) -> std::result::Result<bool, JsValue> {
-        let append: AppendBody = serde_json::from_str(&body)
-            .map_err(|error| JsValue::from(worker::Error::from(error)))?;
-        self.append(append).map_err(JsValue::from)
+    pub(crate) fn append_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
+        let append: AppendBody = serde_json::from_str(body).map_err(|error| {
+            JsValue::from(TypeError::new(&format!("not an append request: {error}")))
+        })?;
+        self.commit(append).map_err(JsValue::from)
     }
 }
 
@@ -358,7 +314,7 @@ impl Subject {
     /// nothing but the alarm (set again if an earlier append failed before setting it). The
     /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
     /// (see [`Subject::schedule_flush`]).
-    fn append(&self, append: AppendBody) -> Result<bool> {
+    fn commit(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
         if self.has_schema()? {
@@ -393,10 +349,6 @@ impl Subject {
             return not_found();
         };
         events.sort_by_key(Event::order);
-        #[derive(Serialize)]
-        struct Timeline {
-            events: Vec<Event>,
-        }
         Response::from_json(&Timeline { events })
     }
 
@@ -419,10 +371,7 @@ impl Subject {
             .to_array()?;
         match rows.into_iter().next() {
             Some(row) => {
-                let body = format!(
-                    "{{\"received_at\":{},\"request\":{}}}",
-                    row.received_at, row.raw
-                );
+                let body = StoredRequest::encode(row.received_at, &row.raw);
                 let mut response = Response::ok(body)?;
                 response
                     .headers_mut()
@@ -435,5 +384,5 @@ impl Subject {
 }
 
 fn not_found() -> Result<Response> {
-    Ok(Response::empty()?.with_status(404))
+    Ok(Response::empty()?.with_status(ReadAnswer::NotFound.status()))
 }

@@ -10,7 +10,7 @@
 //! anyway.
 
 use serde::Deserialize;
-use switchboard_core::request::query_params;
+use switchboard_core::protocol::token_guard::{Claim, ClaimAnswer};
 use worker::js_sys::{Date, Object};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
@@ -19,13 +19,6 @@ use worker::{
 /// How long after a token's expiry its object is erased: clocks of the worker and the object
 /// may differ by a little.
 const ERASE_MARGIN_MS: i64 = 60_000;
-
-/// The URL of a claim: `events` is the authorized event ids joined by newlines, `expires_ms`
-/// the token's expiry (unix milliseconds).
-pub fn claim_url(events: &str, expires_ms: i64) -> String {
-    let events: String = form_urlencoded::byte_serialize(events.as_bytes()).collect();
-    format!("https://token/claim?events={events}&expires_ms={expires_ms}")
-}
 
 #[durable_object]
 pub struct TokenGuard {
@@ -42,21 +35,13 @@ impl DurableObject for TokenGuard {
         }
     }
 
-    /// `GET /claim`: 200 when the token is new or already holds exactly these events, 409 when
-    /// it authorized other events.
+    /// A [`Claim`]: held when the token is new or already holds exactly these events, refused
+    /// as replayed when it authorized other events.
     async fn fetch(&self, request: Request) -> Result<Response> {
-        let params = query_params(&request.inner().url());
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let (Some(events), Some(expires_ms)) = (
-            param("events"),
-            param("expires_ms").and_then(|value| value.parse::<i64>().ok()),
-        ) else {
-            return Ok(Response::empty()?.with_status(400));
+        let Some(Claim { events, expires_ms }) =
+            Claim::parse(request.method().as_ref(), &request.inner().url())
+        else {
+            return answer(ClaimAnswer::Invalid);
         };
         self.sql.exec(
             "CREATE TABLE IF NOT EXISTS claim (events TEXT NOT NULL)",
@@ -71,14 +56,16 @@ impl DurableObject for TokenGuard {
             .exec("SELECT events FROM claim", None)?
             .to_array()?;
         match rows.first() {
-            Some(row) if row.events == events => Response::empty(),
-            Some(_) => Ok(Response::empty()?.with_status(409)),
+            Some(row) if row.events == events => answer(ClaimAnswer::Held),
+            Some(_) => answer(ClaimAnswer::Replayed),
             None => {
-                self.sql
-                    .exec("INSERT INTO claim (events) VALUES (?)", vec![events.into()])?;
+                self.sql.exec(
+                    "INSERT INTO claim (events) VALUES (?)",
+                    vec![events.as_ref().into()],
+                )?;
                 let at = Date::new(&((expires_ms + ERASE_MARGIN_MS) as f64).into());
                 let _ = self.storage.as_raw().set_alarm(at, Object::new())?;
-                Response::empty()
+                answer(ClaimAnswer::Held)
             }
         }
     }
@@ -87,4 +74,8 @@ impl DurableObject for TokenGuard {
         self.storage.delete_all().await?;
         Response::empty()
     }
+}
+
+fn answer(answer: ClaimAnswer) -> Result<Response> {
+    Ok(Response::empty()?.with_status(answer.status()))
 }

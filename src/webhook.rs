@@ -2,11 +2,15 @@
 //!
 //! Order matters: size limits before reading, verification before parsing meaning, and the
 //! 200 only after every event is committed by its subject's Durable Object. Any storage failure
-//! answers 503, so the provider retries and nothing acknowledged is ever lost.
+//! answers 503, and a bug 500, so the provider retries and nothing acknowledged is ever lost.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use switchboard_core::config::secret_setting;
 use switchboard_core::error::echo;
+use switchboard_core::protocol::subject::{object_name, AppendRequest};
+use switchboard_core::protocol::token_guard::{Claim, ClaimAnswer};
 use switchboard_core::request::rebase_url;
 use switchboard_core::{
     CapturedRequest, Config, Event, Kind, ProviderId, SingleUseToken, Timestamp, WebhookError,
@@ -18,9 +22,7 @@ use worker::web_sys::{ReadableStream, Request};
 use worker::{wasm_bindgen_futures, Date, Env, Headers, Response};
 
 use crate::error::AppError;
-use crate::subject::{object_name, AppendRequest};
-use crate::token_guard::claim_url;
-use crate::{RequestLog, SUBJECTS_BINDING, TOKEN_GUARDS_BINDING};
+use crate::{protocol, RequestLog};
 
 /// Longest provider id accepted for a call or message: it becomes part of KV keys (≤ 512 bytes).
 const MAX_SUBJECT_ID_BYTES: usize = 200;
@@ -217,53 +219,28 @@ fn capture(
 /// under the same token is refused unless it carries the very same events (a retry).
 async fn claim(env: &Env, token: &SingleUseToken, events: &[Event]) -> Result<(), AppError> {
     let event_ids: Vec<&str> = events.iter().map(|event| event.event_id.as_str()).collect();
-    let response = env
-        .durable_object(TOKEN_GUARDS_BINDING)?
-        .id_from_name(&token.id)?
-        .get_stub()?
-        .fetch_with_str(&claim_url(&event_ids.join("\n"), token.expires_at.millis()))
-        .await?;
-    match response.status_code() {
-        200 => Ok(()),
-        409 => Err(AppError::Webhook(WebhookError::ReplayedToken)),
-        status => Err(AppError::Internal(format!("token guard answered {status}"))),
+    let events = event_ids.join("\n");
+    let claim = Claim {
+        events: Cow::Borrowed(&events),
+        expires_ms: token.expires_at.millis(),
+    };
+    match protocol::claim(env, &token.id, &claim).await? {
+        ClaimAnswer::Held => Ok(()),
+        ClaimAnswer::Replayed => Err(AppError::Webhook(WebhookError::ReplayedToken)),
+        ClaimAnswer::Invalid => Err(AppError::Internal(
+            "token guard refused the claim as invalid".into(),
+        )),
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The `Subject` Durable Object's stub, called over RPC (`scripts/worker-entry.mjs`).
-    type SubjectRpc;
-
-    #[wasm_bindgen(method, catch)]
-    fn append(this: &SubjectRpc, body: &str) -> Result<Promise, JsValue>;
 }
 
 /// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
 /// duplicate.
 async fn append(env: &Env, event: &Event, raw: &CapturedRequest) -> Result<bool, AppError> {
     let name = object_name(event.provider, event.kind, &event.subject_id);
-    let subject: SubjectRpc = env
-        .durable_object(SUBJECTS_BINDING)?
-        .id_from_name(&name)?
-        .get_stub()?
-        .into_rpc();
     let body = serde_json::to_string(&AppendRequest {
         event,
         raw: raw.redacted(),
     })
     .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
-    let answer = subject
-        .append(&body)
-        .map(JsFuture::from)
-        .map_err(|error| rpc_failure(&name, error))?
-        .await
-        .map_err(|error| rpc_failure(&name, error))?;
-    answer
-        .as_bool()
-        .ok_or_else(|| AppError::Internal(format!("subject {name} answered {answer:?}")))
-}
-
-fn rpc_failure(name: &str, error: JsValue) -> AppError {
-    AppError::Internal(format!("subject {name}: {}", worker::Error::from(error)))
+    protocol::append(env, &name, &body).await
 }

@@ -237,7 +237,7 @@ const MAX_BODY_BYTES: usize = 1_048_576;
 
 /// Every stable error code (`src/error.rs` `AppError::code`, `crates/core/src/error.rs`
 /// `WebhookError::code`) with the status it is always sent with.
-const CODES: [(&str, u16); 24] = [
+const CODES: [(&str, u16); 25] = [
     ("malformed_request", 400),
     ("missing_field", 400),
     ("unsupported_content_type", 415),
@@ -262,6 +262,7 @@ const CODES: [(&str, u16); 24] = [
     ("source_not_configured", 503),
     ("config_invalid", 503),
     ("storage_unavailable", 503),
+    ("internal_error", 500),
 ];
 
 /// The only 5xx answers that are not failures. Both are documented retry signals, answered on

@@ -6,6 +6,8 @@
 //! * [`providers`]: the provider modules;
 //! * [`model`]: the normalized event and the status vocabulary;
 //! * [`state`]: the order-independent per-call / per-message state machine;
+//! * [`protocol`]: the routes, RPC methods and messages between the worker and its Durable
+//!   Objects;
 //! * [`config`], [`secret`]: typed configuration and constant-time comparison;
 //! * [`crypto`]: the primitives the providers share (HMAC, constant-time tag checks, SHA-256 hex).
 //!
@@ -18,6 +20,7 @@ pub mod crypto;
 pub mod error;
 pub mod index;
 pub mod model;
+pub mod protocol;
 pub mod provider;
 pub mod providers;
 pub mod request;

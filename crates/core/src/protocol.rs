@@ -1,0 +1,481 @@
+//! The protocol between the worker and its Durable Objects, in one place: the classes the entry
+//! module exports, their bindings, the routes each object serves, the RPC methods it offers,
+//! and the request and answer types of each. The object (`src/subject.rs`,
+//! `src/token_guard.rs`) and its callers (`src/api.rs`, `src/webhook.rs`, through
+//! `src/protocol.rs`) both use these, so a route or a method is named once.
+//!
+//! Pure and serializable, so it is tested natively: the round trips below, and
+//! `tests/entry_module.rs`, which checks that `scripts/worker-entry.mjs` is exactly what
+//! [`entry_module`] renders from [`ENTRY`]. The worker checks at compile time that the RPC
+//! methods it exports and calls are the ones named here (`src/protocol.rs`).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::request::{query_params, url_path, Redacted};
+use crate::{Event, Kind, ProviderId};
+
+/// A method of an exported class: its JavaScript name and parameters, and what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Method {
+    pub name: &'static str,
+    pub params: &'static [&'static str],
+    /// One line for the entry module; empty for none.
+    pub doc: &'static str,
+}
+
+/// How the entry module exports a Durable Object class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// As worker-build builds it: called with `fetch` only.
+    AsBuilt,
+    /// Wrapped in a class that extends `DurableObject` (workerd offers RPC only on such a
+    /// class, and the class workers-rs 0.8's `#[durable_object]` exports is not one); every
+    /// method forwards to the wasm object's method of the same name.
+    Wrapped {
+        /// The handlers the runtime calls (`fetch`, `alarm`).
+        handlers: &'static [Method],
+        /// The methods callers call over RPC.
+        rpc: &'static [Method],
+    },
+}
+
+/// One Durable Object class of the entry module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    /// The class name: `class_name` in wrangler.toml, and the wasm export's name.
+    pub name: &'static str,
+    /// The namespace binding the worker reaches it through (wrangler.toml).
+    pub binding: &'static str,
+    pub export: Export,
+}
+
+/// The Durable Object classes of the worker, in the order the entry module exports them.
+pub const ENTRY: &[Class] = &[token_guard::CLASS, subject::CLASS];
+
+const FETCH: Method = Method {
+    name: "fetch",
+    params: &["request"],
+    doc: "",
+};
+
+const ALARM: Method = Method {
+    name: "alarm",
+    params: &[],
+    doc: "",
+};
+
+/// A Durable Object's answer to a read, by its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadAnswer {
+    /// 200, with the answer as JSON.
+    Found,
+    /// 404: the object has nothing by that name.
+    NotFound,
+}
+
+impl ReadAnswer {
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::Found => 200,
+            Self::NotFound => 404,
+        }
+    }
+
+    /// `None` for a status the protocol does not allow (a bug on one side).
+    pub fn from_status(status: u16) -> Option<Self> {
+        [Self::Found, Self::NotFound]
+            .into_iter()
+            .find(|answer| answer.status() == status)
+    }
+}
+
+/// `Subject`: the Durable Object that owns one call or one message.
+pub mod subject {
+    use super::*;
+
+    pub const CLASS: Class = Class {
+        name: "Subject",
+        binding: "SUBJECTS",
+        export: Export::Wrapped {
+            handlers: &[FETCH, ALARM],
+            rpc: RPC,
+        },
+    };
+
+    /// Commits one event: `body` is an [`AppendRequest`] as JSON text; answers a boolean,
+    /// whether the event was a duplicate. Throws a `TypeError` for a body that is not an
+    /// append request (a bug on one side: workerd throws one too for a method the object does
+    /// not have, and keeps the type of a standard error across RPC), and another error when
+    /// the object or its storage failed.
+    pub const APPEND: Method = Method {
+        name: "append",
+        params: &["body"],
+        doc: "`body`: an append request as JSON text. Answers whether the event was a duplicate.",
+    };
+
+    /// The methods called over RPC.
+    pub const RPC: &[Method] = &[APPEND];
+
+    /// The object name for a subject; also the namespace key of the KV index entries.
+    pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {
+        format!("{provider}:{}:{id}", kind.as_str())
+    }
+
+    /// A read the status API asks of a subject, with `GET` (the `fetch` handler).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Read<'a> {
+        /// `/summary`: a [`crate::Summary`].
+        Summary,
+        /// `/events`: a [`Timeline`].
+        Events,
+        /// `/request?event_id=`: a [`StoredRequest`].
+        Request { event_id: Cow<'a, str> },
+    }
+
+    impl Read<'_> {
+        /// The URL to fetch. The query is form-encoded as `Url::parse_with_params` writes it
+        /// (built by hand, and read with `query_params`, to keep the `url` crate out of the
+        /// wasm: see [`query_params`]).
+        pub fn url(&self) -> Cow<'static, str> {
+            match self {
+                Self::Summary => Cow::Borrowed("https://subject/summary"),
+                Self::Events => Cow::Borrowed("https://subject/events"),
+                Self::Request { event_id } => {
+                    let event_id: String =
+                        form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
+                    Cow::Owned(format!("https://subject/request?event_id={event_id}"))
+                }
+            }
+        }
+
+        /// The read a request to the object asks for; `None` for anything else (404).
+        pub fn parse(method: &str, url: &str) -> Option<Read<'static>> {
+            if method != "GET" {
+                return None;
+            }
+            match url_path(url) {
+                "/summary" => Some(Read::Summary),
+                "/events" => Some(Read::Events),
+                "/request" => {
+                    let event_id = query_params(url)
+                        .into_iter()
+                        .find(|(name, _)| name == "event_id")
+                        .map(|(_, value)| value)
+                        .unwrap_or_default();
+                    Some(Read::Request {
+                        event_id: Cow::Owned(event_id),
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+
+    /// An event to append, as the worker sends it: the raw request as it is stored, without
+    /// credentials (`CapturedRequest::redacted`).
+    #[derive(Serialize)]
+    pub struct AppendRequest<'a> {
+        pub event: &'a Event,
+        pub raw: Redacted<'a>,
+    }
+
+    /// An event to append, as the object reads it: both members are stored as the JSON text
+    /// they arrive in, so only the event is parsed (to merge it), and nothing is encoded again.
+    #[derive(Deserialize)]
+    pub struct AppendBody {
+        pub event: Box<RawValue>,
+        pub raw: Box<RawValue>,
+    }
+
+    /// The answer to [`Read::Events`]: the timeline in provider order.
+    #[derive(Serialize, Deserialize)]
+    pub struct Timeline {
+        pub events: Vec<Event>,
+    }
+
+    /// The answer to [`Read::Request`]: when the event was received, and the request exactly
+    /// as stored (the CLI's captured-request format).
+    #[derive(Deserialize)]
+    pub struct StoredRequest {
+        pub received_at: i64,
+        pub request: Box<RawValue>,
+    }
+
+    impl StoredRequest {
+        /// The answer's JSON text from a stored row, whose `raw` is JSON text already.
+        pub fn encode(received_at: i64, raw: &str) -> String {
+            format!("{{\"received_at\":{received_at},\"request\":{raw}}}")
+        }
+    }
+}
+
+/// `TokenGuard`: the Durable Object that holds one single-use token to the events it
+/// authorized.
+pub mod token_guard {
+    use super::*;
+
+    pub const CLASS: Class = Class {
+        name: "TokenGuard",
+        binding: "TOKEN_GUARDS",
+        export: Export::AsBuilt,
+    };
+
+    /// `GET /claim?events=&expires_ms=`: holds the token to `events`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Claim<'a> {
+        /// The authorized event ids, joined by newlines.
+        pub events: Cow<'a, str>,
+        /// The token's expiry (unix milliseconds).
+        pub expires_ms: i64,
+    }
+
+    impl Claim<'_> {
+        pub fn url(&self) -> String {
+            let events: String = form_urlencoded::byte_serialize(self.events.as_bytes()).collect();
+            format!(
+                "https://token/claim?events={events}&expires_ms={}",
+                self.expires_ms
+            )
+        }
+
+        /// The claim a request to the object makes; `None` if it is none.
+        pub fn parse(method: &str, url: &str) -> Option<Claim<'static>> {
+            if method != "GET" || url_path(url) != "/claim" {
+                return None;
+            }
+            let params = query_params(url);
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str())
+            };
+            Some(Claim {
+                events: Cow::Owned(param("events")?.to_owned()),
+                expires_ms: param("expires_ms")?.parse().ok()?,
+            })
+        }
+    }
+
+    /// The object's answer to a claim, by its HTTP status.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum ClaimAnswer {
+        /// 200: the token is new, or already holds exactly these events.
+        Held,
+        /// 409: the token authorized other events.
+        Replayed,
+        /// 400: not a claim.
+        Invalid,
+    }
+
+    impl ClaimAnswer {
+        pub const fn status(self) -> u16 {
+            match self {
+                Self::Held => 200,
+                Self::Replayed => 409,
+                Self::Invalid => 400,
+            }
+        }
+
+        /// `None` for a status the protocol does not allow (a bug on one side).
+        pub fn from_status(status: u16) -> Option<Self> {
+            [Self::Held, Self::Replayed, Self::Invalid]
+                .into_iter()
+                .find(|answer| answer.status() == status)
+        }
+    }
+}
+
+/// The entry module (`scripts/worker-entry.mjs`, wrangler.toml's `main` once build-worker.sh has
+/// copied it into build/) that exports [`ENTRY`]: worker-build's `index.js`, with every
+/// [`Export::Wrapped`] class wrapped.
+pub fn entry_module() -> String {
+    let mut out = String::new();
+    out.push_str(
+        "// The worker's entry module (wrangler.toml `main`, copied into build/ by build-worker.sh):\n\
+         // worker-build's build/index.js, with each Durable Object that is called over RPC wrapped in a\n\
+         // class that extends `DurableObject`: workerd offers RPC only on such a class, and the class\n\
+         // that workers-rs 0.8's `#[durable_object]` exports is not one.\n\
+         //\n\
+         // Rendered from crates/core/src/protocol.rs (`ENTRY`); `cargo test -p switchboard-core --test\n\
+         // entry_module` fails while the two differ (SWITCHBOARD_WRITE_ENTRY=1 rewrites this file).\n",
+    );
+    let wrapped: Vec<&Class> = ENTRY
+        .iter()
+        .filter(|class| matches!(class.export, Export::Wrapped { .. }))
+        .collect();
+    let as_built: Vec<&str> = ENTRY
+        .iter()
+        .filter(|class| class.export == Export::AsBuilt)
+        .map(|class| class.name)
+        .collect();
+    out.push_str("import { DurableObject } from \"cloudflare:workers\";\n");
+    let imports: Vec<String> = wrapped
+        .iter()
+        .map(|class| format!("{} as Wasm{}", class.name, class.name))
+        .collect();
+    out.push_str(&format!(
+        "import worker, {{ {} }} from \"./index.js\";\n\nexport default worker;\n",
+        imports.join(", ")
+    ));
+    if !as_built.is_empty() {
+        out.push_str(&format!(
+            "// Called with `fetch` only, so exported as workers-rs builds them.\nexport {{ {} }} from \"./index.js\";\n",
+            as_built.join(", ")
+        ));
+    }
+    for class in wrapped {
+        let Export::Wrapped { handlers, rpc } = class.export else {
+            continue;
+        };
+        out.push_str(&format!(
+            "\nexport class {name} extends DurableObject {{\n  #inner;\n\n  constructor(ctx, env) {{\n    super(ctx, env);\n    this.#inner = new Wasm{name}(ctx, env);\n  }}\n",
+            name = class.name
+        ));
+        for method in handlers.iter().chain(rpc.iter()) {
+            let params = method.params.join(", ");
+            out.push('\n');
+            if !method.doc.is_empty() {
+                out.push_str(&format!("  /** {} */\n", method.doc));
+            }
+            out.push_str(&format!(
+                "  {name}({params}) {{\n    return this.#inner.{name}({params});\n  }}\n",
+                name = method.name
+            ));
+        }
+        out.push_str("}\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject::{AppendBody, AppendRequest, Read, StoredRequest, Timeline};
+    use super::token_guard::{Claim, ClaimAnswer};
+    use super::*;
+    use crate::{CapturedRequest, Timestamp};
+
+    #[test]
+    fn every_read_parses_back_from_its_url() {
+        let reads = [
+            Read::Summary,
+            Read::Events,
+            Read::Request {
+                event_id: Cow::Borrowed("twilio:SM1:delivered/é &x=1#?"),
+            },
+            Read::Request {
+                event_id: Cow::Borrowed(""),
+            },
+        ];
+        for read in reads {
+            assert_eq!(Read::parse("GET", &read.url()), Some(read.clone()));
+            assert_eq!(Read::parse("POST", &read.url()), None);
+        }
+        assert_eq!(Read::parse("GET", "https://subject/other"), None);
+    }
+
+    #[test]
+    fn a_claim_parses_back_from_its_url() {
+        let claim = Claim {
+            events: Cow::Borrowed("vonage:a\nvonage:b&expires_ms=1"),
+            expires_ms: 1_800_000_000_000,
+        };
+        assert_eq!(Claim::parse("GET", &claim.url()), Some(claim.clone()));
+        assert_eq!(Claim::parse("GET", "https://token/claim?events=a"), None);
+        assert_eq!(
+            Claim::parse("GET", "https://token/claim?events=a&expires_ms=x"),
+            None
+        );
+        assert_eq!(
+            Claim::parse("GET", "https://token/other?events=a&expires_ms=1"),
+            None
+        );
+    }
+
+    #[test]
+    fn answers_are_read_back_from_their_status() {
+        for answer in [ReadAnswer::Found, ReadAnswer::NotFound] {
+            assert_eq!(ReadAnswer::from_status(answer.status()), Some(answer));
+        }
+        for answer in [
+            ClaimAnswer::Held,
+            ClaimAnswer::Replayed,
+            ClaimAnswer::Invalid,
+        ] {
+            assert_eq!(ClaimAnswer::from_status(answer.status()), Some(answer));
+        }
+        assert_eq!(ReadAnswer::from_status(500), None);
+        assert_eq!(ClaimAnswer::from_status(404), None);
+    }
+
+    fn event() -> Event {
+        let json = serde_json::json!({
+            "provider": "telnyx",
+            "kind": "call",
+            "subject_id": "call-1",
+            "event_id": "telnyx:e1",
+            "provider_status": "call.answered",
+            "status": "in_progress",
+            "received_at": Timestamp::from_millis(1_700_000_000_000),
+            "sequence": u64::MAX,
+        });
+        serde_json::from_value(json).unwrap_or_else(|error| panic!("event: {error}"))
+    }
+
+    #[test]
+    fn an_append_request_is_read_as_an_append_body() {
+        let event = event();
+        let mut raw = CapturedRequest::new("POST", "https://example.com/webhooks/telnyx");
+        raw.set_header("content-type", "application/json");
+        raw.body = br#"{"n": 18446744073709551615}"#.to_vec();
+        let text = serde_json::to_string(&AppendRequest {
+            event: &event,
+            raw: raw.redacted(),
+        })
+        .unwrap();
+        let body: AppendBody = serde_json::from_str(&text).unwrap();
+        let read: Event = serde_json::from_str(body.event.get()).unwrap();
+        assert_eq!(read, event);
+        assert_eq!(
+            body.raw.get(),
+            serde_json::to_string(&raw.redacted()).unwrap()
+        );
+    }
+
+    #[test]
+    fn answers_are_read_as_written() {
+        let raw = r#"{"method":"POST","url":"https://example.com/"}"#;
+        let stored: StoredRequest =
+            serde_json::from_str(&StoredRequest::encode(1_700_000_000_123, raw)).unwrap();
+        assert_eq!(stored.received_at, 1_700_000_000_123);
+        assert_eq!(stored.request.get(), raw);
+
+        let timeline = Timeline {
+            events: vec![event()],
+        };
+        let read: Timeline =
+            serde_json::from_str(&serde_json::to_string(&timeline).unwrap()).unwrap();
+        assert_eq!(read.events, timeline.events);
+    }
+
+    #[test]
+    fn class_and_method_names_are_distinct() {
+        let mut names: Vec<&str> = ENTRY.iter().map(|class| class.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ENTRY.len());
+        for class in ENTRY {
+            if let Export::Wrapped { handlers, rpc } = class.export {
+                let mut methods: Vec<&str> = handlers.iter().chain(rpc).map(|m| m.name).collect();
+                let count = methods.len();
+                methods.sort_unstable();
+                methods.dedup();
+                assert_eq!(methods.len(), count, "{}", class.name);
+                assert!(!methods.contains(&"constructor"));
+            }
+        }
+    }
+}

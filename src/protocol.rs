@@ -1,0 +1,145 @@
+//! The worker's side of `switchboard_core::protocol`: the calls to the Durable Objects, and the
+//! `Subject`'s RPC methods, each named once in [`subject_rpc!`] and checked at compile time
+//! against the protocol's names (which `crates/core/tests/entry_module.rs` checks the entry
+//! module against).
+//!
+//! Every failure to reach an object, or an object's failure, is `AppError::Storage`; an answer
+//! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
+//! one side, `AppError::Internal`.
+
+use switchboard_core::protocol::subject::{self, Read};
+use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
+use switchboard_core::protocol::{Class, ReadAnswer};
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::js_sys::{Promise, TypeError};
+use worker::{wasm_bindgen_futures, Env, Response, Stub};
+
+use crate::error::AppError;
+use crate::subject::Subject;
+
+/// Whether two names are equal, at compile time.
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Declares the `Subject`'s RPC methods, each from one identifier: the object's export (a
+/// method of the wasm `Subject`, which the entry module's wrapper forwards to), the callers'
+/// binding on [`SubjectStub`], and a compile-time check that the identifier is the protocol's
+/// name and that every method of `subject::RPC` is declared. Each takes a JSON text and
+/// answers a boolean; `$object` is the `Subject` method that serves it.
+macro_rules! subject_rpc {
+    ($($name:ident = $method:path => $object:ident;)*) => {
+        $(
+            const _: () = assert!(
+                same_name(stringify!($name), $method.name),
+                "an RPC method's name differs from switchboard_core::protocol"
+            );
+        )*
+        const _: () = assert!(
+            subject::RPC.len() == [$(stringify!($name)),*].len(),
+            "switchboard_core::protocol::subject::RPC has methods not declared here"
+        );
+
+        #[wasm_bindgen(
+            wasm_bindgen = worker::wasm_bindgen,
+            wasm_bindgen_futures = worker::wasm_bindgen_futures,
+            js_sys = worker::js_sys
+        )]
+        impl Subject {
+            $(
+                #[wasm_bindgen(js_name = $name)]
+                pub fn $name(&self, body: String) -> std::result::Result<bool, JsValue> {
+                    self.$object(&body)
+                }
+            )*
+        }
+
+        #[wasm_bindgen]
+        extern "C" {
+            /// A `Subject` stub, called over RPC.
+            pub type SubjectStub;
+
+            $(
+                #[wasm_bindgen(method, catch, js_name = $name)]
+                fn $name(this: &SubjectStub, body: &str) -> std::result::Result<Promise, JsValue>;
+            )*
+        }
+    };
+}
+
+subject_rpc! {
+    append = subject::APPEND => append_json;
+}
+
+fn stub(env: &Env, class: &Class, name: &str) -> Result<Stub, AppError> {
+    let stub = || {
+        env.durable_object(class.binding)?
+            .id_from_name(name)?
+            .get_stub()
+    };
+    stub().map_err(|error| AppError::Storage(format!("{} stub: {error}", class.name)))
+}
+
+/// Asks the subject `name` for `read`: its answer if it has one, `None` if it has nothing.
+pub async fn read(env: &Env, name: &str, read: &Read<'_>) -> Result<Option<Response>, AppError> {
+    let response = stub(env, &subject::CLASS, name)?
+        .fetch_with_str(&read.url())
+        .await
+        .map_err(|error| AppError::Storage(format!("subject {name}: {error}")))?;
+    match ReadAnswer::from_status(response.status_code()) {
+        Some(ReadAnswer::Found) => Ok(Some(response)),
+        Some(ReadAnswer::NotFound) => Ok(None),
+        None => Err(AppError::Internal(format!(
+            "subject {name} answered {} to {read:?}",
+            response.status_code()
+        ))),
+    }
+}
+
+/// Commits one event (`body`: a `subject::AppendRequest` as JSON text) in the subject `name`;
+/// answers whether it was a duplicate.
+pub async fn append(env: &Env, name: &str, body: &str) -> Result<bool, AppError> {
+    let rpc_failure = |error: JsValue| {
+        let bug = error.is_instance_of::<TypeError>();
+        let detail = format!("subject {name}: {}", worker::Error::from(error));
+        if bug {
+            AppError::Internal(detail)
+        } else {
+            AppError::Storage(detail)
+        }
+    };
+    let subject: SubjectStub = stub(env, &subject::CLASS, name)?.into_rpc();
+    let answer = JsFuture::from(subject.append(body).map_err(rpc_failure)?)
+        .await
+        .map_err(rpc_failure)?;
+    answer
+        .as_bool()
+        .ok_or_else(|| AppError::Internal(format!("subject {name} answered {answer:?} to append")))
+}
+
+/// Holds the single-use token `token_id` to the claim's events in its `TokenGuard`.
+pub async fn claim(env: &Env, token_id: &str, claim: &Claim<'_>) -> Result<ClaimAnswer, AppError> {
+    let response = stub(env, &token_guard::CLASS, token_id)?
+        .fetch_with_str(&claim.url())
+        .await
+        .map_err(|error| AppError::Storage(format!("token guard: {error}")))?;
+    ClaimAnswer::from_status(response.status_code()).ok_or_else(|| {
+        AppError::Internal(format!(
+            "token guard answered {} to a claim",
+            response.status_code()
+        ))
+    })
+}
