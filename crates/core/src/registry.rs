@@ -263,6 +263,27 @@ mod tests {
     }
 
     #[test]
+    fn every_provider_has_its_fixtures_tests_and_fuzz_target() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for row in PROVIDERS {
+            let module = row.name.replace('-', "_");
+            for path in [
+                format!("crates/core/src/providers/{module}"),
+                format!("crates/core/tests/fixtures/{module}"),
+                format!("crates/core/tests/{module}"),
+                format!("fuzz/fuzz_targets/{module}.rs"),
+            ] {
+                let module_file = root.join(format!("{path}.rs"));
+                assert!(
+                    root.join(&path).exists() || module_file.exists(),
+                    "{}: no {path}",
+                    row.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn development_values_configure_every_provider() {
         let config = Config::from_lookup(|name| {
             PROVIDERS
