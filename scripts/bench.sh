@@ -192,7 +192,8 @@ measure_switchboard() {
 compare telnyx telnyx
 compare twilio twilio
 compare telnyx+twilio telnyx twilio
-measure_switchboard mix vonage vonage-business telnyx bird messagebird twilio plivo
+# No provider named: `switchboard load` sends every provider's webhooks, in registry order.
+measure_switchboard mix
 for provider in vonage vonage-business bird messagebird plivo; do
   measure_switchboard "$provider" "$provider"
 done

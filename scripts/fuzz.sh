@@ -23,7 +23,8 @@ RSS_LIMIT_MB=${RSS_LIMIT_MB:-1024}
 MALLOC_LIMIT_MB=${MALLOC_LIMIT_MB:-256}
 MAX_LEN=${MAX_LEN:-65536}
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS="vonage vonage_business telnyx bird messagebird twilio plivo form canonical_json captured_request"
+# Every [[bin]] of fuzz/Cargo.toml, in its order: one per provider of the registry, then the rest.
+ALL_TARGETS=$(awk '/^\[\[bin\]\]/ { bin = 1; next } bin && /^name = / { gsub(/"/, "", $3); print $3; bin = 0 }' fuzz/Cargo.toml)
 TARGETS=${*:-$ALL_TARGETS}
 
 case "$SECONDS_PER_TARGET" in
@@ -77,7 +78,8 @@ request_to_input='"\(.method // "POST")\n\(.url // "")\n"
   + ((.headers // {}) | to_entries | map("\(.key): \(.value)\n") | join(""))
   + "\n" + (.body // "")'
 
-for dir in vonage vonage_business telnyx bird messagebird twilio plivo; do
+# The provider targets are those with fixtures.
+for dir in $ALL_TARGETS; do
   for file in crates/core/tests/fixtures/$dir/*.json; do
     [ -f "$file" ] || continue
     count=$(jq '(.vectors // .cases // []) | length' "$file")

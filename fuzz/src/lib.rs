@@ -14,6 +14,7 @@
 //! Missing lines are empty; header names are lower-cased and a repeated header is joined with
 //! `", "`, as the worker's Fetch API does.
 
+use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 use switchboard_core::{
     configured_signer, CapturedRequest, Config, ErrorClass, Event, ProviderId, Signer,
     SubjectState, Timestamp, WebhookError,
@@ -22,52 +23,18 @@ use switchboard_core::{
 /// The time every target runs at (2026-01-01T00:00:00Z); timestamps in the input are arbitrary.
 pub const NOW: Timestamp = Timestamp::from_unix_seconds(1_767_225_600);
 
-/// The development values of `.dev.vars.example`: fixed, public, never production secrets.
-const SETTINGS: [(&str, &str); 9] = [
-    (
-        "VONAGE_SIGNATURE_SECRET",
-        "dev-vonage-signature-secret-not-for-production",
-    ),
-    (
-        "VONAGE_BUSINESS_SIGNING_KEY",
-        "dev-vis-signing-key-not-for-production",
-    ),
-    (
-        "TELNYX_PUBLIC_KEY",
-        "t1uFehr4HyWHsygFksqSa8GQxdyE6SqW/X80t5zr4yw=",
-    ),
-    (
-        "TELNYX_SIGNING_PRIVATE_KEY",
-        "QQ4zVZwaOjqYl5yNOE8msy4rKd/R77yMkSuH/9i0K8M=",
-    ),
-    (
-        "BIRD_SIGNING_KEY",
-        "dev-bird-signing-key-not-for-production",
-    ),
-    (
-        "MESSAGEBIRD_SIGNING_KEY",
-        "dev-messagebird-signing-key-not-for-production",
-    ),
-    (
-        "TWILIO_AUTH_TOKEN",
-        "dev-twilio-auth-token-not-for-production",
-    ),
-    (
-        "PLIVO_AUTH_TOKEN",
-        "dev-plivo-auth-token-not-for-production",
-    ),
-    ("SIGNATURE_TOLERANCE_SECONDS", "300"),
-];
-
-/// The configuration every provider target uses (built once per process).
+/// The configuration every provider target uses (built once per process): the development
+/// values of the registry (`.dev.vars.example`), fixed, public, never production secrets.
 pub fn config() -> &'static Config {
     static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
     CONFIG.get_or_init(|| {
         Config::from_lookup(|name| {
-            SETTINGS
+            PROVIDERS
                 .iter()
+                .flat_map(ProviderEntry::dev_settings)
+                .chain([("SIGNATURE_TOLERANCE_SECONDS", "300")])
                 .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
+                .map(|(_, value)| value.to_owned())
         })
         .expect("the fuzz configuration is valid")
     })

@@ -20,9 +20,11 @@ mod support;
 mod vonage;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use libtest_mimic::{Arguments, Trial};
+use switchboard_core::registry::{ProviderEntry, PROVIDERS};
+use switchboard_core::ProviderId;
 
 use crate::worker::{run_dir, Worker};
 
@@ -37,23 +39,15 @@ pub const OLD_SECRET: &str = "e2e-vonage-old-secret";
 /// The origin providers "call" in the proxied worker's `PUBLIC_BASE_URL`.
 pub const PUBLIC_BASE_URL: &str = "https://hooks.example.com";
 
-/// Every other provider's settings, shared by the workers and the CLI's `.dev.vars`. The Telnyx
-/// pair is the development pair of `.dev.vars.example`.
-pub const PROVIDER_SECRETS: [(&str, &str); 7] = [
-    ("VONAGE_BUSINESS_SIGNING_KEY", "e2e-vis-key"),
-    (
-        "TELNYX_PUBLIC_KEY",
-        "t1uFehr4HyWHsygFksqSa8GQxdyE6SqW/X80t5zr4yw=",
-    ),
-    (
-        "TELNYX_SIGNING_PRIVATE_KEY",
-        "QQ4zVZwaOjqYl5yNOE8msy4rKd/R77yMkSuH/9i0K8M=",
-    ),
-    ("BIRD_SIGNING_KEY", "e2e-bird-key"),
-    ("MESSAGEBIRD_SIGNING_KEY", "e2e-messagebird-key"),
-    ("TWILIO_AUTH_TOKEN", "e2e-twilio-token"),
-    ("PLIVO_AUTH_TOKEN", "e2e-plivo-token"),
-];
+/// Every other provider's settings, shared by the workers and the CLI's `.dev.vars`: the
+/// development values of the registry (`.dev.vars.example`).
+pub static PROVIDER_SECRETS: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
+    PROVIDERS
+        .iter()
+        .filter(|row| row.id != ProviderId::Vonage)
+        .flat_map(ProviderEntry::dev_settings)
+        .collect()
+});
 
 /// The workers every test can use.
 pub struct Suite {
@@ -119,7 +113,7 @@ fn start_suite() -> Result<Suite, String> {
         ("CORS_ALLOW_ORIGINS", ALLOWED_ORIGIN),
         ("VONAGE_SIGNATURE_SECRET", vonage_secrets.as_str()),
     ];
-    configured_vars.extend(PROVIDER_SECRETS);
+    configured_vars.extend(PROVIDER_SECRETS.iter().copied());
     let configured = Worker::start("configured", &configured_vars, &state.join("configured"))?;
     let unconfigured = Worker::start(
         "unconfigured",
@@ -132,7 +126,7 @@ fn start_suite() -> Result<Suite, String> {
         ("SIGNATURE_TOLERANCE_SECONDS", "2"),
         ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
     ];
-    proxied_vars.extend(PROVIDER_SECRETS);
+    proxied_vars.extend(PROVIDER_SECRETS.iter().copied());
     let proxied = Worker::start("proxied", &proxied_vars, &state.join("proxied"))?;
     Ok(Suite {
         configured,

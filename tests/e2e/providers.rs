@@ -79,7 +79,7 @@ const SCENARIOS: [(&str, &[(&str, &str)]); 6] = [
 fn dev_vars(name: &str, overrides: &[(&str, &str)]) -> std::path::PathBuf {
     let path = run_dir().join(format!("{name}.dev.vars"));
     let mut text = format!("STATUS_API_TOKEN={TOKEN}\n");
-    for (key, value) in PROVIDER_SECRETS {
+    for (key, value) in PROVIDER_SECRETS.iter().copied() {
         let value = overrides
             .iter()
             .find(|(name, _)| *name == key)

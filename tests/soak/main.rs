@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
-use switchboard_core::{configured_signer, CapturedRequest, Config, Kind, ProviderId, Signer};
+use switchboard_core::{
+    configured_signer, registry, CapturedRequest, Config, Kind, ProviderId, Signer,
+};
 
 use crate::http::Client;
 use crate::support::{now, unique_id};
@@ -52,22 +54,10 @@ const SECRET_B: &str = "soak-vonage-secret-b";
 /// What providers "call": URL-signed schemes sign this, so a restart on another port changes
 /// nothing for the signatures.
 const PUBLIC_BASE_URL: &str = "https://hooks.example.com";
-/// Every other setting of the worker. The Telnyx pair is the development pair of
-/// `.dev.vars.example`.
-const SETTINGS: [(&str, &str); 7] = [
+/// Every other setting of the worker but the providers' (see [`settings`]).
+const SETTINGS: [(&str, &str); 2] = [
     ("STATUS_API_TOKEN", TOKEN),
     ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
-    (
-        "TELNYX_PUBLIC_KEY",
-        "t1uFehr4HyWHsygFksqSa8GQxdyE6SqW/X80t5zr4yw=",
-    ),
-    (
-        "TELNYX_SIGNING_PRIVATE_KEY",
-        "QQ4zVZwaOjqYl5yNOE8msy4rKd/R77yMkSuH/9i0K8M=",
-    ),
-    ("BIRD_SIGNING_KEY", "soak-bird-key"),
-    ("MESSAGEBIRD_SIGNING_KEY", "soak-messagebird-key"),
-    ("TWILIO_AUTH_TOKEN", "soak-twilio-token"),
 ];
 /// The providers of the mix, in the order each connection cycles through them.
 const MIX: [ProviderId; 5] = [
@@ -106,10 +96,20 @@ impl Mode {
     }
 }
 
+/// Every setting of the worker but Vonage's: [`SETTINGS`], and the development values of the
+/// registry (`.dev.vars.example`) for the other providers of the mix.
+fn settings() -> Vec<(&'static str, &'static str)> {
+    let providers = MIX
+        .iter()
+        .filter(|id| **id != ProviderId::Vonage)
+        .flat_map(|id| registry::entry(*id).dev_settings());
+    SETTINGS.into_iter().chain(providers).collect()
+}
+
 /// The worker's vars with these Vonage secrets.
 fn worker_vars(vonage: &str) -> Vec<(&str, &str)> {
     let mut vars = vec![("VONAGE_SIGNATURE_SECRET", vonage)];
-    vars.extend(SETTINGS);
+    vars.extend(settings());
     vars
 }
 
@@ -196,8 +196,8 @@ fn provider_with(lookup: impl Fn(&str) -> Option<String>, id: ProviderId) -> Box
 fn settings_provider(id: ProviderId) -> Box<dyn Signer> {
     provider_with(
         |name| {
-            SETTINGS
-                .iter()
+            settings()
+                .into_iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         },

@@ -428,6 +428,19 @@ mod tests {
     }
 
     #[test]
+    fn every_provider_has_a_webhook() {
+        for row in switchboard_core::PROVIDERS {
+            assert!(
+                WEBHOOKS
+                    .iter()
+                    .any(|name| unsigned_request(name).0 == row.id),
+                "no benchmarked webhook for {}",
+                row.name
+            );
+        }
+    }
+
+    #[test]
     fn the_vis_worst_cases_are_refused_as_the_limit_says() {
         let codes: Vec<&str> = (0..VIS_WORST_CASES.len())
             .map(|index| refuse_repeatedly(&vis_worst_case(index).unwrap(), 1).unwrap())

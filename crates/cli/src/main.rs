@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use switchboard_core::request::rebase_url;
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, ProviderId, Timestamp, WebhookError};
+use switchboard_core::{registry, CapturedRequest, ProviderId, Timestamp, WebhookError};
 
 use crate::clock::IdSource;
 use crate::failure::Failure;
@@ -171,7 +171,7 @@ struct LoadArgs {
 
 fn parse_provider(name: &str) -> Result<ProviderId, String> {
     name.parse().map_err(|_| {
-        let known: Vec<&str> = ProviderId::ALL.iter().map(|id| id.as_str()).collect();
+        let known: Vec<&str> = registry::PROVIDERS.iter().map(|row| row.name).collect();
         format!("unknown provider `{name}` (known: {})", known.join(", "))
     })
 }
@@ -312,14 +312,14 @@ fn load(args: &LoadArgs) -> Result<(), Failure> {
 fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let mut settings = Settings::load(args.dev_vars.as_deref())?;
     settings.set_flag(PUBLIC_BASE_URL, args.public_base_url.clone());
-    let method_setting = settings::method_setting(args.provider);
+    let method_setting = registry::entry(args.provider).method_setting;
     if args.method.is_some() && method_setting.is_none() {
         return Err(Failure::usage(format!(
             "--method applies to Vonage only, not {}",
             args.provider
         )));
     }
-    match settings::signing_key_setting(args.provider) {
+    match registry::entry(args.provider).signing_key_setting {
         Some(name) => settings.set_flag(name, args.signing_key.clone()),
         None if args.signing_key.is_some() => {
             return Err(Failure::usage(format!(
@@ -332,10 +332,7 @@ fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
     let secrets = args.secrets.join(",");
     let from_command_line = !Secret::parse_list(&secrets).is_empty();
     if from_command_line {
-        settings.set_flag(
-            switchboard_core::config::secret_setting(args.provider),
-            Some(secrets),
-        );
+        settings.set_flag(registry::secret_setting(args.provider), Some(secrets));
     }
     if let Some(method_setting) = method_setting {
         if from_command_line {
@@ -349,7 +346,7 @@ fn provider_settings(args: &ProviderArgs) -> Result<Settings, Failure> {
 
 /// Signing needs the private key where the provider signs with one the worker does not have.
 fn require_signing_key(settings: &Settings, provider: ProviderId) -> Result<(), Failure> {
-    match settings::signing_key_setting(provider) {
+    match registry::entry(provider).signing_key_setting {
         Some(name) if settings.get(name).is_none() => Err(Failure::usage(format!(
             "no signing key for {provider}: pass --signing-key, or set {name} in the environment or {} (development key pairs only)",
             settings::DEFAULT_DEV_VARS

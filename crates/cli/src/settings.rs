@@ -18,33 +18,6 @@ pub const SIGNATURE_TOLERANCE_SECONDS: &str = "SIGNATURE_TOLERANCE_SECONDS";
 pub const STATUS_API_TOKEN: &str = "STATUS_API_TOKEN";
 pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
 
-/// The name of a provider's signature-method setting, for providers that have one.
-pub fn method_setting(provider: ProviderId) -> Option<&'static str> {
-    match provider {
-        ProviderId::Vonage => Some("VONAGE_SIGNATURE_METHOD"),
-        ProviderId::VonageBusiness
-        | ProviderId::Telnyx
-        | ProviderId::Bird
-        | ProviderId::MessageBird
-        | ProviderId::Twilio
-        | ProviderId::Plivo => None,
-    }
-}
-
-/// The name of a provider's private signing-key setting, for providers that sign with a key
-/// other than the one the worker verifies with (Telnyx: Ed25519, the worker has the public half).
-pub fn signing_key_setting(provider: ProviderId) -> Option<&'static str> {
-    match provider {
-        ProviderId::Telnyx => Some(switchboard_core::config::TELNYX_SIGNING_KEY_SETTING),
-        ProviderId::Vonage
-        | ProviderId::VonageBusiness
-        | ProviderId::Bird
-        | ProviderId::MessageBird
-        | ProviderId::Twilio
-        | ProviderId::Plivo => None,
-    }
-}
-
 /// Settings by name, looked up flag → environment → `.dev.vars`, except those set with
 /// [`Settings::set_flag_only`]. Blank values count as unset.
 #[derive(Debug)]

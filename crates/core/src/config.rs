@@ -4,31 +4,13 @@
 //! A provider whose secret is missing is `None` here: the worker answers its endpoint with 503
 //! `source_not_configured` and never skips verification.
 
-use crate::model::ProviderId;
-use crate::providers::bird::BirdConfig;
-use crate::providers::messagebird::MessageBirdConfig;
-use crate::providers::plivo::PlivoConfig;
-use crate::providers::telnyx::TelnyxConfig;
-use crate::providers::twilio::TwilioConfig;
-use crate::providers::vonage::{SmsMethod, VonageConfig};
-use crate::providers::vonage_business::VonageBusinessConfig;
+use crate::registry::ProviderConfigs;
 use crate::secret::Secret;
+
+pub use crate::registry::secret_setting;
 
 pub const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// The setting that holds a provider's secret; while it is unset the provider is disabled.
-pub fn secret_setting(provider: ProviderId) -> &'static str {
-    match provider {
-        ProviderId::Vonage => "VONAGE_SIGNATURE_SECRET",
-        ProviderId::VonageBusiness => "VONAGE_BUSINESS_SIGNING_KEY",
-        ProviderId::Telnyx => "TELNYX_PUBLIC_KEY",
-        ProviderId::Bird => "BIRD_SIGNING_KEY",
-        ProviderId::MessageBird => "MESSAGEBIRD_SIGNING_KEY",
-        ProviderId::Twilio => "TWILIO_AUTH_TOKEN",
-        ProviderId::Plivo => "PLIVO_AUTH_TOKEN",
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration `{name}`: {problem}")]
@@ -53,18 +35,9 @@ pub struct Config {
     /// `https://hooks.example.com`. When set, it replaces those of the request URL before
     /// verification (see [`rebase_url`](crate::request::rebase_url)).
     pub public_base_url: Option<String>,
-    pub vonage: Option<VonageConfig>,
-    pub vonage_business: Option<VonageBusinessConfig>,
-    pub telnyx: Option<TelnyxConfig>,
-    pub bird: Option<BirdConfig>,
-    pub messagebird: Option<MessageBirdConfig>,
-    pub twilio: Option<TwilioConfig>,
-    pub plivo: Option<PlivoConfig>,
+    /// Each provider's configuration, `None` while its secret is not set.
+    pub providers: ProviderConfigs,
 }
-
-/// The Telnyx private key used by the simulator to sign (development only; never needed by the
-/// worker). Its public half goes in `TELNYX_PUBLIC_KEY`.
-pub const TELNYX_SIGNING_KEY_SETTING: &str = "TELNYX_SIGNING_PRIVATE_KEY";
 
 impl Config {
     /// Reads every setting through `lookup` (which returns `None` for unset names).
@@ -80,64 +53,18 @@ impl Config {
             });
         }
 
-        let secrets = |name| {
-            lookup(name)
-                .map(|value| Secret::parse_list(&value))
-                .unwrap_or_default()
-        };
-        let vonage_secrets = secrets("VONAGE_SIGNATURE_SECRET");
-        let sms_method = match lookup("VONAGE_SIGNATURE_METHOD")
-            .filter(|value| !value.trim().is_empty())
-        {
-            None => None,
-            Some(value) => Some(value.trim().parse::<SmsMethod>().map_err(|_| ConfigError {
-                name: "VONAGE_SIGNATURE_METHOD",
-                problem: format!(
-                    "`{}` is not one of md5hash, md5, sha1, sha256, sha512",
-                    value.trim()
-                ),
-            })?),
-        };
-        let vonage = (!vonage_secrets.is_empty()).then_some(VonageConfig {
-            secrets: vonage_secrets,
-            sms_method,
-            tolerance_seconds,
-        });
-
         let public_base_url = lookup("PUBLIC_BASE_URL")
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
             .map(|value| parse_origin(&value, "PUBLIC_BASE_URL"))
             .transpose()?;
-
-        let vonage_business_secrets = secrets(secret_setting(ProviderId::VonageBusiness));
-        let vonage_business =
-            (!vonage_business_secrets.is_empty()).then_some(VonageBusinessConfig {
-                secrets: vonage_business_secrets,
-            });
-        let telnyx = parse_telnyx(&lookup, tolerance_seconds)?;
-        let bird_secrets = secrets(secret_setting(ProviderId::Bird));
-        let bird = (!bird_secrets.is_empty()).then_some(BirdConfig {
-            secrets: bird_secrets,
+        let settings = Settings {
+            lookup: &lookup,
             tolerance_seconds,
-        });
-        let messagebird_secrets = secrets(secret_setting(ProviderId::MessageBird));
-        let messagebird = (!messagebird_secrets.is_empty()).then_some(MessageBirdConfig {
-            secrets: messagebird_secrets,
-            tolerance_seconds,
-        });
+        };
+        let providers = ProviderConfigs::from_settings(&settings)?;
 
-        let twilio_secrets = secrets(secret_setting(ProviderId::Twilio));
-        let twilio = (!twilio_secrets.is_empty()).then_some(TwilioConfig {
-            secrets: twilio_secrets,
-        });
-        let plivo_secrets = secrets(secret_setting(ProviderId::Plivo));
-        let plivo_accept_v2 = parse_flag(&lookup, "PLIVO_ACCEPT_V2")?.unwrap_or(false);
-        let plivo = (!plivo_secrets.is_empty()).then_some(PlivoConfig {
-            secrets: plivo_secrets,
-            accept_v2: plivo_accept_v2,
-        });
-
+        let secrets = |name| settings.secrets(name);
         let mut status_api_tokens = secrets("STATUS_API_TOKEN");
         status_api_tokens.extend(secrets("STATUS_API_TOKENS"));
         let cors_allow_origins = lookup("CORS_ALLOW_ORIGINS")
@@ -149,46 +76,41 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
-            cors_allow_origins,
-            twilio,
-            plivo,
-            vonage_business,
-            telnyx,
-            bird,
-            messagebird,
-            public_base_url,
             status_api_tokens,
+            cors_allow_origins,
             tolerance_seconds,
             max_body_bytes,
-            vonage,
+            public_base_url,
+            providers,
         })
     }
 }
 
-/// Telnyx is configured by its public key(s); the signing key is optional (simulator only).
-fn parse_telnyx(
-    lookup: &impl Fn(&str) -> Option<String>,
-    tolerance_seconds: u32,
-) -> Result<Option<TelnyxConfig>, ConfigError> {
-    let name = secret_setting(ProviderId::Telnyx);
-    let public_keys = TelnyxConfig::parse_public_keys(&lookup(name).unwrap_or_default())
-        .map_err(|problem| ConfigError { name, problem })?;
-    if public_keys.is_empty() {
-        return Ok(None);
+/// The settings a provider's configuration is read from (its `from_settings`, called by the
+/// [registry](crate::registry)).
+pub struct Settings<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// `SIGNATURE_TOLERANCE_SECONDS`, for the schemes that sign a timestamp.
+    pub tolerance_seconds: u32,
+}
+
+impl Settings<'_> {
+    /// The value of `name`, `None` if unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
     }
-    let signing_key = lookup(TELNYX_SIGNING_KEY_SETTING)
-        .filter(|value| !value.trim().is_empty())
-        .map(|value| TelnyxConfig::parse_signing_key(&value))
-        .transpose()
-        .map_err(|problem| ConfigError {
-            name: TELNYX_SIGNING_KEY_SETTING,
-            problem,
-        })?;
-    Ok(Some(TelnyxConfig {
-        public_keys,
-        signing_key,
-        tolerance_seconds,
-    }))
+
+    /// The comma-separated secrets of `name` (rotation); empty if unset or blank.
+    pub fn secrets(&self, name: &str) -> Vec<Secret> {
+        (self.lookup)(name)
+            .map(|value| Secret::parse_list(&value))
+            .unwrap_or_default()
+    }
+
+    /// A `true`/`false` setting (either case); unset or blank is `None`.
+    pub fn flag(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        parse_flag(&self.lookup, name)
+    }
 }
 
 /// Accepts an origin, `http(s)://host[:port]`, with nothing after the authority but an
@@ -247,6 +169,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::providers::vonage::SmsMethod;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs
@@ -261,7 +184,7 @@ mod tests {
         let config = config(&[]).unwrap();
         assert_eq!(config.tolerance_seconds, 300);
         assert_eq!(config.max_body_bytes, 1024 * 1024);
-        assert!(config.vonage.is_none());
+        assert!(config.providers.vonage.is_none());
         assert!(config.status_api_tokens.is_empty());
     }
 
@@ -274,7 +197,7 @@ mod tests {
             ("STATUS_API_TOKEN", "t1,t2"),
         ])
         .unwrap();
-        let vonage = config.vonage.unwrap();
+        let vonage = config.providers.vonage.unwrap();
         assert_eq!(vonage.secrets.len(), 2);
         assert_eq!(vonage.sms_method, Some(SmsMethod::Sha256));
         assert_eq!(vonage.tolerance_seconds, 60);
@@ -309,11 +232,12 @@ mod tests {
             ("TELNYX_SIGNING_PRIVATE_KEY", seed),
         ])
         .unwrap()
+        .providers
         .telnyx
         .unwrap();
         assert_eq!(telnyx.public_keys.len(), 1);
         assert!(telnyx.signing_key.is_some());
-        assert!(config(&[]).unwrap().telnyx.is_none());
+        assert!(config(&[]).unwrap().providers.telnyx.is_none());
         let error = config(&[("TELNYX_PUBLIC_KEY", "not-a-key")]).unwrap_err();
         assert_eq!(error.name, "TELNYX_PUBLIC_KEY");
         assert!(!error.problem.contains("not-a-key"));
@@ -350,7 +274,7 @@ mod tests {
         let plivo = |pairs: &[(&str, &str)]| {
             let mut all = vec![("PLIVO_AUTH_TOKEN", "t")];
             all.extend_from_slice(pairs);
-            config(&all).map(|config| config.plivo.unwrap().accept_v2)
+            config(&all).map(|config| config.providers.plivo.unwrap().accept_v2)
         };
         assert_eq!(plivo(&[]), Ok(false));
         assert_eq!(plivo(&[("PLIVO_ACCEPT_V2", " ")]), Ok(false));
@@ -369,6 +293,7 @@ mod tests {
     fn blank_secret_is_the_same_as_missing() {
         assert!(config(&[("VONAGE_SIGNATURE_SECRET", " , ")])
             .unwrap()
+            .providers
             .vonage
             .is_none());
     }

@@ -10,9 +10,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::echo;
+use crate::registry;
 use crate::time::Timestamp;
 
-/// A webhook source. The string form is the path segment of `/webhooks/{provider}`.
+/// A webhook source. The string form is the path segment of `/webhooks/{provider}`; each has
+/// a row in the [registry](crate::registry), in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderId {
@@ -27,27 +29,11 @@ pub enum ProviderId {
 }
 
 impl ProviderId {
-    /// The providers whose webhooks this version receives.
-    pub const ALL: [ProviderId; 7] = [
-        ProviderId::Vonage,
-        ProviderId::VonageBusiness,
-        ProviderId::Telnyx,
-        ProviderId::Bird,
-        ProviderId::MessageBird,
-        ProviderId::Twilio,
-        ProviderId::Plivo,
-    ];
+    /// The providers whose webhooks this version receives, in registry order.
+    pub const ALL: [ProviderId; registry::COUNT] = registry::IDS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Vonage => "vonage",
-            ProviderId::VonageBusiness => "vonage-business",
-            ProviderId::Telnyx => "telnyx",
-            ProviderId::Bird => "bird",
-            ProviderId::MessageBird => "messagebird",
-            ProviderId::Twilio => "twilio",
-            ProviderId::Plivo => "plivo",
-        }
+        registry::name(self)
     }
 }
 

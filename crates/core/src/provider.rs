@@ -10,7 +10,7 @@
 //! every scheme gets; [`Signer::sign`] does the provider's side, for the CLI and tests.
 //!
 //! Adding a provider is one module under `providers/` implementing [`Scheme`] and [`Signer`],
-//! plus fixtures.
+//! its fixtures and one row in the [registry](crate::registry).
 
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};

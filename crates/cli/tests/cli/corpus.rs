@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
-use switchboard_core::config::secret_setting;
+use switchboard_core::registry::{secret_setting, ProviderEntry, PROVIDERS};
 use switchboard_core::{
     configured_provider, configured_signer, CapturedRequest, Config, ProviderId, Timestamp,
 };
@@ -21,25 +21,6 @@ use switchboard_core::{
 use crate::support::Switchboard;
 
 const NOW: i64 = 1_767_225_600;
-
-/// Development settings of every provider, as in `.dev.vars.example`.
-const DEV_SETTINGS: [(&str, &str); 9] = [
-    ("VONAGE_SIGNATURE_SECRET", "vonage-secret"),
-    ("VONAGE_SIGNATURE_METHOD", "sha256"),
-    ("VONAGE_BUSINESS_SIGNING_KEY", "vis-key"),
-    (
-        "TELNYX_PUBLIC_KEY",
-        "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
-    ),
-    (
-        "TELNYX_SIGNING_PRIVATE_KEY",
-        "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
-    ),
-    ("BIRD_SIGNING_KEY", "bird-key"),
-    ("MESSAGEBIRD_SIGNING_KEY", "messagebird-key"),
-    ("TWILIO_AUTH_TOKEN", "twilio-token"),
-    ("PLIVO_AUTH_TOKEN", "plivo-token"),
-];
 
 /// Every provider has at least this many cases.
 const MIN_CASES: usize = 7;
@@ -51,11 +32,14 @@ const UNCOVERED: [(&str, &str, &str); 1] = [(
     "not sent to Switchboard (it must return an NCCO); no outcome documented",
 )];
 
+/// Development settings of every provider, as in `.dev.vars.example`.
 fn dev_setting(name: &str) -> Option<String> {
-    DEV_SETTINGS
+    PROVIDERS
         .iter()
+        .flat_map(ProviderEntry::dev_settings)
+        .chain([("VONAGE_SIGNATURE_METHOD", "sha256")])
         .find(|(setting, _)| *setting == name)
-        .map(|(_, value)| (*value).to_owned())
+        .map(|(_, value)| value.to_owned())
 }
 
 fn repo_path(path: &str) -> PathBuf {

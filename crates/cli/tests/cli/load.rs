@@ -3,29 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 use switchboard_core::{configured_provider, CapturedRequest, Config, ProviderId, Timestamp};
 
 use crate::fake_worker::{FakeWorker, Received};
 use crate::support::Switchboard;
 
-/// Development secrets of every provider, as in `.dev.vars.example`.
-const DEV_VARS: &str = "\
-VONAGE_SIGNATURE_SECRET=\"vonage-secret\"
-VONAGE_SIGNATURE_METHOD=\"sha256\"
-VONAGE_BUSINESS_SIGNING_KEY=\"vis-key\"
-TELNYX_PUBLIC_KEY=\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"
-TELNYX_SIGNING_PRIVATE_KEY=\"nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\"
-BIRD_SIGNING_KEY=\"bird-key\"
-MESSAGEBIRD_SIGNING_KEY=\"messagebird-key\"
-TWILIO_AUTH_TOKEN=\"twilio-token\"
-PLIVO_AUTH_TOKEN=\"plivo-token\"
-";
-
-fn dev_vars() -> BTreeMap<String, String> {
-    DEV_VARS
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(name, value)| (name.to_owned(), value.trim_matches('"').to_owned()))
+/// Development settings of every provider, as in `.dev.vars.example`.
+fn dev_vars() -> BTreeMap<&'static str, &'static str> {
+    PROVIDERS
+        .iter()
+        .flat_map(ProviderEntry::dev_settings)
+        .chain([("VONAGE_SIGNATURE_METHOD", "sha256")])
         .collect()
 }
 
@@ -49,7 +38,11 @@ fn captured(base_url: &str, received: &Received) -> CapturedRequest {
 }
 
 fn load(switchboard: &Switchboard, worker: &FakeWorker, providers: &[&str]) -> serde_json::Value {
-    let dev_vars = switchboard.write("bench.vars", DEV_VARS);
+    let text: String = dev_vars()
+        .iter()
+        .map(|(name, value)| format!("{name}=\"{value}\"\n"))
+        .collect();
+    let dev_vars = switchboard.write("bench.vars", &text);
     let mut line = format!("load --target {} --connections 2 --duration 1", worker.url);
     for provider in providers {
         line.push_str(&format!(" --provider {provider}"));
@@ -81,7 +74,8 @@ fn every_webhook_sent_is_signed_and_every_answer_counted() {
     assert!(0.0 < p50 && p50 <= p99, "{report}");
 
     let vars = dev_vars();
-    let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
+    let config =
+        Config::from_lookup(|name| vars.get(name).map(|value| (*value).to_owned())).unwrap();
     let mut seen = BTreeMap::new();
     for request in &received {
         let name = request.path().trim_start_matches("/webhooks/");

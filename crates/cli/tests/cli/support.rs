@@ -5,16 +5,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SETTINGS: [&str; 13] = [
-    "VONAGE_SIGNATURE_SECRET",
-    "VONAGE_SIGNATURE_METHOD",
-    "VONAGE_BUSINESS_SIGNING_KEY",
-    "TELNYX_PUBLIC_KEY",
-    "TELNYX_SIGNING_PRIVATE_KEY",
-    "BIRD_SIGNING_KEY",
-    "MESSAGEBIRD_SIGNING_KEY",
-    "TWILIO_AUTH_TOKEN",
-    "PLIVO_AUTH_TOKEN",
+use switchboard_core::registry::{ProviderEntry, PROVIDERS};
+
+/// The worker's settings that are not a provider's (those are in the registry).
+const COMMON_SETTINGS: [&str; 4] = [
     "PUBLIC_BASE_URL",
     "SIGNATURE_TOLERANCE_SECONDS",
     "STATUS_API_TOKEN",
@@ -99,7 +93,8 @@ impl Switchboard {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command.args(args).current_dir(&self.dir);
-        for name in SETTINGS {
+        let provider_settings = PROVIDERS.iter().flat_map(ProviderEntry::settings);
+        for name in provider_settings.chain(COMMON_SETTINGS) {
             command.env_remove(name);
         }
         for (name, value) in &self.env {

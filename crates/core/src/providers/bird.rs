@@ -23,6 +23,7 @@ use hmac::Hmac;
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::{echo, WebhookError};
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
@@ -90,6 +91,17 @@ pub struct BirdConfig {
     /// The subscriptions' `signingKey`s; any one may match (rotation). Never empty.
     pub secrets: Vec<Secret>,
     pub tolerance_seconds: u32,
+}
+
+impl BirdConfig {
+    /// Reads the signing key(s).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        let secrets = settings.secrets(secret_setting(ProviderId::Bird));
+        Ok((!secrets.is_empty()).then_some(Self {
+            secrets,
+            tolerance_seconds: settings.tolerance_seconds,
+        }))
+    }
 }
 
 pub struct Bird {

@@ -1,5 +1,7 @@
 //! Plivo provider: official vectors, tampering, signing round trips, normalization, robustness.
 
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 mod inbound;
 mod lifecycle;

@@ -2,7 +2,9 @@
 
 use switchboard_core::providers::plivo::{Plivo, PlivoConfig};
 use switchboard_core::secret::Secret;
-use switchboard_core::{CapturedRequest, Event, Kind, Provider, Signer, SubjectState, Timestamp};
+use switchboard_core::{CapturedRequest, Event, Provider, Signer, Timestamp};
+
+pub use crate::common::{fold, form_encode, form_post, get, pairs};
 
 pub const TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
 pub const URL: &str = "https://hooks.example.com/webhooks/plivo";
@@ -30,32 +32,6 @@ pub fn plivo() -> Plivo {
     plivo_with(&[TOKEN])
 }
 
-pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
-pub fn form_encode(params: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish()
-}
-
-/// An unsigned form `POST`.
-pub fn form_post(url: &str, params: &[(String, String)]) -> CapturedRequest {
-    CapturedRequest::new("POST", url)
-        .with_header("content-type", "application/x-www-form-urlencoded")
-        .with_body(form_encode(params))
-}
-
-/// An unsigned `GET` with the parameters appended to the URL's query.
-pub fn get(url: &str, params: &[(String, String)]) -> CapturedRequest {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    CapturedRequest::new("GET", &format!("{url}{separator}{}", form_encode(params)))
-}
-
 /// A callback signed with [`TOKEN`] (V3), sent as a form `POST`.
 pub fn signed_post(params: &[(&str, &str)]) -> CapturedRequest {
     plivo()
@@ -68,13 +44,4 @@ pub fn receive_one(request: &CapturedRequest) -> Event {
     let mut events = plivo().receive(request, now()).expect("accepted");
     assert_eq!(events.len(), 1);
     events.remove(0)
-}
-
-/// Folds events into a fresh state for their subject.
-pub fn fold(kind: Kind, events: &[Event]) -> SubjectState {
-    let mut state = SubjectState::new(events[0].provider, kind, events[0].subject_id.clone());
-    for event in events {
-        state.apply(event);
-    }
-    state
 }

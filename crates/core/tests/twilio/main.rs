@@ -1,5 +1,7 @@
 //! Twilio provider: official vectors, tampering, signing round trips, normalization, robustness.
 
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 mod lifecycle;
 #[path = "../common/recuts.rs"]

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
@@ -36,6 +37,17 @@ pub struct MessageBirdConfig {
     /// The window of the deprecated HMAC scheme's `MessageBird-Request-Timestamp`, either way.
     /// The JWT scheme uses its own `nbf`/`exp` with one second of skew instead.
     pub tolerance_seconds: u32,
+}
+
+impl MessageBirdConfig {
+    /// Reads the signing key(s).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        let secrets = settings.secrets(secret_setting(ProviderId::MessageBird));
+        Ok((!secrets.is_empty()).then_some(Self {
+            secrets,
+            tolerance_seconds: settings.tolerance_seconds,
+        }))
+    }
 }
 
 pub struct MessageBird {

@@ -61,6 +61,7 @@ use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
@@ -78,6 +79,15 @@ pub struct PlivoConfig {
     /// `PLIVO_ACCEPT_V2`: whether a request signed only with V2 is accepted (off by default:
     /// V2 does not sign the parameters, see the module docs).
     pub accept_v2: bool,
+}
+
+impl PlivoConfig {
+    /// Reads the auth token(s) and `PLIVO_ACCEPT_V2` (checked even while no token is set).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        let secrets = settings.secrets(secret_setting(ProviderId::Plivo));
+        let accept_v2 = settings.flag("PLIVO_ACCEPT_V2")?.unwrap_or(false);
+        Ok((!secrets.is_empty()).then_some(Self { secrets, accept_v2 }))
+    }
 }
 
 pub struct Plivo {

@@ -27,10 +27,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::error::{echo, WebhookError};
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
 use crate::providers::shared::refuse_json_object_as_form;
+use crate::registry;
 use crate::request::{BodyKind, CapturedRequest};
 use crate::time::Timestamp;
 
@@ -50,6 +52,28 @@ pub struct TelnyxConfig {
 }
 
 impl TelnyxConfig {
+    /// Reads the public key(s); the signing key is optional (simulator only).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        const SIGNING_KEY: Option<&str> = registry::entry(ProviderId::Telnyx).signing_key_setting;
+        let name = secret_setting(ProviderId::Telnyx);
+        let public_keys = Self::parse_public_keys(&settings.get(name).unwrap_or_default())
+            .map_err(|problem| ConfigError { name, problem })?;
+        if public_keys.is_empty() {
+            return Ok(None);
+        }
+        let name = SIGNING_KEY.expect("Telnyx has a signing key setting");
+        let signing_key = settings
+            .get(name)
+            .map(|value| Self::parse_signing_key(&value))
+            .transpose()
+            .map_err(|problem| ConfigError { name, problem })?;
+        Ok(Some(Self {
+            public_keys,
+            signing_key,
+            tolerance_seconds: settings.tolerance_seconds,
+        }))
+    }
+
     /// Parses `TELNYX_PUBLIC_KEY`: comma-separated base64 (standard alphabet, padding optional)
     /// of 32 raw bytes each, as Mission Control shows the key. Blank entries are dropped, so a
     /// blank value gives an empty list ("not configured"). An error names the bad entry by its

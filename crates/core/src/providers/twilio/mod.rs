@@ -37,6 +37,7 @@ pub mod signature;
 
 use std::collections::BTreeMap;
 
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId};
 use crate::provider::{Scheme, Signer};
@@ -50,6 +51,14 @@ pub struct TwilioConfig {
     /// Auth Tokens (Console → Account → API keys & tokens → *Auth Token*); any one may match
     /// (rotation: primary and secondary during a token change). Never empty.
     pub secrets: Vec<Secret>,
+}
+
+impl TwilioConfig {
+    /// Reads the auth token(s).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        let secrets = settings.secrets(secret_setting(ProviderId::Twilio));
+        Ok((!secrets.is_empty()).then_some(Self { secrets }))
+    }
 }
 
 pub struct Twilio {

@@ -22,9 +22,11 @@ pub mod voice;
 use std::str::FromStr;
 
 use self::params::Params;
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::error::WebhookError;
 use crate::model::{Event, Kind, ProviderId, UnknownName};
 use crate::provider::{Scheme, Signer, SingleUseToken};
+use crate::registry;
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
 use crate::time::Timestamp;
@@ -63,6 +65,31 @@ pub struct VonageConfig {
     /// `None`: infer the SMS algorithm from the length of `sig`.
     pub sms_method: Option<SmsMethod>,
     pub tolerance_seconds: u32,
+}
+
+impl VonageConfig {
+    /// Reads the signature secret(s) and `VONAGE_SIGNATURE_METHOD` (checked even while no secret
+    /// is set).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        const METHOD: Option<&str> = registry::entry(ProviderId::Vonage).method_setting;
+        let name = METHOD.expect("Vonage has a method setting");
+        let sms_method = match settings.get(name) {
+            None => None,
+            Some(value) => Some(value.trim().parse::<SmsMethod>().map_err(|_| ConfigError {
+                name,
+                problem: format!(
+                    "`{}` is not one of md5hash, md5, sha1, sha256, sha512",
+                    value.trim()
+                ),
+            })?),
+        };
+        let secrets = settings.secrets(secret_setting(ProviderId::Vonage));
+        Ok((!secrets.is_empty()).then_some(Self {
+            secrets,
+            sms_method,
+            tolerance_seconds: settings.tolerance_seconds,
+        }))
+    }
 }
 
 pub struct Vonage {

@@ -22,6 +22,7 @@ use serde_json::{Map, Value as Json};
 use sha2::Sha256;
 
 use self::canonical::{canonical_json, Document, HexCase, Value};
+use crate::config::{secret_setting, ConfigError, Settings};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
 use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
@@ -74,6 +75,14 @@ const EXTRA_FIELDS: [&str; 8] = [
 pub struct VonageBusinessConfig {
     /// The webhook's `signingKey`s; any one may match (rotation). Never empty.
     pub secrets: Vec<Secret>,
+}
+
+impl VonageBusinessConfig {
+    /// Reads the signing key(s).
+    pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
+        let secrets = settings.secrets(secret_setting(ProviderId::VonageBusiness));
+        Ok((!secrets.is_empty()).then_some(Self { secrets }))
+    }
 }
 
 pub struct VonageBusiness {
