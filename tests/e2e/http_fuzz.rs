@@ -31,7 +31,7 @@ use switchboard_core::{CapturedRequest, ProviderId};
 
 use crate::concurrency::{lifecycle, provider, seed_from_env, Rng};
 use crate::http::{exchange, AfterSending, RawResponse};
-use crate::support::{accepted, assert_error, now, summary, unique_id};
+use crate::support::{accepted, assert_error, call_listed, now, summary, unique_id};
 use crate::worker::Worker;
 use crate::{Suite, Test, ALLOWED_ORIGIN, TOKEN};
 
@@ -112,15 +112,8 @@ fn an_alias_too_long_for_the_index_does_not_stall_it(suite: &Suite) {
             .with_body(body.to_string());
         telnyx.sign(&request, now()).expect("sign")
     };
-    let listed = |status: &str| {
-        let page = summary(
-            &client,
-            &format!("/v1/calls?provider=telnyx&status={status}&limit=100"),
-        );
-        page["items"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|item| item["id"] == json!(leg)))
-    };
+    let listed =
+        |status: &str| call_listed(&client, &format!("provider=telnyx&status={status}"), &leg);
     let wait_for = |what: &str, condition: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !condition() {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId, Signer, Timestamp};
 
-use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
+use crate::support::{
+    accepted, assert_error, cli_binary, deliver, list_all, now, summary, unique_id,
+};
 use crate::worker::{run_dir, Worker};
 use crate::{Suite, Test, PROVIDER_SECRETS, PUBLIC_BASE_URL, TOKEN};
 
@@ -336,29 +338,6 @@ fn telnyx_untracked_event_types_are_acknowledged(suite: &Suite) {
     let mut forged = signed.clone();
     forged.body.push(b' ');
     assert_error(&deliver(&client, &forged), 401, "invalid_signature");
-}
-
-/// Every `(provider, id)` of `/v1/calls?{query}`, page by page (`limit=100`) until the list
-/// ends or `max_pages` were read.
-fn list_all(client: &crate::http::Client, query: &str, max_pages: usize) -> Vec<(String, String)> {
-    let mut listed = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..max_pages {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/calls?limit=100&{query}&cursor={cursor}"),
-            None => format!("/v1/calls?limit=100&{query}"),
-        };
-        let page = summary(client, &path);
-        for item in page["items"].as_array().expect("items") {
-            let field = |name: &str| item[name].as_str().unwrap_or_default().to_owned();
-            listed.push((field("provider"), field("id")));
-        }
-        match page["cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    listed
 }
 
 /// The lists cover every configured provider in one order, page after page, and a subject
