@@ -204,23 +204,26 @@ fn public_base_url_lets_url_signed_requests_verify_behind_a_proxy(suite: &Suite)
         let call = unique_id(&format!("{id}-proxied"));
         // Signed for the public URL the provider was given, delivered to the worker's own address.
         let public_url = format!("{PUBLIC_BASE_URL}/webhooks/{id}?tenant=acme");
-        let request = provider(id)
-            .sign(&build(&public_url, &call), now())
-            .expect("sign");
+        // Signed just before each delivery: the proxied worker's window is 2 s.
+        let signed_now = || {
+            provider(id)
+                .sign(&build(&public_url, &call), now())
+                .expect("sign")
+        };
 
-        let without_setting = deliver(&suite.configured.client(), &request);
+        let without_setting = deliver(&suite.configured.client(), &signed_now());
         assert_error(&without_setting, 401, "invalid_signature");
 
         let proxied = suite.proxied.client();
         assert_eq!(
-            accepted(&deliver(&proxied, &request))["id"],
+            accepted(&deliver(&proxied, &signed_now()))["id"],
             json!(call),
             "{id}"
         );
         let state = summary(&proxied, &format!("/v1/calls/{id}/{call}"));
         assert_eq!(state["status"], json!("ringing"), "{id}");
 
-        let mut other_path = request.clone();
+        let mut other_path = signed_now();
         other_path.url = format!("{PUBLIC_BASE_URL}/webhooks/{id}?tenant=other");
         assert_error(&deliver(&proxied, &other_path), 401, "invalid_signature");
     }
