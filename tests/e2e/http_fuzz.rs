@@ -22,8 +22,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -32,7 +30,8 @@ use serde_json::{json, Value};
 use switchboard_core::{CapturedRequest, ProviderId};
 
 use crate::concurrency::{lifecycle, provider, seed_from_env, Rng};
-use crate::support::{accepted, assert_error, now, summary, unique_id};
+use crate::http::{exchange, AfterSending, RawResponse};
+use crate::support::{accepted, assert_error, call_listed, now, summary, unique_id};
 use crate::worker::Worker;
 use crate::{Suite, Test, ALLOWED_ORIGIN, TOKEN};
 
@@ -71,12 +70,9 @@ fn send_by_hand(
         expect: Expect::Worker,
         half_close,
     };
-    let answer = exchange(&target.address, &case, ANSWER_TIMEOUT).expect("answered");
-    crate::http::Response {
-        status: answer.status,
-        headers: answer.headers,
-        body: String::from_utf8_lossy(&answer.body).into_owned(),
-    }
+    send(&target.address, &case, ANSWER_TIMEOUT)
+        .expect("answered")
+        .into_response()
 }
 
 /// Found by the fuzzer: an unknown id is looked up as an alias in KV, and KV refuses keys over
@@ -116,15 +112,8 @@ fn an_alias_too_long_for_the_index_does_not_stall_it(suite: &Suite) {
             .with_body(body.to_string());
         telnyx.sign(&request, now()).expect("sign")
     };
-    let listed = |status: &str| {
-        let page = summary(
-            &client,
-            &format!("/v1/calls?provider=telnyx&status={status}&limit=100"),
-        );
-        page["items"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|item| item["id"] == json!(leg)))
-    };
+    let listed =
+        |status: &str| call_listed(&client, &format!("provider=telnyx&status={status}"), &leg);
     let wait_for = |what: &str, condition: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !condition() {
@@ -298,21 +287,6 @@ struct Case {
     half_close: bool,
 }
 
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// A fuzzed worker: where to connect and what its requests must carry.
 struct Target {
     name: String,
@@ -375,7 +349,7 @@ fn malformed_requests_never_get_a_5xx_or_a_non_json_error(suite: &Suite) {
                     Expect::Worker => ANSWER_TIMEOUT,
                     Expect::MaybeRefused(_) => REFUSAL_TIMEOUT,
                 };
-                let outcome = exchange(&target.address, &case, timeout);
+                let outcome = send(&target.address, &case, timeout);
                 match judge(&case, &outcome) {
                     Ok(verdict) => *tally.lock().unwrap().entry(verdict).or_default() += 1,
                     Err(problem) => {
@@ -551,137 +525,15 @@ fn judge(case: &Case, outcome: &Result<RawResponse, String>) -> Result<String, S
     }
 }
 
-/// Sends the case on a fresh connection and reads one answer (skipping interim 1xx).
-fn exchange(address: &str, case: &Case, timeout: Duration) -> Result<RawResponse, String> {
-    let mut stream = TcpStream::connect(address).map_err(|error| format!("connect: {error}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|error| error.to_string())?;
-    // The server may answer (413, 405, …) and close before reading everything: still read.
-    let written = stream.write_all(&case.bytes);
-    if case.half_close || written.is_err() {
-        let _ = stream.shutdown(Shutdown::Write);
-    }
-    let head_request = case.method.eq_ignore_ascii_case("HEAD");
-    let deadline = Instant::now() + timeout;
-    let mut reader = Reader {
-        stream,
-        buffer: Vec::new(),
-        deadline,
+/// Sends the case on a fresh connection and reads one answer (see [`exchange`]).
+fn send(address: &str, case: &Case, timeout: Duration) -> Result<RawResponse, String> {
+    let after = if case.half_close {
+        AfterSending::HalfClose
+    } else {
+        AfterSending::KeepOpen
     };
-    loop {
-        let head = reader.until(b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status: u16 = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-            .collect();
-        let mut response = RawResponse {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if (100..200).contains(&status) {
-            continue;
-        }
-        if head_request || status == 204 || status == 304 {
-            return Ok(response);
-        }
-        let chunked = response
-            .header("transfer-encoding")
-            .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
-        let length = response
-            .header("content-length")
-            .and_then(|value| value.parse::<usize>().ok());
-        response.body = if chunked {
-            let mut body = Vec::new();
-            loop {
-                let line = reader.until(b"\r\n")?;
-                let size = String::from_utf8_lossy(&line);
-                let size = size.split(';').next().unwrap_or_default().trim();
-                let size = usize::from_str_radix(size, 16)
-                    .map_err(|_| format!("bad chunk size {size:?}"))?;
-                if size == 0 {
-                    break;
-                }
-                body.extend(reader.exactly(size)?);
-                reader.exactly(2)?;
-            }
-            body
-        } else if let Some(length) = length {
-            reader.exactly(length)?
-        } else {
-            reader.read_to_end()?
-        };
-        return Ok(response);
-    }
-}
-
-struct Reader {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-    deadline: Instant,
-}
-
-impl Reader {
-    /// Reads more; `Ok(false)` at the end of the stream.
-    fn fill(&mut self) -> Result<bool, String> {
-        if Instant::now() > self.deadline {
-            return Err("timed out".into());
-        }
-        let mut chunk = [0u8; 16 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Ok(false),
-            Ok(count) => {
-                self.buffer.extend_from_slice(&chunk[..count]);
-                Ok(true)
-            }
-            Err(error) => Err(format!("read: {error}")),
-        }
-    }
-
-    /// Everything before `delimiter`, consumed with it.
-    fn until(&mut self, delimiter: &[u8]) -> Result<Vec<u8>, String> {
-        loop {
-            if let Some(position) = self
-                .buffer
-                .windows(delimiter.len())
-                .position(|window| window == delimiter)
-            {
-                let found = self.buffer[..position].to_vec();
-                self.buffer.drain(..position + delimiter.len());
-                return Ok(found);
-            }
-            if !self.fill()? {
-                return Err(format!(
-                    "connection closed (after {} bytes)",
-                    self.buffer.len()
-                ));
-            }
-        }
-    }
-
-    fn exactly(&mut self, count: usize) -> Result<Vec<u8>, String> {
-        while self.buffer.len() < count {
-            if !self.fill()? {
-                return Err("connection closed inside the body".into());
-            }
-        }
-        Ok(self.buffer.drain(..count).collect())
-    }
-
-    fn read_to_end(&mut self) -> Result<Vec<u8>, String> {
-        while self.fill()? {}
-        Ok(std::mem::take(&mut self.buffer))
-    }
+    let head_request = case.method.eq_ignore_ascii_case("HEAD");
+    exchange(address, &case.bytes, after, head_request, timeout)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,6 +60,10 @@ pub struct Suite {
     pub proxied: Worker,
 }
 
+/// How long after receipt the proxied worker withholds a stored request: twice its 2 s
+/// signature window (`SIGNATURE_TOLERANCE_SECONDS`).
+pub const EXPORT_WINDOW: std::time::Duration = std::time::Duration::from_secs(4);
+
 type Test = fn(&Suite);
 
 fn main() {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use switchboard_core::{configured_signer, CapturedRequest, Config, ProviderId, Signer, Timestamp};
 
-use crate::support::{accepted, assert_error, cli_binary, deliver, now, summary, unique_id};
+use crate::support::{
+    accepted, assert_error, cli_binary, deliver, list_all, now, summary, unique_id,
+};
 use crate::worker::{run_dir, Worker};
 use crate::{Suite, Test, PROVIDER_SECRETS, PUBLIC_BASE_URL, TOKEN};
 
@@ -202,23 +204,26 @@ fn public_base_url_lets_url_signed_requests_verify_behind_a_proxy(suite: &Suite)
         let call = unique_id(&format!("{id}-proxied"));
         // Signed for the public URL the provider was given, delivered to the worker's own address.
         let public_url = format!("{PUBLIC_BASE_URL}/webhooks/{id}?tenant=acme");
-        let request = provider(id)
-            .sign(&build(&public_url, &call), now())
-            .expect("sign");
+        // Signed just before each delivery: the proxied worker's window is 2 s.
+        let signed_now = || {
+            provider(id)
+                .sign(&build(&public_url, &call), now())
+                .expect("sign")
+        };
 
-        let without_setting = deliver(&suite.configured.client(), &request);
+        let without_setting = deliver(&suite.configured.client(), &signed_now());
         assert_error(&without_setting, 401, "invalid_signature");
 
         let proxied = suite.proxied.client();
         assert_eq!(
-            accepted(&deliver(&proxied, &request))["id"],
+            accepted(&deliver(&proxied, &signed_now()))["id"],
             json!(call),
             "{id}"
         );
         let state = summary(&proxied, &format!("/v1/calls/{id}/{call}"));
         assert_eq!(state["status"], json!("ringing"), "{id}");
 
-        let mut other_path = request.clone();
+        let mut other_path = signed_now();
         other_path.url = format!("{PUBLIC_BASE_URL}/webhooks/{id}?tenant=other");
         assert_error(&deliver(&proxied, &other_path), 401, "invalid_signature");
     }
@@ -336,29 +341,6 @@ fn telnyx_untracked_event_types_are_acknowledged(suite: &Suite) {
     let mut forged = signed.clone();
     forged.body.push(b' ');
     assert_error(&deliver(&client, &forged), 401, "invalid_signature");
-}
-
-/// Every `(provider, id)` of `/v1/calls?{query}`, page by page (`limit=100`) until the list
-/// ends or `max_pages` were read.
-fn list_all(client: &crate::http::Client, query: &str, max_pages: usize) -> Vec<(String, String)> {
-    let mut listed = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..max_pages {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/calls?limit=100&{query}&cursor={cursor}"),
-            None => format!("/v1/calls?limit=100&{query}"),
-        };
-        let page = summary(client, &path);
-        for item in page["items"].as_array().expect("items") {
-            let field = |name: &str| item[name].as_str().unwrap_or_default().to_owned();
-            listed.push((field("provider"), field("id")));
-        }
-        match page["cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    listed
 }
 
 /// The lists cover every configured provider in one order, page after page, and a subject

@@ -1,14 +1,11 @@
 //! Issue 12's findings through the real worker: what is stored must be what was signed.
 
-use std::thread::sleep;
-use std::time::Duration;
-
 use serde_json::json;
 use switchboard_core::CapturedRequest;
 
-use crate::support::{accepted, assert_error, deliver, summary, unique_id};
+use crate::support::{accepted, assert_error, deliver, export_once_open, now, summary, unique_id};
 use crate::vonage::signed;
-use crate::{Suite, Test, ALLOWED_ORIGIN, TOKEN};
+use crate::{Suite, Test, ALLOWED_ORIGIN, EXPORT_WINDOW, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
@@ -104,15 +101,16 @@ fn exports_withhold_credentials(suite: &Suite) {
     .with_header("authorization", "Basic dXNlcjpzZWNyZXQ=")
     .with_header("cookie", "session=secret")
     .with_header("proxy-authorization", "Basic cHJveHk6c2VjcmV0");
+    let sent_at = now();
     let event_id = accepted(&deliver(&client, &receipt))["event_id"]
         .as_str()
         .expect("event id")
         .to_owned();
-    // The proxied worker's window is 2 s: the export opens after twice that.
-    sleep(Duration::from_millis(4_500));
-    let export = summary(
+    let export = export_once_open(
         &client,
         &format!("/v1/messages/vonage/{message}/events/{event_id}/request"),
+        sent_at,
+        EXPORT_WINDOW,
     );
     for header in ["authorization", "cookie", "proxy-authorization"] {
         assert_eq!(export["headers"][header], json!("[redacted]"), "{header}");

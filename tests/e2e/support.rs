@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use switchboard_core::{CapturedRequest, Timestamp};
@@ -67,4 +68,57 @@ pub fn cli_binary() -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Every `(provider, id)` of `/v1/calls?{query}`, page by page (`limit=100`) until the list
+/// ends or `max_pages` were read.
+pub fn list_all(client: &Client, query: &str, max_pages: usize) -> Vec<(String, String)> {
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/calls?limit=100&{query}&cursor={cursor}"),
+            None => format!("/v1/calls?limit=100&{query}"),
+        };
+        let page = summary(client, &path);
+        for item in page["items"].as_array().expect("items") {
+            let field = |name: &str| item[name].as_str().unwrap_or_default().to_owned();
+            listed.push((field("provider"), field("id")));
+        }
+        match page["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    listed
+}
+
+/// Whether call `id` is in the list `/v1/calls?{query}`, read to its end: other tests add calls
+/// at the same time, so it may be past the first page.
+pub fn call_listed(client: &Client, query: &str, id: &str) -> bool {
+    list_all(client, query, 50)
+        .iter()
+        .any(|(_, listed)| listed == id)
+}
+
+/// The export of a stored request (`path`), polled until it opens: never before `window` (twice
+/// the signature tolerance) after `sent`, taken before the webhook was sent. Wall-clock
+/// milliseconds, as the worker counts them: it received the webhook at or after `sent`.
+pub fn export_once_open(client: &Client, path: &str, sent: Timestamp, window: Duration) -> Value {
+    let window_ms = i64::try_from(window.as_millis()).expect("window fits i64");
+    let deadline = Instant::now() + window + Duration::from_secs(20);
+    loop {
+        let response = client.api(path, TOKEN).expect("status api reachable");
+        if response.status == 200 {
+            let waited_ms = now().millis() - sent.millis();
+            assert!(
+                waited_ms >= window_ms,
+                "{path} exported {waited_ms} ms after the webhook was sent, before {window:?}"
+            );
+            return response.json();
+        }
+        assert_error(&response, 425, "too_early");
+        assert!(Instant::now() < deadline, "{path} never exported");
+        sleep(Duration::from_millis(100));
+    }
 }

@@ -85,17 +85,47 @@ impl Worker {
         Ok(())
     }
 
+    /// Starts the server on a free port and waits until it serves there.
+    ///
+    /// A port found free may be taken by another process before the server binds it (other
+    /// test runs share the machine): the server then exits with `ERR_ADDRESS_IN_USE`, and it is
+    /// started again on another port. The server is ready only once it has printed `ready on`
+    /// with its own port: a `/healthz` answer alone could come from whoever holds the port.
     fn launch(&mut self) -> Result<(), String> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match self.launch_once() {
+                Err(Launch::AddressInUse(port)) if attempt < ATTEMPTS => {
+                    eprintln!("worker `{}`: port {port} taken, another port", self.name);
+                    attempt += 1;
+                }
+                Err(Launch::AddressInUse(port)) => {
+                    return Err(format!(
+                        "worker `{}`: port {port} taken {ATTEMPTS} times",
+                        self.name
+                    ))
+                }
+                Err(Launch::Failed(error)) => return Err(error),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    fn launch_once(&mut self) -> Result<(), Launch> {
         use std::os::unix::process::CommandExt;
 
-        let port = free_port()?;
+        let port = free_port().map_err(Launch::Failed)?;
         let root = project_root();
-        // Appended to, so that the log of a worker killed or restarted by a test is kept.
+        let log_path = self.dir.join("server.log");
+        // Appended to, so that the log of a worker killed or restarted by a test is kept; this
+        // launch's lines start here.
+        let log_start = fs::metadata(&log_path).map_or(0, |metadata| metadata.len());
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("server.log"))
-            .map_err(|e| e.to_string())?;
+            .open(&log_path)
+            .map_err(|e| Launch::Failed(e.to_string()))?;
         let child = Command::new("node")
             .arg(root.join("scripts/serve-worker.mjs"))
             .arg(self.dir.join("wrangler.toml"))
@@ -107,36 +137,51 @@ impl Worker {
             .env("XDG_CONFIG_HOME", self.dir.join(".config"))
             .env("CI", "true")
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stdout(log.try_clone().map_err(|e| Launch::Failed(e.to_string()))?)
             .stderr(log)
             .process_group(0)
             .spawn()
-            .map_err(|error| format!("start the worker: {error} (run `make setup`)"))?;
+            .map_err(|error| {
+                Launch::Failed(format!("start the worker: {error} (run `make setup`)"))
+            })?;
         self.child = Some(child);
         self.base_url = format!("http://127.0.0.1:{port}");
+        let ready_line = format!("ready on {}", self.base_url);
 
         let client = Client::new(&self.base_url);
         let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut ready = false;
         loop {
-            if let Ok(response) = client.get("/healthz", &[]) {
-                if response.status == 200 {
-                    return Ok(());
+            let output = launch_output(&log_path, log_start);
+            ready = ready
+                || output
+                    .lines()
+                    .any(|line| line.trim_end().trim_end_matches('/').ends_with(&ready_line));
+            if ready {
+                if let Ok(response) = client.get("/healthz", &[]) {
+                    if response.status == 200 {
+                        return Ok(());
+                    }
                 }
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(exit)) = child.try_wait() {
-                    return Err(format!(
+                    self.child = None;
+                    if output.contains("ERR_ADDRESS_IN_USE") {
+                        return Err(Launch::AddressInUse(port));
+                    }
+                    return Err(Launch::Failed(format!(
                         "the worker's server exited with {exit}:\n{}",
                         self.log_tail()
-                    ));
+                    )));
                 }
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(Launch::Failed(format!(
                     "worker `{}` not ready after {STARTUP_TIMEOUT:?}:\n{}",
                     self.name,
                     self.log_tail()
-                ));
+                )));
             }
             sleep(Duration::from_millis(200));
         }
@@ -233,6 +278,20 @@ fn test_config(root: &Path, entry: &Path) -> Result<String, String> {
         }
     }
     Ok(output)
+}
+
+/// Why a launch failed.
+enum Launch {
+    /// Another process bound the port first.
+    AddressInUse(u16),
+    Failed(String),
+}
+
+/// What the server wrote to its log since `start` (a byte offset).
+fn launch_output(log_path: &Path, start: u64) -> String {
+    let log = fs::read(log_path).unwrap_or_default();
+    let start = usize::try_from(start).unwrap_or(usize::MAX).min(log.len());
+    String::from_utf8_lossy(&log[start..]).into_owned()
 }
 
 fn free_port() -> Result<u16, String> {
