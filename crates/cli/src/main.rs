@@ -103,8 +103,8 @@ struct VerifyArgs {
     #[arg(long, value_name = "UNIX", allow_negative_numbers = true)]
     now: Option<i64>,
     /// Check only the signature (and signed time), not whether the body is a status event the
-    /// worker stores: prints `{"verified": true}`. For signed requests of other kinds (inbound
-    /// messages, test requests) and for the providers' published test vectors.
+    /// worker stores: prints `{"verified": true}`. For signed requests of other kinds (test
+    /// requests) and for the providers' published test vectors.
     #[arg(long)]
     signature_only: bool,
     /// Captured-request JSON file, or `-` for stdin.

@@ -374,3 +374,21 @@ fn telnyx_keys_come_from_dev_vars_and_signing_needs_the_private_one() {
         .run_line("verify --provider telnyx", &[&file])
         .expect(0);
 }
+
+/// The help text names the providers and their secret settings by hand: it must name every row
+/// of the registry.
+#[test]
+fn help_names_every_provider_and_its_secret_setting() {
+    let switchboard = Switchboard::new("help_names_every_provider");
+    let help = switchboard.run(&["verify", "--help"]).expect(0).stdout;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for provider in switchboard_core::registry::PROVIDERS {
+        for name in [provider.name, provider.secret_setting] {
+            let named = help.match_indices(name).any(|(at, _)| {
+                let next = help[at + name.len()..].chars().next();
+                !next.is_some_and(|next| next.is_alphanumeric() || next == '_' || next == '-')
+            });
+            assert!(named, "`verify --help` does not name {name}:\n{help}");
+        }
+    }
+}
