@@ -4,7 +4,7 @@
 //!
 //! The lifecycles are compact copies of the CLI's scenario payloads (`crates/cli/src/scenario/`;
 //! this crate cannot depend on the CLI), signed by the core exactly as a provider would sign
-//! them. [`lifecycle`] is also what the HTTP fuzzer (`http_fuzz.rs`) mutates.
+//! them. [`lifecycle`] is also what the HTTP fuzzer (`http_fuzz/`) mutates.
 
 use std::sync::{Arc, Barrier};
 use std::thread;
