@@ -2,9 +2,8 @@
 //! once, every event of a call at once, and random delivery orders with duplicates, for every
 //! provider. Each is stored once, and every subject ends in the state its lifecycle implies.
 //!
-//! The lifecycles are compact copies of the CLI's scenario payloads (`crates/cli/src/scenario/`;
-//! this crate cannot depend on the CLI), signed by the core exactly as a provider would sign
-//! them. [`lifecycle`] is also what the HTTP fuzzer (`http_fuzz.rs`) mutates.
+//! The lifecycles are compact copies of the CLI's scenario payloads (`crates/cli/src/scenario/`),
+//! signed by the core exactly as a provider would sign them. [`lifecycle`] is also what the HTTP fuzzer (`http_fuzz/`) mutates.
 
 use std::sync::{Arc, Barrier};
 use std::thread;

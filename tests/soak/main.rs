@@ -3,7 +3,9 @@
 //!
 //! Connections (std threads) send correctly signed webhooks for a mix of providers, each about
 //! calls and messages only that connection uses, for the whole run, while the worker is taken
-//! through a secret rotation and a crash:
+//! through a secret rotation and a crash. The webhooks are the lifecycles of the CLI's
+//! scenarios (`crates/cli/src/scenario/`, as `switchboard load` sends them, a duplicate and a
+//! late event included):
 //!
 //! 1. worker with Vonage secret `A`, sender signs with `A`;
 //! 2. restart with `A,B`, then the sender switches to `B`;
@@ -30,7 +32,7 @@ mod support;
 #[path = "../e2e/worker.rs"]
 mod worker;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::{self, sleep};
@@ -38,12 +40,14 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
+use switchboard_cli::clock::{self, IdSource};
+use switchboard_cli::scenario;
 use switchboard_core::{
     configured_signer, registry, CapturedRequest, Config, Kind, ProviderId, Signer,
 };
 
 use crate::http::Client;
-use crate::support::{now, unique_id};
+use crate::support::now;
 use crate::worker::{run_dir, Worker};
 
 /// Status API token of the soak worker (`support.rs` reads it as `crate::TOKEN`).
@@ -67,8 +71,6 @@ const MIX: [ProviderId; 5] = [
     ProviderId::Bird,
     ProviderId::MessageBird,
 ];
-/// Events sent about one call or message before a connection starts a new one.
-const EVENTS_PER_SUBJECT: usize = 8;
 /// How long a webhook is resent after connection errors before it is given up (counted).
 const GIVE_UP: Duration = Duration::from_secs(50);
 
@@ -212,112 +214,26 @@ fn vonage_provider(secret: &str) -> Box<dyn Signer> {
     )
 }
 
-fn iso(offset_seconds: u64) -> String {
-    switchboard_core::Timestamp::from_unix_seconds(1_767_225_600 + offset_seconds as i64)
-        .to_string()
-}
-
-/// The unsigned webhook number `sequence` about `subject`, its kind, for `provider`.
-fn webhook(provider: ProviderId, subject: &str, sequence: usize) -> (Kind, CapturedRequest) {
+/// A fresh lifecycle of one of `provider`'s scenarios (`switchboard load` builds the same),
+/// ending now: its subject, kind and unsigned webhooks in delivery order (a duplicate and a
+/// late event included).
+fn lifecycle(provider: ProviderId, ids: &mut IdSource) -> (String, Kind, Vec<CapturedRequest>) {
+    let names = scenario::available(provider);
+    let name = names[(ids.next_u64() % names.len() as u64) as usize];
+    let fresh = scenario::fresh_ids(provider, name.kind(), ids);
     let url = format!("{PUBLIC_BASE_URL}/webhooks/{provider}");
-    let offset = sequence as u64 * 3;
-    match provider {
-        ProviderId::Vonage => {
-            let status = ["started", "ringing", "answered", "completed"][sequence % 4];
-            let body = json!({
-                "uuid": subject,
-                "conversation_uuid": format!("CON-{subject}"),
-                "from": "447700900000",
-                "to": "447700900001",
-                "status": status,
-                "direction": "outbound",
-                "timestamp": iso(offset),
-            });
-            (Kind::Call, json_request(&url, &body))
-        }
-        ProviderId::Twilio => {
-            let status = ["initiated", "ringing", "in-progress", "completed"][sequence % 4];
-            let body = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs([
-                    ("AccountSid", "AC00000000000000000000000000000000"),
-                    ("CallSid", subject),
-                    ("CallStatus", status),
-                    ("Direction", "outbound-api"),
-                    ("From", "+15005550006"),
-                    ("To", "+15005550001"),
-                    ("SequenceNumber", &sequence.to_string()),
-                ])
-                .finish();
-            let request = CapturedRequest::new("POST", &url)
-                .with_header("content-type", "application/x-www-form-urlencoded")
-                .with_body(body);
-            (Kind::Call, request)
-        }
-        ProviderId::Telnyx => {
-            let event_type = ["call.initiated", "call.answered", "call.hangup"][sequence % 3];
-            let body = json!({
-                "data": {
-                    "event_type": event_type,
-                    "id": format!("{subject}-event-{sequence}"),
-                    "occurred_at": iso(offset),
-                    "record_type": "event",
-                    "payload": {
-                        "call_leg_id": subject,
-                        "call_control_id": format!("v3:{subject}"),
-                        "call_session_id": format!("session-{subject}"),
-                        "connection_id": "1234567890",
-                        "direction": "outgoing",
-                        "from": "+15005550006",
-                        "to": "+15005550001",
-                        "state": "bridging",
-                    },
-                },
-                "meta": {"attempt": 1, "delivered_to": url},
-            });
-            (Kind::Call, json_request(&url, &body))
-        }
-        ProviderId::Bird => {
-            let status = ["starting", "ringing", "ongoing", "completed"][sequence % 4];
-            let body = json!({
-                "service": "channels",
-                "event": "voice.outbound",
-                "payload": {"id": subject, "status": status, "direction": "outgoing",
-                            "createdAt": iso(0), "updatedAt": iso(offset)},
-            });
-            (Kind::Call, json_request(&url, &body))
-        }
-        ProviderId::MessageBird => {
-            let status = ["sent", "buffered", "delivered"][sequence % 3];
-            let datetime = iso(offset)
-                .replace(".000Z", "+00:00")
-                .replace('Z', "+00:00");
-            let query = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs([
-                    ("id", subject),
-                    ("reference", "switchboard-soak"),
-                    ("recipient", "31612345678"),
-                    ("status", status),
-                    ("statusDatetime", &datetime),
-                    ("statusErrorCode", "0"),
-                ])
-                .finish();
-            (
-                Kind::Message,
-                CapturedRequest::new("GET", &format!("{url}?{query}")),
-            )
-        }
-        other => unreachable!("{other} is not in the mix"),
-    }
-}
-
-fn json_request(url: &str, body: &Value) -> CapturedRequest {
-    CapturedRequest::new("POST", url)
-        .with_header("content-type", "application/json")
-        .with_body(body.to_string())
+    let built = scenario::build_ending_at(provider, name, &url, &fresh, clock::now())
+        .expect("every available scenario builds");
+    let webhooks = built
+        .deliveries
+        .iter()
+        .map(|&event| built.events[event].request.clone())
+        .collect();
+    (built.subject_id.clone(), built.kind(), webhooks)
 }
 
 /// One connection: webhooks about its own subjects until told to stop.
-fn connection(index: usize, run: &str, shared: &Shared) -> Tally {
+fn connection(seed: u64, shared: &Shared) -> Tally {
     let mut tally = Tally::default();
     let others: BTreeMap<ProviderId, Box<dyn Signer>> = MIX
         .iter()
@@ -328,13 +244,26 @@ fn connection(index: usize, run: &str, shared: &Shared) -> Tally {
     let vonage_b = vonage_provider(SECRET_B);
     let mut base_url = String::new();
     let mut client = Client::new("http://127.0.0.1:1");
+    let mut ids = IdSource::from_seed(seed);
+    // Each provider's current lifecycle: its subject, kind and the webhooks still to send.
+    let mut current: BTreeMap<ProviderId, (String, Kind, VecDeque<CapturedRequest>)> =
+        BTreeMap::new();
     let mut number = 0usize;
     while !shared.stop.load(Ordering::SeqCst) {
         let provider = MIX[number % MIX.len()];
-        let round = number / MIX.len();
-        let subject = format!("{run}-c{index}-{provider}-{}", round / EVENTS_PER_SUBJECT);
-        let (kind, unsigned) = webhook(provider, &subject, round % EVENTS_PER_SUBJECT);
         number += 1;
+        if current
+            .get(&provider)
+            .is_none_or(|(_, _, webhooks)| webhooks.is_empty())
+        {
+            let (subject, kind, webhooks) = lifecycle(provider, &mut ids);
+            current.insert(provider, (subject, kind, webhooks.into()));
+        }
+        let (subject, kind, webhooks) = current.get_mut(&provider).expect("filled above");
+        let (subject, kind) = (subject.clone(), *kind);
+        let unsigned = webhooks
+            .pop_front()
+            .expect("a fresh lifecycle has webhooks");
         // The secret is read and the request counted as outstanding together, so the conductor
         // never removes `A` between the two.
         let secret = if provider == ProviderId::Vonage {
@@ -753,13 +682,14 @@ fn run(mode: &Mode) -> Result<Report, String> {
         stop: AtomicBool::new(false),
         abort: AtomicBool::new(false),
     });
-    let run_tag = unique_id("soak");
+    // Each connection its own ids, different in every run.
+    let mut seeds = IdSource::from_clock_and_pid();
     let load = Instant::now();
     let handles: Vec<_> = (0..mode.connections)
-        .map(|index| {
+        .map(|_| {
             let shared = Arc::clone(&shared);
-            let run_tag = run_tag.clone();
-            thread::spawn(move || connection(index, &run_tag, &shared))
+            let seed = seeds.next_u64();
+            thread::spawn(move || connection(seed, &shared))
         })
         .collect();
     let faults = conduct(&mut worker, &shared, mode.phase);

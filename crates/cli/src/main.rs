@@ -4,10 +4,8 @@
 //! Exit codes: 0 success; 1 refused (the request does not verify, or the simulation did not end
 //! in the expected state); 2 usage error or unreadable input.
 
-mod clock;
 mod failure;
 mod load;
-mod scenario;
 mod settings;
 mod simulate;
 
@@ -18,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
+use switchboard_cli::{clock, scenario};
 use switchboard_core::request::rebase_url;
 use switchboard_core::secret::Secret;
 use switchboard_core::{registry, CapturedRequest, ProviderId, Timestamp, WebhookError};
