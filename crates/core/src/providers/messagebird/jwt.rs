@@ -19,15 +19,13 @@
 //! The HTTP method is not signed: the reference signs one token that is valid for `DELETE`,
 //! `GET`, `PATCH`, `POST` and `PUT` alike.
 
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine as _;
-use hmac::Hmac;
 use serde_json::{json, Map, Value as Json};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256};
 
-use crate::crypto::{hmac, matches_any_tag, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::error::WebhookError;
+pub use crate::providers::hmac_jwt::Algorithm;
+use crate::providers::hmac_jwt::{self, NonStringAlg, Profile};
 use crate::secret::{constant_time_eq, Secret};
 use crate::time::Timestamp;
 
@@ -43,46 +41,13 @@ pub const MAX_SKEW_SECONDS: i64 = 1;
 /// How long a token made by [`sign_jwt`] is valid: `exp - nbf` in every reference token.
 pub const VALIDITY_SECONDS: i64 = 60;
 
-/// Base64url, padding optional on input (golang-jwt's `DecodeSegment` pads before decoding),
-/// none on output (RFC 7515 §2).
-const BASE64URL: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// The accepted signing algorithms (`allowedMethods` of `signature.go`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Hs256,
-    Hs384,
-    Hs512,
-}
-
-impl Algorithm {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Hs256 => "HS256",
-            Self::Hs384 => "HS384",
-            Self::Hs512 => "HS512",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        [Self::Hs256, Self::Hs384, Self::Hs512]
-            .into_iter()
-            .find(|algorithm| algorithm.name() == name)
-    }
-
-    fn tag(self, key: &[u8], message: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Hs256 => hmac::<Hmac<Sha256>>(key, message),
-            Self::Hs384 => hmac::<Hmac<Sha384>>(key, message),
-            Self::Hs512 => hmac::<Hmac<Sha512>>(key, message),
-        }
-    }
-}
+/// The accepted signing algorithms (`allowedMethods` of `signature.go`). golang-jwt reads an
+/// `alg` that is not a string as no method at all.
+const PROFILE: Profile = Profile {
+    algorithms: &[Algorithm::Hs256, Algorithm::Hs384, Algorithm::Hs512],
+    secret_name: "signing key",
+    non_string_alg: NonStringAlg::NoneGiven,
+};
 
 /// The claims of a MessageBird token, as the reference implementation reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,16 +66,6 @@ pub struct Claims {
 
 fn invalid(reason: &str) -> WebhookError {
     WebhookError::InvalidSignature(reason.to_owned())
-}
-
-fn decode_object(part: &str, what: &str) -> Result<Map<String, Json>, WebhookError> {
-    let bytes = BASE64URL
-        .decode(part)
-        .map_err(|_| invalid(&format!("JWT {what} is not base64url")))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Json::Object(object)) => Ok(object),
-        _ => Err(invalid(&format!("JWT {what} is not a JSON object"))),
-    }
 }
 
 fn text_claim(object: &Map<String, Json>, name: &str) -> Result<Option<String>, WebhookError> {
@@ -137,69 +92,17 @@ fn seconds_claim(object: &Map<String, Json>, name: &str) -> Result<Option<i64>, 
 /// Checks a token's form, algorithm and HMAC against every secret (rotation; each compared in
 /// constant time, no early exit) and returns its claims. Claims are not judged here.
 pub fn verify_token_signature(token: &str, secrets: &[Secret]) -> Result<Claims, WebhookError> {
-    let parts = Parts::split(token)?;
-    let algorithm = parts.algorithm()?;
-    let signature = BASE64URL
-        .decode(parts.signature)
-        .map_err(|_| invalid("JWT signature is not base64url"))?;
-    let expected = secrets
-        .iter()
-        .map(|secret| algorithm.tag(secret.expose().as_bytes(), parts.signing_input.as_bytes()));
-    if !matches_any_tag(&signature, expected) {
-        return Err(invalid("JWT signature matches no configured signing key"));
-    }
-    parts.claims(algorithm)
-}
-
-/// A token's three parts, as received.
-struct Parts<'a> {
-    /// `header.payload`, what the HMAC covers.
-    signing_input: &'a str,
-    header: &'a str,
-    payload: &'a str,
-    signature: &'a str,
-}
-
-impl<'a> Parts<'a> {
-    fn split(token: &'a str) -> Result<Self, WebhookError> {
-        let three_parts = || invalid("a JWT has three parts");
-        let (signing_input, signature) = token.trim().rsplit_once('.').ok_or_else(three_parts)?;
-        let (header, payload) = signing_input.split_once('.').ok_or_else(three_parts)?;
-        if payload.contains('.') {
-            return Err(three_parts());
-        }
-        Ok(Self {
-            signing_input,
-            header,
-            payload,
-            signature,
-        })
-    }
-
-    /// The header's `alg`, which must be one of [`Algorithm`].
-    fn algorithm(&self) -> Result<Algorithm, WebhookError> {
-        let header = decode_object(self.header, "header")?;
-        match header.get("alg") {
-            Some(Json::String(name)) => Algorithm::from_name(name).ok_or_else(|| {
-                // Attacker-chosen text that ends up in logs: cut short.
-                WebhookError::UnsupportedAlgorithm(name.chars().take(16).collect())
-            }),
-            Some(_) | None => Err(WebhookError::UnsupportedAlgorithm("(none given)".into())),
-        }
-    }
-
-    fn claims(&self, algorithm: Algorithm) -> Result<Claims, WebhookError> {
-        let claims = decode_object(self.payload, "claims")?;
-        Ok(Claims {
-            algorithm,
-            issuer: text_claim(&claims, "iss")?,
-            not_before: seconds_claim(&claims, "nbf")?,
-            expires: seconds_claim(&claims, "exp")?,
-            jti: text_claim(&claims, "jti")?,
-            url_hash: text_claim(&claims, "url_hash")?,
-            payload_hash: text_claim(&claims, "payload_hash")?,
-        })
-    }
+    let verified = hmac_jwt::verify(token, secrets, &PROFILE)?;
+    let claims = &verified.claims;
+    Ok(Claims {
+        algorithm: verified.algorithm,
+        issuer: text_claim(claims, "iss")?,
+        not_before: seconds_claim(claims, "nbf")?,
+        expires: seconds_claim(claims, "exp")?,
+        jti: text_claim(claims, "jti")?,
+        url_hash: text_claim(claims, "url_hash")?,
+        payload_hash: text_claim(claims, "payload_hash")?,
+    })
 }
 
 /// The full check of a `MessageBird-Signature-JWT` token for a request to `url` with `body`,
@@ -283,14 +186,7 @@ pub fn sign_jwt(url: &str, body: &[u8], secret: &Secret, now: Timestamp) -> Stri
     if !body.is_empty() {
         claims["payload_hash"] = Json::String(sha256_hex(body));
     }
-    let header = json!({"alg": Algorithm::Hs256.name(), "typ": "JWT"});
-    let signing_input = format!(
-        "{}.{}",
-        BASE64URL.encode(header.to_string()),
-        BASE64URL.encode(claims.to_string())
-    );
-    let signature = Algorithm::Hs256.tag(secret.expose().as_bytes(), signing_input.as_bytes());
-    format!("{signing_input}.{}", BASE64URL.encode(signature))
+    hmac_jwt::sign(Algorithm::Hs256, &claims, secret)
 }
 
 #[cfg(test)]
@@ -363,14 +259,5 @@ mod tests {
                 "{token}"
             );
         }
-    }
-
-    #[test]
-    fn algorithm_names_round_trip() {
-        for algorithm in [Algorithm::Hs256, Algorithm::Hs384, Algorithm::Hs512] {
-            assert_eq!(Algorithm::from_name(algorithm.name()), Some(algorithm));
-        }
-        assert_eq!(Algorithm::from_name("none"), None);
-        assert_eq!(Algorithm::from_name("hs256"), None);
     }
 }
