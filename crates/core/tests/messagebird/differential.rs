@@ -10,7 +10,7 @@ use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer, WebhookError};
 
 use crate::mutations::{self, check, Mutation};
-use crate::support::{messagebird, now, NOW, SECRET, URL};
+use crate::support::{messagebird, now, proptest_config, NOW, SECRET, URL};
 
 /// The names the status report mapping reads, and one it does not.
 const NAMES: &[&str] = &[
@@ -140,7 +140,7 @@ fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = V
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn unsigned_method_and_headers_change_nothing(

@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard_core::{CapturedRequest, Provider, Signer, WebhookError};
 
 use crate::mutations::{self, check, Mutation};
-use crate::support::{form_post, json_post, now, telnyx};
+use crate::support::{form_post, json_post, now, proptest_config, telnyx};
 
 /// TeXML parameters the mapping reads, and one it does not.
 const NAMES: &[&str] = &[
@@ -88,7 +88,7 @@ fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = V
 proptest! {
     // Fewer cases than elsewhere: each signs once and verifies twice, and Ed25519 takes
     // milliseconds in a debug build. The content-type case has its own test below.
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(proptest_config(64))]
 
     #[test]
     fn unsigned_method_and_headers_change_nothing(

@@ -7,7 +7,9 @@
 use proptest::prelude::*;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, WebhookError};
 
-use crate::support::{now, pairs, request, voice_post, vonage, Transport, TRANSPORTS, URL};
+use crate::support::{
+    now, pairs, proptest_config, request, voice_post, vonage, Transport, TRANSPORTS, URL,
+};
 
 /// What an attacker can change in a captured request without the secret.
 #[derive(Debug, Clone)]
@@ -232,7 +234,7 @@ fn receipt() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn a_mutated_voice_post_is_refused_or_the_same_event(

@@ -11,7 +11,7 @@ use switchboard_core::providers::vonage_business::{compute, SIGNATURE_HEADER};
 use switchboard_core::{CapturedRequest, Provider, Signer};
 
 use crate::mutations::{self, check, Mutation};
-use crate::support::{now, post, provider, KEY};
+use crate::support::{now, post, proptest_config, provider, KEY};
 
 /// Event fields the mapping reads, and one it does not.
 const NAMES: &[&str] = &["id", "state", "direction", "phoneNumber", "duration", "x"];
@@ -100,7 +100,7 @@ fn edited(original: &CapturedRequest, edit: impl FnOnce(&mut Value)) -> Captured
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn unsigned_method_headers_and_metadata_change_nothing(
