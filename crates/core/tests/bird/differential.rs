@@ -7,7 +7,7 @@ use proptest::sample::select;
 use serde_json::json;
 use switchboard_core::{CapturedRequest, Signer};
 
-use crate::mutations::{self, check, Mutation};
+use crate::mutations::{self, check, mutated};
 use crate::support::{now, proptest_config, provider, KEY, URL};
 
 /// Call fields the mapping reads, and one it does not.
@@ -43,10 +43,6 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
                 .with_body(body.to_string());
             provider(&[KEY]).sign(&request, now()).expect("signed")
         })
-}
-
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
 }
 
 proptest! {

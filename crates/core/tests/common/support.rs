@@ -1,13 +1,15 @@
 //! Helpers shared by the provider test crates, each of which includes this file by `#[path]` as
 //! `mod common` and re-exports what it uses from its own `support` module: times, unsigned
-//! requests, folding events in every order, and the one configuration of the property tests.
+//! requests, signing then receiving, folding events in every order, and the one configuration
+//! of the property tests.
 //! What a provider alone has (its secret, URL, provider constructor, payloads) stays in its own
 //! `support.rs`.
 
 // Each crate includes the whole file and uses only the helpers its provider needs.
 #![allow(dead_code)]
 
-use proptest::test_runner::{Config as ProptestConfig, RngSeed};
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use switchboard_core::{
     CapturedRequest, Event, Kind, ProviderId, Signer, Status, SubjectState, Timestamp, WebhookError,
 };
@@ -31,6 +33,16 @@ pub fn proptest_config(cases: u32) -> ProptestConfig {
         config.rng_seed = RngSeed::Fixed(PROPTEST_SEED);
     }
     config
+}
+
+/// No `Content-Type`, JSON, a form, or `text/plain`.
+pub fn any_content_type() -> impl Strategy<Value = Option<&'static str>> {
+    prop::sample::select(vec![
+        None,
+        Some("application/json"),
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+    ])
 }
 
 pub fn at(unix_seconds: i64) -> Timestamp {

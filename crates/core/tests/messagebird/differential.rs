@@ -9,7 +9,7 @@ use switchboard_core::providers::messagebird::legacy_hmac;
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer, WebhookError};
 
-use crate::mutations::{self, check, Mutation};
+use crate::mutations::{self, check, mutated};
 use crate::support::{messagebird, now, proptest_config, NOW, SECRET, URL};
 
 /// The names the status report mapping reads, and one it does not.
@@ -133,10 +133,6 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
         .prop_map(|(scheme, transport, fields, url_query)| {
             signed(scheme, transport, &fields, url_query)
         })
-}
-
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
 }
 
 proptest! {

@@ -7,7 +7,7 @@ use proptest::sample::select;
 use serde_json::json;
 use switchboard_core::{CapturedRequest, Provider, Signer, WebhookError};
 
-use crate::mutations::{self, check, Mutation};
+use crate::mutations::{self, check, mutated};
 use crate::support::{form_post, json_post, now, proptest_config, telnyx};
 
 /// TeXML parameters the mapping reads, and one it does not.
@@ -79,10 +79,6 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
             .prop_map(|(leg, status, sequence)| form_post(&texml(&leg, status, sequence))),
     ];
     unsigned.prop_map(|request| telnyx().sign(&request, now()).expect("signed"))
-}
-
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
 }
 
 proptest! {

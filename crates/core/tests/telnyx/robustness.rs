@@ -5,16 +5,7 @@ use proptest::prelude::*;
 use switchboard_core::providers::telnyx::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer};
 
-use crate::support::{now, proptest_config, telnyx, URL};
-
-fn any_content_type() -> impl Strategy<Value = Option<&'static str>> {
-    prop::sample::select(vec![
-        None,
-        Some("application/json"),
-        Some("application/x-www-form-urlencoded"),
-        Some("text/plain"),
-    ])
-}
+use crate::support::{any_content_type, now, proptest_config, telnyx, URL};
 
 /// A body: a plausible Telnyx JSON event with random words, a form, or any bytes.
 fn any_body() -> impl Strategy<Value = Vec<u8>> {

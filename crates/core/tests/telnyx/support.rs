@@ -4,7 +4,7 @@ use switchboard_core::providers::telnyx::{Telnyx, TelnyxConfig};
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, SubjectState, Timestamp};
 
 use crate::common;
-pub use crate::common::{at, proptest_config, time};
+pub use crate::common::{any_content_type, at, proptest_config, time};
 
 /// The development key pair of `.dev.vars.example`: the seed is SHA-256 of
 /// `switchboard development Telnyx key - not for production`.

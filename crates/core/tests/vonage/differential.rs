@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, WebhookError};
 
 use crate::support::{
-    now, pairs, proptest_config, request, voice_post, vonage, Transport, TRANSPORTS, URL,
+    any_content_type, now, pairs, proptest_config, request, voice_post, vonage, Transport,
+    TRANSPORTS, URL,
 };
 
 /// What an attacker can change in a captured request without the secret.
@@ -51,13 +52,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(name, value)| Mutation::AddQuery(name, value)),
         Just(Mutation::BodyToQuery),
         prop::sample::select(TRANSPORTS.to_vec()).prop_map(Mutation::Transport),
-        prop::sample::select(vec![
-            None,
-            Some("application/json"),
-            Some("application/x-www-form-urlencoded"),
-            Some("text/plain"),
-        ])
-        .prop_map(Mutation::ContentType),
+        any_content_type().prop_map(Mutation::ContentType),
         (0..4_usize, prop::sample::select(vec!['&', '=']))
             .prop_map(|(index, to)| Mutation::UnderscoreTo(index, to)),
         prop::sample::select(HEADERS.to_vec())

@@ -9,18 +9,9 @@ use switchboard_core::providers::vonage::{sms, SmsMethod, Vonage};
 use switchboard_core::{CapturedRequest, ErrorClass, Kind, Provider, Signer};
 
 use crate::support::{
-    form_encode, now, pairs, proptest_config, request, voice_post, vonage, vonage_with, Transport,
-    URL,
+    any_content_type, form_encode, now, pairs, proptest_config, request, voice_post, vonage,
+    vonage_with, Transport, URL,
 };
-
-fn any_content_type() -> impl Strategy<Value = Option<&'static str>> {
-    prop::sample::select(vec![
-        None,
-        Some("application/json"),
-        Some("application/x-www-form-urlencoded"),
-        Some("text/plain"),
-    ])
-}
 
 fn any_authorization() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![

@@ -4,7 +4,9 @@ use switchboard_core::providers::vonage::{SmsMethod, Vonage, VonageConfig};
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Timestamp};
 
-pub use crate::common::{at, form_encode, pairs, proptest_config, receive_signed, time};
+pub use crate::common::{
+    any_content_type, at, form_encode, pairs, proptest_config, receive_signed, time,
+};
 use crate::common::{form_post, get, json_fields_post, json_post};
 
 pub const SECRET: &str = "ZYtdTtGV3BCFN7tWmOWr1md66XsquMggr4W2cTtXtcPgfnI0Xw";

@@ -10,7 +10,7 @@ use switchboard_core::providers::vonage_business::canonical::{canonical_json, He
 use switchboard_core::providers::vonage_business::{compute, SIGNATURE_HEADER};
 use switchboard_core::{CapturedRequest, Provider, Signer};
 
-use crate::mutations::{self, check, Mutation};
+use crate::mutations::{self, check, mutated, Mutation};
 use crate::support::{now, post, proptest_config, provider, KEY};
 
 /// Event fields the mapping reads, and one it does not.
@@ -86,10 +86,6 @@ fn unsigned_parts() -> impl Strategy<Value = Mutation> {
         Just(Mutation::Json(mutations::JsonChange::Reversed)),
         mutations::metadata(),
     ]
-}
-
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
 }
 
 /// The original with `edit` applied to its body's JSON (a rewrite an attacker can make).

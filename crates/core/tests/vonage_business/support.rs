@@ -4,8 +4,8 @@ use switchboard_core::providers::vonage_business::{VonageBusiness, VonageBusines
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, SubjectState, Timestamp};
 
-pub use crate::common::proptest_config;
 use crate::common::{self, at};
+pub use crate::common::{proptest_config, time};
 
 pub const KEY: &str = "mysecretkey";
 pub const URL: &str = "https://hooks.example.com/webhooks/vonage-business";
