@@ -100,6 +100,30 @@ pub fn json_fields_post(url: &str, params: &[(String, String)]) -> CapturedReque
     json_post(url, &serde_json::Value::Object(object).to_string())
 }
 
+/// `value` with its first character replaced by `X` (or `Y` where it already is `X`): one
+/// changed byte, for tampering with a signature or parameter.
+pub fn change_one_byte(value: &str) -> String {
+    let replacement = if value.starts_with('X') { "Y" } else { "X" };
+    match value.char_indices().nth(1) {
+        Some((second, _)) => format!("{replacement}{}", &value[second..]),
+        None => replacement.to_owned(),
+    }
+}
+
+pub fn assert_invalid_signature(result: Result<(), WebhookError>, context: &str) {
+    assert!(
+        matches!(result, Err(WebhookError::InvalidSignature(_))),
+        "{context}: {result:?}"
+    );
+}
+
+pub fn assert_malformed(result: Result<(), WebhookError>, context: &str) {
+    assert!(
+        matches!(result, Err(WebhookError::Malformed(_))),
+        "{context}: {result:?}"
+    );
+}
+
 /// Signs `unsigned` with `provider` at `at_time`, then receives it there, expecting one event.
 pub fn receive_signed(
     provider: &impl Signer,

@@ -5,7 +5,8 @@ use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, Timestamp};
 
 pub use crate::common::{
-    assert_every_order_reaches, at, fold, form_encode, form_post, get, pairs, proptest_config,
+    assert_every_order_reaches, assert_invalid_signature, at, change_one_byte, fold, form_encode,
+    form_post, get, pairs, proptest_config,
 };
 
 pub const TOKEN: &str = "12345";

@@ -5,7 +5,8 @@ use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Timestamp};
 
 pub use crate::common::{
-    any_content_type, at, form_encode, pairs, proptest_config, receive_signed, time,
+    any_content_type, assert_invalid_signature, assert_malformed, at, change_one_byte, form_encode,
+    pairs, proptest_config, receive_signed, time,
 };
 use crate::common::{form_post, get, json_fields_post, json_post};
 
