@@ -4,20 +4,12 @@ use proptest::prelude::*;
 use switchboard_core::model::Direction;
 use switchboard_core::providers::bird;
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, Status, SubjectState, Timestamp,
-    WebhookError,
+    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, Status, SubjectState, WebhookError,
 };
 
-use crate::vectors::provider;
+use crate::support::{now, post, proptest_config, provider, receive_signed, time, KEY, NOW, URL};
 
-const KEY: &str = "secureSigningKey";
-const URL: &str = "https://hooks.example.com/webhooks/bird";
 const CALL: &str = "0b5b6a3e-2c39-4d0f-9a53-6f3f2f6a1a11";
-const NOW: i64 = 1_719_823_259;
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_seconds(NOW)
-}
 
 /// A call object shaped like get-a-call, for `status`, with the times that status has reached.
 fn call(status: &str) -> String {
@@ -53,22 +45,8 @@ fn wrapped(status: &str) -> String {
     )
 }
 
-fn post(body: &str) -> CapturedRequest {
-    CapturedRequest::new("POST", URL)
-        .with_header("content-type", "application/json")
-        .with_body(body)
-}
-
 fn receive(request: &CapturedRequest) -> Result<Event, WebhookError> {
-    let bird = provider(&[KEY]);
-    let signed = bird.sign(request, now())?;
-    let mut events = bird.receive(&signed, now())?;
-    assert_eq!(events.len(), 1);
-    Ok(events.remove(0))
-}
-
-fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("RFC 3339")
+    receive_signed(&provider(&[KEY]), request, now())
 }
 
 #[test]
@@ -156,6 +134,8 @@ fn lifecycle(final_status: &str) -> Vec<Event> {
 }
 
 proptest! {
+    #![proptest_config(proptest_config(256))]
+
     #[test]
     fn lifecycles_fold_to_their_final_state_in_any_order_with_duplicates(
         which in 0usize..3,

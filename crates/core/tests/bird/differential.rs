@@ -5,21 +5,13 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::json;
-use switchboard_core::{CapturedRequest, Signer, Timestamp};
+use switchboard_core::{CapturedRequest, Signer};
 
-use crate::mutations::{self, check, Mutation};
-use crate::vectors::provider;
-
-const KEY: &str = "secureSigningKey";
-const URL: &str = "https://hooks.example.com/webhooks/bird";
-const NOW: i64 = 1_719_823_259;
+use crate::mutations::{self, check, mutated};
+use crate::support::{now, proptest_config, provider, KEY, URL};
 
 /// Call fields the mapping reads, and one it does not.
 const NAMES: &[&str] = &["id", "status", "from", "to", "direction", "x"];
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_seconds(NOW)
-}
 
 /// A call event under `payload` or at the top level, to a URL with or without a query.
 fn original() -> impl Strategy<Value = CapturedRequest> {
@@ -53,12 +45,8 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
         })
 }
 
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn unsigned_method_and_headers_change_nothing(

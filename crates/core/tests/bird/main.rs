@@ -2,7 +2,10 @@
 //! events, signing, robustness.
 
 mod calls;
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 #[path = "../common/mutations.rs"]
 mod mutations;
+mod support;
 mod vectors;

@@ -2,18 +2,13 @@
 //! of body, URL, key or timestamp fails.
 
 use serde_json::Value as Json;
-use switchboard_core::providers::bird::{self, Bird, BirdConfig};
+use switchboard_core::providers::bird;
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Provider, Timestamp, WebhookError};
 
-const VECTORS: &str = include_str!("../fixtures/bird/signature-vectors.json");
+use crate::support::provider;
 
-pub fn provider(secrets: &[&str]) -> Bird {
-    Bird::new(BirdConfig {
-        secrets: secrets.iter().map(|secret| Secret::new(*secret)).collect(),
-        tolerance_seconds: 300,
-    })
-}
+const VECTORS: &str = include_str!("../fixtures/bird/signature-vectors.json");
 
 struct Vector {
     key: String,

@@ -159,6 +159,11 @@ pub fn rewrites(names: &'static [&'static str]) -> impl Strategy<Value = Mutatio
     ]
 }
 
+/// One to three mutations drawn from `strategy`, applied in turn.
+pub fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
+    prop::collection::vec(strategy, 1..4)
+}
+
 /// The property: `original` is accepted, and the request `mutations` make of it is refused or
 /// gives the same events, both received at `now`.
 pub fn check(

@@ -9,8 +9,8 @@ use switchboard_core::providers::messagebird::legacy_hmac;
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer, WebhookError};
 
-use crate::mutations::{self, check, Mutation};
-use crate::support::{messagebird, now, NOW, SECRET, URL};
+use crate::mutations::{self, check, mutated};
+use crate::support::{messagebird, now, proptest_config, NOW, SECRET, URL};
 
 /// The names the status report mapping reads, and one it does not.
 const NAMES: &[&str] = &[
@@ -135,12 +135,8 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
         })
 }
 
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn unsigned_method_and_headers_change_nothing(

@@ -1,6 +1,8 @@
 //! Legacy MessageBird provider: the 43 reference cases, the legacy HMAC vectors, normalization
 //! of SMS status reports, signing, robustness.
 
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 mod legacy_hmac;
 #[path = "../common/mutations.rs"]

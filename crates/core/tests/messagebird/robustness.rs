@@ -3,13 +3,15 @@
 use proptest::prelude::*;
 use switchboard_core::{CapturedRequest, Provider, Signer};
 
-use crate::support::{messagebird, now};
+use crate::support::{messagebird, now, proptest_config};
 
 fn any_header() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof!["[A-Za-z0-9_=.+/-]{0,120}", any::<String>(),])
 }
 
 proptest! {
+    #![proptest_config(proptest_config(256))]
+
     #[test]
     fn arbitrary_requests_never_panic(
         method in prop::sample::select(vec!["GET", "POST", "PUT"]),

@@ -4,10 +4,12 @@ use switchboard_core::providers::messagebird::{is_known_word, jwt};
 use switchboard_core::secret::Secret;
 use switchboard_core::{
     CapturedRequest, ErrorClass, Event, Kind, Provider, ProviderId, Signer, Status, SubjectState,
-    Timestamp, WebhookError,
+    WebhookError,
 };
 
-use crate::support::{at, messagebird, now, report_get, report_json, NOW, SECRET, URL};
+use crate::support::{
+    at, messagebird, now, receive_signed, report_get, report_json, time, NOW, SECRET, URL,
+};
 
 const MESSAGE: &str = "efa6405d518d4c0c88cce11f7db775fb";
 
@@ -37,15 +39,7 @@ fn borrowed<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)>
 }
 
 fn receive(request: &CapturedRequest) -> Result<Event, WebhookError> {
-    let provider = messagebird();
-    let signed = provider.sign(request, now())?;
-    let mut events = provider.receive(&signed, now())?;
-    assert_eq!(events.len(), 1);
-    Ok(events.remove(0))
-}
-
-fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("RFC 3339")
+    receive_signed(&messagebird(), request, now())
 }
 
 #[test]

@@ -11,14 +11,15 @@
 //! an accepted mutation keeps the original's event id (the nonce's).
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use switchboard_core::providers::plivo::signature;
 use switchboard_core::request::parse_form;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, WebhookError};
 
 use crate::recuts::{layout, mutation, pairs_at, with_form_body, Mutation};
 
-use crate::support::{form_encode, form_post, get, now, plivo, plivo_accepting_v2, TOKEN, URL};
+use crate::support::{
+    form_encode, form_post, get, now, plivo, plivo_accepting_v2, proptest_config, TOKEN, URL,
+};
 
 const CALL_WORDS: [(&str, &str); 5] = [
     ("ringing", "Ring"),
@@ -402,15 +403,6 @@ fn mutate(request: &CapturedRequest, mutation: &Mutation) -> Option<CapturedRequ
     Some(changed)
 }
 
-fn config() -> Config {
-    Config {
-        cases: 384,
-        rng_seed: RngSeed::Fixed(0x5eed_911f0),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
 fn describe(request: &CapturedRequest) -> String {
     format!(
         "{} {} {:?}\n{}",
@@ -422,7 +414,7 @@ fn describe(request: &CapturedRequest) -> String {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config(384))]
 
     #[test]
     fn every_v3_mutation_is_refused_or_reads_the_same(

@@ -4,7 +4,9 @@
 use switchboard_core::model::Direction;
 use switchboard_core::{Event, Kind, Provider, Signer, Status};
 
-use crate::support::{fold, get, pairs, plivo, receive_one, signed_post, URL};
+use crate::support::{
+    assert_every_order_reaches, fold, get, pairs, plivo, receive_one, signed_post, URL,
+};
 
 const CALL_UUID: &str = "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36";
 const MESSAGE_UUID: &str = "db3ce55a-7f1d-11e1-8ea7-1231380bc196";
@@ -96,33 +98,6 @@ fn failed_message() -> Vec<Event> {
         message_callback("sent", "2", &[]),
         message_callback("undelivered", "3", &[("ErrorCode", "200")]),
     ]
-}
-
-/// Every permutation of `events`, and each with every event duplicated, reaches `expected`.
-fn assert_every_order_reaches(kind: Kind, events: &[Event], expected: Status) {
-    let mut permutations = vec![Vec::new()];
-    for event in events {
-        permutations = permutations
-            .into_iter()
-            .flat_map(|done: Vec<Event>| {
-                (0..=done.len()).map(move |index| {
-                    let mut next = done.clone();
-                    next.insert(index, event.clone());
-                    next
-                })
-            })
-            .collect();
-    }
-    let reference = fold(kind, events).summary(events.len() as u64);
-    for order in permutations {
-        let mut doubled = order.clone();
-        doubled.extend(order.iter().rev().cloned());
-        for sequence in [&order, &doubled] {
-            let summary = fold(kind, sequence).summary(events.len() as u64);
-            assert_eq!(summary.status, Some(expected));
-            assert_eq!(summary, reference);
-        }
-    }
 }
 
 #[test]

@@ -4,13 +4,16 @@ use switchboard_core::providers::plivo::{Plivo, PlivoConfig};
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, Timestamp};
 
-pub use crate::common::{fold, form_encode, form_post, get, pairs};
+pub use crate::common::{
+    assert_every_order_reaches, assert_invalid_signature, at, change_one_byte, fold, form_encode,
+    form_post, get, pairs, proptest_config,
+};
 
 pub const TOKEN: &str = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4";
 pub const URL: &str = "https://hooks.example.com/webhooks/plivo";
 
 pub fn now() -> Timestamp {
-    Timestamp::from_unix_seconds(1_586_345_673)
+    at(1_586_345_673)
 }
 
 pub fn plivo_with(tokens: &[&str]) -> Plivo {

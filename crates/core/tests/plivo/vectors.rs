@@ -5,7 +5,9 @@ use serde_json::Value as Json;
 use switchboard_core::providers::plivo::signature;
 use switchboard_core::{CapturedRequest, Kind, Provider, Status, WebhookError};
 
-use crate::support::{form_post, get, now, plivo_accepting_v2, plivo_with};
+use crate::support::{
+    assert_invalid_signature, change_one_byte, form_post, get, now, plivo_accepting_v2, plivo_with,
+};
 
 const VECTORS: &str = include_str!("../fixtures/plivo/signature-vectors.json");
 
@@ -59,21 +61,6 @@ fn v3_request(entry: &Json, params: &[(String, String)], url: &str) -> CapturedR
             "X-Plivo-Signature-V3-Nonce",
             text(entry, "/inputs/header/X-Plivo-Signature-V3-Nonce"),
         )
-}
-
-fn change_one_byte(value: &str) -> String {
-    let replacement = if value.starts_with('X') { "Y" } else { "X" };
-    match value.char_indices().nth(1) {
-        Some((second, _)) => format!("{replacement}{}", &value[second..]),
-        None => replacement.to_owned(),
-    }
-}
-
-fn assert_invalid_signature(result: Result<(), WebhookError>, context: &str) {
-    assert!(
-        matches!(result, Err(WebhookError::InvalidSignature(_))),
-        "{context}: {result:?}"
-    );
 }
 
 #[test]

@@ -7,8 +7,8 @@ use proptest::sample::select;
 use serde_json::json;
 use switchboard_core::{CapturedRequest, Provider, Signer, WebhookError};
 
-use crate::mutations::{self, check, Mutation};
-use crate::support::{form_post, json_post, now, telnyx};
+use crate::mutations::{self, check, mutated};
+use crate::support::{form_post, json_post, now, proptest_config, telnyx};
 
 /// TeXML parameters the mapping reads, and one it does not.
 const NAMES: &[&str] = &[
@@ -81,14 +81,10 @@ fn original() -> impl Strategy<Value = CapturedRequest> {
     unsigned.prop_map(|request| telnyx().sign(&request, now()).expect("signed"))
 }
 
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
-}
-
 proptest! {
     // Fewer cases than elsewhere: each signs once and verifies twice, and Ed25519 takes
     // milliseconds in a debug build. The content-type case has its own test below.
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(proptest_config(64))]
 
     #[test]
     fn unsigned_method_and_headers_change_nothing(

@@ -2,6 +2,8 @@
 //! Control and Messaging lifecycles, TeXML callbacks, signing, robustness.
 
 mod calls;
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 mod messages;
 #[path = "../common/mutations.rs"]

@@ -5,16 +5,7 @@ use proptest::prelude::*;
 use switchboard_core::providers::telnyx::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer};
 
-use crate::support::{now, telnyx, URL};
-
-fn any_content_type() -> impl Strategy<Value = Option<&'static str>> {
-    prop::sample::select(vec![
-        None,
-        Some("application/json"),
-        Some("application/x-www-form-urlencoded"),
-        Some("text/plain"),
-    ])
-}
+use crate::support::{any_content_type, now, proptest_config, telnyx, URL};
 
 /// A body: a plausible Telnyx JSON event with random words, a form, or any bytes.
 fn any_body() -> impl Strategy<Value = Vec<u8>> {
@@ -49,6 +40,8 @@ fn request(content_type: Option<&str>, body: Vec<u8>) -> CapturedRequest {
 }
 
 proptest! {
+    #![proptest_config(proptest_config(256))]
+
     #[test]
     fn arbitrary_headers_and_bodies_never_panic(
         content_type in any_content_type(),

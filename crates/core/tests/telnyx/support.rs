@@ -1,9 +1,10 @@
 //! Keys, requests and providers shared by the Telnyx tests.
 
 use switchboard_core::providers::telnyx::{Telnyx, TelnyxConfig};
-use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, ProviderId, Signer, SubjectState, Timestamp,
-};
+use switchboard_core::{CapturedRequest, Event, Kind, ProviderId, SubjectState, Timestamp};
+
+use crate::common;
+pub use crate::common::{any_content_type, at, proptest_config, time};
 
 /// The development key pair of `.dev.vars.example`: the seed is SHA-256 of
 /// `switchboard development Telnyx key - not for production`.
@@ -17,10 +18,6 @@ pub const TOLERANCE_SECONDS: u32 = 300;
 /// 2020-01-01T12:00:00Z, the time of the lifecycle fixtures.
 pub const NOW: i64 = 1_577_880_000;
 pub const URL: &str = "https://hooks.example.com/webhooks/telnyx";
-
-pub fn at(unix_seconds: i64) -> Timestamp {
-    Timestamp::from_unix_seconds(unix_seconds)
-}
 
 pub fn now() -> Timestamp {
     at(NOW)
@@ -40,64 +37,20 @@ pub fn telnyx() -> Telnyx {
 }
 
 pub fn json_post(body: &str) -> CapturedRequest {
-    CapturedRequest::new("POST", URL)
-        .with_header("content-type", "application/json")
-        .with_body(body)
+    common::json_post(URL, body)
 }
 
 pub fn form_post(body: &str) -> CapturedRequest {
-    CapturedRequest::new("POST", URL)
-        .with_header("content-type", "application/x-www-form-urlencoded")
-        .with_body(body)
+    common::form_body_post(URL, body)
 }
 
 /// Signs `request` at `NOW` with the development key, then receives it.
 pub fn receive(request: &CapturedRequest) -> Event {
-    let provider = telnyx();
-    let signed = provider.sign(request, now()).expect("signed");
-    let mut events = provider.receive(&signed, now()).expect("a valid event");
-    assert_eq!(events.len(), 1);
-    events.remove(0)
-}
-
-pub fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("RFC 3339")
-}
-
-pub fn fold(kind: Kind, subject_id: &str, events: &[Event]) -> SubjectState {
-    let mut state = SubjectState::new(ProviderId::Telnyx, kind, subject_id);
-    for event in events {
-        assert_eq!(event.subject_id, subject_id);
-        state.apply(event);
-    }
-    state
+    common::receive_signed(&telnyx(), request, now()).expect("a valid event")
 }
 
 /// Every order of `events` (up to 6 events: all permutations), each with the first event
 /// delivered twice, folds to the same state as the given order.
 pub fn assert_order_independent(kind: Kind, subject_id: &str, events: &[Event]) -> SubjectState {
-    let expected = fold(kind, subject_id, events);
-    let mut indices: Vec<usize> = (0..events.len()).collect();
-    permute(&mut indices, 0, &mut |order| {
-        let mut arrival: Vec<Event> = order.iter().map(|&index| events[index].clone()).collect();
-        arrival.push(events[order[0]].clone());
-        assert_eq!(
-            fold(kind, subject_id, &arrival),
-            expected,
-            "order {order:?}"
-        );
-    });
-    expected
-}
-
-fn permute(items: &mut Vec<usize>, start: usize, visit: &mut impl FnMut(&[usize])) {
-    if start == items.len() {
-        visit(items);
-        return;
-    }
-    for index in start..items.len() {
-        items.swap(start, index);
-        permute(items, start + 1, visit);
-        items.swap(start, index);
-    }
+    common::assert_order_independent(ProviderId::Telnyx, kind, subject_id, events)
 }

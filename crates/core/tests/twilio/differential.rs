@@ -11,12 +11,11 @@
 //! values holding read parameter names, which the free text here does not.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use switchboard_core::{CapturedRequest, Event, Provider, Signer};
 
 use crate::recuts::{layout, mutation, pairs_at, with_form_body, Mutation};
 
-use crate::support::{form_post, get, now, twilio, URL};
+use crate::support::{form_post, get, now, proptest_config, twilio, URL};
 
 const CALL_WORDS: [&str; 9] = [
     "queued",
@@ -358,17 +357,8 @@ fn receive(request: &CapturedRequest) -> Result<Vec<Event>, switchboard_core::We
     twilio().receive(request, now())
 }
 
-fn config() -> Config {
-    Config {
-        cases: 512,
-        rng_seed: RngSeed::Fixed(0x5eed_7111),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config(512))]
 
     #[test]
     fn every_mutation_is_refused_or_reads_the_same(

@@ -4,7 +4,7 @@
 use switchboard_core::model::{AnsweredBy, Direction};
 use switchboard_core::{Event, Kind, Provider, Status};
 
-use crate::support::{fold, receive_one, signed_post, twilio};
+use crate::support::{assert_every_order_reaches, fold, receive_one, signed_post, twilio};
 
 const CALL_SID: &str = "CAe1644a7eed5088b159577c5802d8be38";
 const MESSAGE_SID: &str = "SM1f0e8ae6ade43cb3c0ce4525424e404f";
@@ -106,33 +106,6 @@ fn failed_message() -> Vec<Event> {
             &[("ErrorCode", "30003"), ("RawDlrDoneDate", "2301101624")],
         ),
     ]
-}
-
-/// Every permutation of `events`, and each with every event duplicated, reaches `expected`.
-fn assert_every_order_reaches(kind: Kind, events: &[Event], expected: Status) {
-    let mut permutations = vec![Vec::new()];
-    for event in events {
-        permutations = permutations
-            .into_iter()
-            .flat_map(|done: Vec<Event>| {
-                (0..=done.len()).map(move |index| {
-                    let mut next = done.clone();
-                    next.insert(index, event.clone());
-                    next
-                })
-            })
-            .collect();
-    }
-    let reference = fold(kind, events).summary(events.len() as u64);
-    for order in permutations {
-        let mut doubled = order.clone();
-        doubled.extend(order.iter().rev().cloned());
-        for sequence in [&order, &doubled] {
-            let summary = fold(kind, sequence).summary(events.len() as u64);
-            assert_eq!(summary.status, Some(expected));
-            assert_eq!(summary, reference);
-        }
-    }
 }
 
 #[test]

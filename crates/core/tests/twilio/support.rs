@@ -4,14 +4,13 @@ use switchboard_core::providers::twilio::{Twilio, TwilioConfig};
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, Timestamp};
 
-pub use crate::common::{fold, form_encode, form_post, get, pairs};
+pub use crate::common::{
+    assert_every_order_reaches, assert_invalid_signature, at, change_one_byte, fold, form_encode,
+    form_post, get, pairs, proptest_config,
+};
 
 pub const TOKEN: &str = "12345";
 pub const URL: &str = "https://hooks.example.com/webhooks/twilio";
-
-pub fn at(unix_seconds: i64) -> Timestamp {
-    Timestamp::from_unix_seconds(unix_seconds)
-}
 
 pub fn now() -> Timestamp {
     at(1_673_367_845)

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 use switchboard_core::providers::twilio::signature;
 use switchboard_core::{CapturedRequest, Provider, WebhookError};
 
-use crate::support::{form_post, now, twilio_with};
+use crate::support::{assert_invalid_signature, change_one_byte, form_post, now, twilio_with};
 
 const VECTORS: &str = include_str!("../fixtures/twilio/signature-vectors.json");
 
@@ -88,21 +88,6 @@ impl Vector {
 }
 
 /// One changed byte: the first character replaced by another.
-fn change_one_byte(value: &str) -> String {
-    let replacement = if value.starts_with('X') { "Y" } else { "X" };
-    match value.char_indices().nth(1) {
-        Some((second, _)) => format!("{replacement}{}", &value[second..]),
-        None => replacement.to_owned(),
-    }
-}
-
-fn assert_invalid_signature(result: Result<(), WebhookError>, context: &str) {
-    assert!(
-        matches!(result, Err(WebhookError::InvalidSignature(_))),
-        "{context}: {result:?}"
-    );
-}
-
 #[test]
 fn the_fixture_holds_every_twilio_vector() {
     let ids: Vec<String> = vectors()

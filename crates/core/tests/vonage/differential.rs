@@ -7,7 +7,10 @@
 use proptest::prelude::*;
 use switchboard_core::{CapturedRequest, Event, Provider, Signer, WebhookError};
 
-use crate::support::{now, pairs, request, voice_post, vonage, Transport, TRANSPORTS, URL};
+use crate::support::{
+    any_content_type, now, pairs, proptest_config, request, voice_post, vonage, Transport,
+    TRANSPORTS, URL,
+};
 
 /// What an attacker can change in a captured request without the secret.
 #[derive(Debug, Clone)]
@@ -49,13 +52,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(name, value)| Mutation::AddQuery(name, value)),
         Just(Mutation::BodyToQuery),
         prop::sample::select(TRANSPORTS.to_vec()).prop_map(Mutation::Transport),
-        prop::sample::select(vec![
-            None,
-            Some("application/json"),
-            Some("application/x-www-form-urlencoded"),
-            Some("text/plain"),
-        ])
-        .prop_map(Mutation::ContentType),
+        any_content_type().prop_map(Mutation::ContentType),
         (0..4_usize, prop::sample::select(vec!['&', '=']))
             .prop_map(|(index, to)| Mutation::UnderscoreTo(index, to)),
         prop::sample::select(HEADERS.to_vec())
@@ -232,7 +229,7 @@ fn receipt() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn a_mutated_voice_post_is_refused_or_the_same_event(

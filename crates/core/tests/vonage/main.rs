@@ -1,5 +1,7 @@
 //! Vonage provider: official and derived vectors, normalization, signing, robustness.
 
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 mod messages;
 mod robustness;

@@ -3,10 +3,10 @@
 use switchboard_core::model::Direction;
 use switchboard_core::providers::vonage::is_known_word;
 use switchboard_core::{
-    Event, Kind, Provider, ProviderId, Signer, Status, SubjectState, Timestamp, WebhookError,
+    Event, Kind, Provider, ProviderId, Signer, Status, SubjectState, WebhookError,
 };
 
-use crate::support::{now, voice_post, vonage};
+use crate::support::{now, time, voice_post, vonage};
 
 const MESSAGE: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 
@@ -21,10 +21,6 @@ fn receive(body: &str) -> Result<Vec<Event>, WebhookError> {
     let provider = vonage();
     let signed = provider.sign(&voice_post(body), now())?;
     provider.receive(&signed, now())
-}
-
-fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("RFC 3339")
 }
 
 #[test]

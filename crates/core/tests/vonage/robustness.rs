@@ -8,16 +8,10 @@ use proptest::test_runner::TestCaseError;
 use switchboard_core::providers::vonage::{sms, SmsMethod, Vonage};
 use switchboard_core::{CapturedRequest, ErrorClass, Kind, Provider, Signer};
 
-use crate::support::{now, pairs, request, voice_post, vonage, vonage_with, Transport, URL};
-
-fn any_content_type() -> impl Strategy<Value = Option<&'static str>> {
-    prop::sample::select(vec![
-        None,
-        Some("application/json"),
-        Some("application/x-www-form-urlencoded"),
-        Some("text/plain"),
-    ])
-}
+use crate::support::{
+    any_content_type, form_encode, now, pairs, proptest_config, request, voice_post, vonage,
+    vonage_with, Transport, URL,
+};
 
 fn any_authorization() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
@@ -162,12 +156,6 @@ fn json_object(members: &[(String, String)]) -> String {
     format!("{{{}}}", members.join(","))
 }
 
-fn form_encode(params: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish()
-}
-
 /// Signs `unsigned` as Vonage would, then receives it: the signature must hold, so the only
 /// refusals allowed are malformed requests (unparseable, nested or ambiguous parameters, a
 /// required field missing), from signing or from `normalize`.
@@ -208,6 +196,8 @@ fn sign_and_receive_cleanly(
 }
 
 proptest! {
+    #![proptest_config(proptest_config(256))]
+
     #[test]
     fn signed_voice_json_of_any_shape_is_normalized_or_refused(
         others in prop::collection::btree_map(any_name(&VOICE_NAMES), any_json_value(), 0..10),

@@ -8,7 +8,8 @@ use switchboard_core::{
 };
 
 use crate::support::{
-    at, now, pairs, request, vonage, vonage_with, Transport, NOW, SECRET, TRANSPORTS, URL,
+    at, now, pairs, receive_signed, request, vonage, vonage_with, Transport, NOW, SECRET,
+    TRANSPORTS, URL,
 };
 
 const METHODS: [SmsMethod; 5] = [
@@ -42,17 +43,6 @@ fn with_param(mut params: Vec<(String, String)>, key: &str, value: &str) -> Vec<
     params.retain(|(name, _)| name != key);
     params.push((key.to_owned(), value.to_owned()));
     params
-}
-
-fn receive_signed(
-    provider: &impl Signer,
-    unsigned: &CapturedRequest,
-    at_time: Timestamp,
-) -> Result<Event, WebhookError> {
-    let signed = provider.sign(unsigned, at_time)?;
-    let mut events = provider.receive(&signed, at_time)?;
-    assert_eq!(events.len(), 1);
-    Ok(events.remove(0))
 }
 
 #[test]

@@ -4,15 +4,17 @@ use switchboard_core::providers::vonage::{SmsMethod, Vonage, VonageConfig};
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Timestamp};
 
+pub use crate::common::{
+    any_content_type, assert_invalid_signature, assert_malformed, at, change_one_byte, form_encode,
+    pairs, proptest_config, receive_signed, time,
+};
+use crate::common::{form_post, get, json_fields_post, json_post};
+
 pub const SECRET: &str = "ZYtdTtGV3BCFN7tWmOWr1md66XsquMggr4W2cTtXtcPgfnI0Xw";
 pub const TOLERANCE_SECONDS: u32 = 300;
 /// 2020-01-01T12:00:00Z, the time of the voice lifecycle fixtures.
 pub const NOW: i64 = 1_577_880_000;
 pub const URL: &str = "https://hooks.example.com/webhooks/vonage";
-
-pub fn at(unix_seconds: i64) -> Timestamp {
-    Timestamp::from_unix_seconds(unix_seconds)
-}
 
 pub fn now() -> Timestamp {
     at(NOW)
@@ -30,24 +32,9 @@ pub fn vonage() -> Vonage {
     vonage_with(&[SECRET], None)
 }
 
-pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
-fn form_encode(params: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish()
-}
-
 /// A voice event as Vonage POSTs it (unsigned).
 pub fn voice_post(body: &str) -> CapturedRequest {
-    CapturedRequest::new("POST", URL)
-        .with_header("content-type", "application/json")
-        .with_body(body)
+    json_post(URL, body)
 }
 
 /// The SMS transports Vonage offers: query (GET), form body (POST), flat JSON body (POST-JSON).
@@ -62,18 +49,8 @@ pub const TRANSPORTS: [Transport; 3] = [Transport::Query, Transport::Form, Trans
 
 pub fn request(transport: Transport, params: &[(String, String)]) -> CapturedRequest {
     match transport {
-        Transport::Query => CapturedRequest::new("GET", &format!("{URL}?{}", form_encode(params))),
-        Transport::Form => CapturedRequest::new("POST", URL)
-            .with_header("content-type", "application/x-www-form-urlencoded")
-            .with_body(form_encode(params)),
-        Transport::Json => {
-            let object: serde_json::Map<String, serde_json::Value> = params
-                .iter()
-                .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
-                .collect();
-            CapturedRequest::new("POST", URL)
-                .with_header("content-type", "application/json")
-                .with_body(serde_json::Value::Object(object).to_string())
-        }
+        Transport::Query => get(URL, params),
+        Transport::Form => form_post(URL, params),
+        Transport::Json => json_fields_post(URL, params),
     }
 }

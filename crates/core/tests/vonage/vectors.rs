@@ -7,7 +7,10 @@ use switchboard_core::providers::vonage::{sms, voice, SmsMethod};
 use switchboard_core::secret::Secret;
 use switchboard_core::{CapturedRequest, Kind, Provider, Status, WebhookError};
 
-use crate::support::{at, pairs, request, vonage_with, Transport, TOLERANCE_SECONDS, TRANSPORTS};
+use crate::support::{
+    assert_invalid_signature, assert_malformed, at, change_one_byte, pairs, request, vonage_with,
+    Transport, TOLERANCE_SECONDS, TRANSPORTS,
+};
 
 const SMS_VECTORS: &str = include_str!("../fixtures/vonage/sms-signature-vectors.json");
 const JWT_VECTORS: &str = include_str!("../fixtures/vonage/jwt-vectors.json");
@@ -100,14 +103,6 @@ impl SmsVector {
 
 /// One changed byte in a value: its first character replaced by one that is neither the same
 /// nor one of the characters the scheme folds together (`&`, `=`, `_`).
-fn change_one_byte(value: &str) -> String {
-    let replacement = if value.starts_with('X') { "Y" } else { "X" };
-    match value.char_indices().nth(1) {
-        Some((second, _)) => format!("{replacement}{}", &value[second..]),
-        None => replacement.to_owned(),
-    }
-}
-
 /// What a tampering must lead to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expected {
@@ -192,20 +187,6 @@ fn two_parameters_in_one_name(params: &[(String, String)]) -> Option<Vec<(String
         .collect();
     merged.push((format!("{}={}&{}", first.0, first.1, second.0), second.1));
     Some(merged)
-}
-
-fn assert_invalid_signature(result: Result<(), WebhookError>, context: &str) {
-    assert!(
-        matches!(result, Err(WebhookError::InvalidSignature(_))),
-        "{context}: {result:?}"
-    );
-}
-
-fn assert_malformed(result: Result<(), WebhookError>, context: &str) {
-    assert!(
-        matches!(result, Err(WebhookError::Malformed(_))),
-        "{context}: {result:?}"
-    );
 }
 
 #[test]

@@ -8,10 +8,12 @@ use switchboard_core::model::{AnsweredBy, Direction};
 use switchboard_core::providers::vonage::{is_known_word, voice};
 use switchboard_core::secret::Secret;
 use switchboard_core::{
-    CapturedRequest, Event, Kind, Provider, Signer, Status, SubjectState, Timestamp, WebhookError,
+    CapturedRequest, Event, Kind, Provider, Signer, Status, SubjectState, WebhookError,
 };
 
-use crate::support::{at, now, voice_post, vonage, vonage_with, NOW, SECRET, URL};
+use crate::support::{
+    at, now, receive_signed, time, voice_post, vonage, vonage_with, NOW, SECRET, URL,
+};
 
 const LEG: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 const CONVERSATION: &str = "CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
@@ -27,17 +29,9 @@ const COMPLETED: &str = r#"{"end_time":"2020-01-01T12:00:47.000Z","uuid":"aaaaaa
 /// `COMPLETED` with its numbers as JSON numbers, as the Java SDK's tests send them.
 const COMPLETED_WITH_NUMBERS: &str = r#"{"end_time":"2020-01-01T12:00:47.000Z","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","network":"GB-FIXED","duration":42,"start_time":"2020-01-01T12:00:05.000Z","rate":0.00450000,"price":0.00315000,"from":"442079460000","to":"447700900000","conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"completed","direction":"outbound","timestamp":"2020-01-01T12:00:47.000Z"}"#;
 
-fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("RFC 3339")
-}
-
 /// Signs `request` as Vonage would at `NOW`, then receives it.
 fn sign_and_receive(request: &CapturedRequest) -> Result<Event, WebhookError> {
-    let provider = vonage();
-    let signed = provider.sign(request, now())?;
-    let mut events = provider.receive(&signed, now())?;
-    assert_eq!(events.len(), 1);
-    Ok(events.remove(0))
+    receive_signed(&vonage(), request, now())
 }
 
 fn receive_body(body: &str) -> Event {

@@ -2,9 +2,9 @@
 
 use switchboard_core::model::Direction;
 use switchboard_core::providers::vonage_business::is_known_word;
-use switchboard_core::{Event, Kind, Provider, Signer, Status, Timestamp, WebhookError};
+use switchboard_core::{Event, Kind, Provider, Signer, Status, WebhookError};
 
-use crate::support::{assert_order_independent, now, post, provider, receive};
+use crate::support::{assert_order_independent, now, post, provider, receive, time};
 
 const CALL: &str = "abc1234a806d07a6ff17ba";
 
@@ -19,10 +19,6 @@ fn event(state: &str, direction: &str, duration: u64, times: &str, delivery: &st
 const ANSWER: &str = r#","answerTime":"2020-10-01T16:10:10.000+0000""#;
 const ENDED: &str =
     r#","answerTime":"2020-10-01T16:10:10.000+0000","endTime":"2020-10-01T16:10:52.500+0000""#;
-
-fn time(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).unwrap()
-}
 
 #[test]
 fn an_event_maps_ids_direction_times_and_milliseconds() {

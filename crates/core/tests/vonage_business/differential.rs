@@ -10,8 +10,8 @@ use switchboard_core::providers::vonage_business::canonical::{canonical_json, He
 use switchboard_core::providers::vonage_business::{compute, SIGNATURE_HEADER};
 use switchboard_core::{CapturedRequest, Provider, Signer};
 
-use crate::mutations::{self, check, Mutation};
-use crate::support::{now, post, provider, KEY};
+use crate::mutations::{self, check, mutated, Mutation};
+use crate::support::{now, post, proptest_config, provider, KEY};
 
 /// Event fields the mapping reads, and one it does not.
 const NAMES: &[&str] = &["id", "state", "direction", "phoneNumber", "duration", "x"];
@@ -88,10 +88,6 @@ fn unsigned_parts() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn mutated(strategy: impl Strategy<Value = Mutation>) -> impl Strategy<Value = Vec<Mutation>> {
-    prop::collection::vec(strategy, 1..4)
-}
-
 /// The original with `edit` applied to its body's JSON (a rewrite an attacker can make).
 fn edited(original: &CapturedRequest, edit: impl FnOnce(&mut Value)) -> CapturedRequest {
     let mut body: Value = serde_json::from_slice(&original.body).expect("a JSON body");
@@ -100,7 +96,7 @@ fn edited(original: &CapturedRequest, edit: impl FnOnce(&mut Value)) -> Captured
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn unsigned_method_headers_and_metadata_change_nothing(

@@ -2,6 +2,8 @@
 //! header and body signatures, call lifecycles, robustness.
 
 mod calls;
+#[path = "../common/support.rs"]
+mod common;
 mod differential;
 #[path = "../common/mutations.rs"]
 mod mutations;

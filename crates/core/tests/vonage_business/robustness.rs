@@ -5,7 +5,7 @@ use switchboard_core::providers::vonage_business::canonical::MAX_DEPTH;
 use switchboard_core::providers::vonage_business::SIGNATURE_HEADER;
 use switchboard_core::{CapturedRequest, ErrorClass, Provider, Signer, WebhookError};
 
-use crate::support::{now, post, provider, URL};
+use crate::support::{now, post, proptest_config, provider, URL};
 
 /// A JSON value of a few levels with any strings, keys and number texts.
 fn any_json() -> impl Strategy<Value = String> {
@@ -31,6 +31,8 @@ fn any_json() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #![proptest_config(proptest_config(256))]
+
     #[test]
     fn any_event_signs_then_verifies_and_never_panics(
         event in any_json(),
