@@ -54,14 +54,18 @@ pub struct TelnyxConfig {
 impl TelnyxConfig {
     /// Reads the public key(s); the signing key is optional (simulator only).
     pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
-        const SIGNING_KEY: Option<&str> = registry::entry(ProviderId::Telnyx).signing_key_setting;
+        // A registry row without the setting fails to compile, not at run time.
+        const SIGNING_KEY: &str = match registry::entry(ProviderId::Telnyx).signing_key_setting {
+            Some(name) => name,
+            None => panic!("Telnyx's registry row names its signing key setting"),
+        };
         let name = secret_setting(ProviderId::Telnyx);
         let public_keys = Self::parse_public_keys(&settings.get(name).unwrap_or_default())
             .map_err(|problem| ConfigError { name, problem })?;
         if public_keys.is_empty() {
             return Ok(None);
         }
-        let name = SIGNING_KEY.expect("Telnyx has a signing key setting");
+        let name = SIGNING_KEY;
         let signing_key = settings
             .get(name)
             .map(|value| Self::parse_signing_key(&value))
