@@ -191,7 +191,7 @@ pub fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
 
 /// Headers that carry a credential rather than a signature: the `Cookie`s and proxy
 /// credentials a client adds, API keys, and any `Authorization` that is not a `Bearer` token
-/// (Twilio sends `Basic` credentials when the callback URL embeds them, providers.md §6). Only a
+/// (Twilio sends `Basic` credentials when the callback URL embeds them, docs/providers/twilio.md). Only a
 /// `Bearer` `Authorization` is a provider's signature here (Vonage's voice JWT).
 const CREDENTIAL_HEADERS: [&str; 5] = [
     "cookie",
@@ -202,7 +202,7 @@ const CREDENTIAL_HEADERS: [&str; 5] = [
 ];
 
 /// Signatures that do not cover their request's content (Plivo V2 signs the URL and a nonce,
-/// not the parameters, providers.md §7): with any body, they would verify forever.
+/// not the parameters, docs/providers/plivo.md): with any body, they would verify forever.
 const UNBOUND_SIGNATURE_HEADERS: [&str; 2] = ["x-plivo-signature-v2", "x-plivo-signature-ma-v2"];
 
 /// What a stored request holds in place of a withheld header value.

@@ -1,5 +1,5 @@
 //! Bird (new platform) voice events: JSON `POST`s signed with `messagebird-signature` over
-//! `timestamp`, the URL and the body's SHA-256. The envelope is UNVERIFIED (providers.md §5):
+//! `timestamp`, the URL and the body's SHA-256. The envelope is UNVERIFIED (docs/providers/bird.md):
 //! the documented call object under `payload`, in the `{"service": "channels", "event":
 //! "voice.outbound", "payload": {…}}` shape of other Bird channel events. Each delivery carries
 //! its own `messagebird-request-id`. Voice only.

@@ -1,6 +1,6 @@
 //! Legacy MessageBird SMS status reports: a `GET` to the message's `reportUrl` with the report in
 //! the query (`id`, `recipient`, `status`, `statusDatetime`, …), signed with
-//! `MessageBird-Signature-JWT`. providers.md §5 documents the signature only; the report's
+//! `MessageBird-Signature-JWT`. docs/providers/messagebird.md documents the signature only; the report's
 //! fields are those the core module reads (its assumption, from the legacy SMS API docs). SMS
 //! only: no legacy voice shape is documented.
 

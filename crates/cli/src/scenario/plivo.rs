@@ -1,6 +1,6 @@
 //! Plivo call callbacks (ring, answer and hangup URLs: `CallStatus` with `Event`) and message
 //! status callbacks (`Status`, with the per-message `Sequence`), form `POST`s signed with
-//! `X-Plivo-Signature-V3` and its nonce. Parameter names: providers.md §7.
+//! `X-Plivo-Signature-V3` and its nonce. Parameter names: docs/providers/plivo.md.
 
 use switchboard_core::{Kind, Timestamp};
 use time::macros::format_description;

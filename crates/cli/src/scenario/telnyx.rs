@@ -1,7 +1,7 @@
 //! Telnyx Call Control v2 call events and Messaging events: JSON `POST`s in the v2 envelope
 //! `{"data": {"record_type": "event", "event_type", "id", "occurred_at", "payload"}, "meta"}`,
 //! pretty-printed as Telnyx sends them, signed with Ed25519 over `telnyx-timestamp|body`.
-//! Field names: providers.md §4.
+//! Field names: docs/providers/telnyx.md.
 //!
 //! Calls are keyed by `payload.call_leg_id` and also carry `call_control_id` and
 //! `call_session_id`; messages by `payload.id`. `data.id` is unique per event.

@@ -1,6 +1,6 @@
 //! Twilio voice status callbacks (`CallStatus`, with the per-call `SequenceNumber` and an RFC 2822
 //! `Timestamp`) and SMS status callbacks (`MessageStatus`), both form `POST`s signed with
-//! `X-Twilio-Signature`. Parameter names: providers.md §6.
+//! `X-Twilio-Signature`. Parameter names: docs/providers/twilio.md.
 
 use switchboard_core::{Kind, Timestamp};
 use time::format_description::well_known::Rfc2822;

@@ -1,5 +1,5 @@
 //! Vonage Voice API call events (JSON POST, JWT-signed) and SMS API delivery receipts (GET
-//! query or POST form, `sig`-signed). Field names: providers.md §1 and §2.
+//! query or POST form, `sig`-signed). Field names: docs/providers/vonage.md.
 
 use serde_json::{json, Map, Value};
 use switchboard_core::{CapturedRequest, Kind, Timestamp};

@@ -1,7 +1,7 @@
 //! Vonage Business Communications (VIS) CALL events: JSON `POST`s of `{"event": {…}}` with the
 //! delivery metadata in headers (`metadataPolicy: HEADER`: `X-VON-Webhook-Id`,
 //! `X-VON-Delivery-Id`, `X-VON-Attempt`; the signature goes in `X-VON-Signature`). Fields and the
-//! state machine: providers.md §3.
+//! state machine: docs/providers/vonage-business.md.
 //!
 //! VIS has no busy state (a call ends `ANSWERED`, `CANCELLED`, `MISSED` or `REJECTED`), so there
 //! is no busy scenario; and no SMS.

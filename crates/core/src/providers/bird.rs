@@ -1,4 +1,4 @@
-//! Bird (new platform) voice webhooks (`/webhooks/bird`): providers.md §5.
+//! Bird (new platform) voice webhooks (`/webhooks/bird`): docs/providers/bird.md.
 //!
 //! **Signature** (exact, from https://docs.bird.com/api/notifications-api/api-reference/webhooks/verifying-a-webhook):
 //! headers `messagebird-signature` (base64 HMAC-SHA256) and `messagebird-request-timestamp`;
@@ -48,7 +48,7 @@ const MILLISECONDS_FROM: i64 = 1_000_000_000_000;
 
 /// Call `status` words. Source: https://docs.bird.com/api/voice-api/voice-webhooks (inbound:
 /// `starting`, `ringing`, `ongoing`, `completed`, `no-answer`, `busy`, `failed`; outbound adds
-/// `accepted`). `cancelled` is UNVERIFIED (providers.md §5: the stored outbound list is cut
+/// `accepted`). `cancelled` is UNVERIFIED (docs/providers/bird.md: the stored outbound list is cut
 /// after `busy`).
 const CALL_STATUSES: [(&str, Status); 9] = [
     // "When an outgoing call has been accepted by the Voice API".
@@ -201,7 +201,7 @@ fn party(call: &Map<String, Json>, plain: &str, object: &str) -> Option<String> 
 ///
 /// A signed event of another Bird service (`sms.outbound`, a subscription to another channel
 /// pointed here) names no call: it is acknowledged without an event, since a 4xx is retried
-/// "at increasing intervals over a period of 8 hours" (docs/providers/bird.md §5).
+/// "at increasing intervals over a period of 8 hours" (docs/providers/bird.md).
 ///
 /// Event id: a hash of the body, which the signature covers. Not `messagebird-request-id`: that
 /// header is unsigned, so a replayed body could choose its own id, and a retry with the same body

@@ -114,7 +114,7 @@ impl<'de> Deserialize<'de> for Members {
 const MAX_NAME_CHARS: usize = 128;
 
 /// The parameter names of a provider that signs `name + value` pairs concatenated without
-/// separators (Twilio form bodies, providers.md §6; Plivo V3 `POST` bodies, §7), as
+/// separators (Twilio form bodies, docs/providers/twilio.md; Plivo V3 `POST` bodies, docs/providers/plivo.md), as
 /// [`check_concatenation`] needs them.
 pub(crate) struct Vocabulary<'a> {
     /// The names the normalizer reads for the request's kind, including the names that decide

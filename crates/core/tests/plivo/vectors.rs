@@ -1,4 +1,4 @@
-//! Every `plivo-*` vector of the research notes (copied into `tests/fixtures/plivo/`, sources
+//! Every `plivo-*` vector of the project's fixtures (copied into `tests/fixtures/plivo/`, sources
 //! kept per entry) gives its expected verdict, and every valid one is flipped by tampering.
 
 use serde_json::Value as Json;

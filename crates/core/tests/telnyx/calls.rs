@@ -11,7 +11,7 @@ const LEG: &str = "428c31b6-7af4-4bcb-b7f5-5013ef9657c1";
 const CONTROL: &str = "v3:MdI91X4lWFEs7IgbBEOT9M4AigoY08M0WWZFISt1Yw2axZ_IiE4pqg";
 const SESSION: &str = "b3c2a1d0-7af4-4bcb-b7f5-5013ef9657c1";
 
-/// A Call Control v2 webhook as Telnyx sends it (envelope and fields of providers.md §4).
+/// A Call Control v2 webhook as Telnyx sends it (envelope and fields of docs/providers/telnyx.md).
 fn call_body(event_type: &str, id: &str, at: &str, extra: &str) -> String {
     format!(
         r#"{{

@@ -8,7 +8,7 @@ use crate::support::{assert_order_independent, json_post, receive, time};
 
 const MESSAGE: &str = "40385f64-5717-4562-b3fc-2c963f66afa6";
 
-/// A Messaging webhook as Telnyx sends it (providers.md §4, "Messaging").
+/// A Messaging webhook as Telnyx sends it (docs/providers/telnyx.md, "Messaging").
 fn message_body(event_type: &str, id: &str, at: &str, status: &str, extra: &str) -> String {
     format!(
         r#"{{"data":{{"event_type":"{event_type}","id":"{id}","occurred_at":"{at}","payload":{{

@@ -8,7 +8,7 @@ use crate::support::{assert_order_independent, form_post, now, receive, telnyx, 
 
 const CALL: &str = "v3:texml-call-0001";
 
-/// A TeXML callback (Twilio-style parameters, providers.md §4 and §6).
+/// A TeXML callback (Twilio-style parameters, docs/providers/telnyx.md, docs/providers/twilio.md).
 fn callback(status: &str, sequence: u32, at: &str, extra: &str) -> String {
     format!(
         "AccountSid=b3c2a1d0&CallSid={}&CallSessionId=s-1&CallStatus={status}&Direction=outbound-api&From=%2B13125550100&To=%2B13125550111&SequenceNumber={sequence}&Timestamp={}{extra}",

@@ -1,4 +1,4 @@
-//! Every `twilio-*` vector of the research notes (copied into `tests/fixtures/twilio/`, sources
+//! Every `twilio-*` vector of the project's fixtures (copied into `tests/fixtures/twilio/`, sources
 //! kept per entry) gives its expected verdict, and every valid one is flipped by tampering.
 
 use serde_json::Value as Json;

@@ -335,7 +335,7 @@ fn malformed_or_unsupported_bodies_are_refused() {
 
 #[test]
 fn an_inbound_sms_is_stored_as_delivered_and_inbound() {
-    // Fields of an inbound SMS (inbound-sms.md, providers.md §2).
+    // Fields of an inbound SMS (inbound-sms.md, docs/providers/vonage.md).
     let inbound = pairs(&[
         ("msisdn", "447700900001"),
         ("to", "447700900000"),

@@ -1,4 +1,4 @@
-//! Every `vonage-sms` and `vonage-jwt` vector of the research notes (copied into
+//! Every `vonage-sms` and `vonage-jwt` vector of the project's fixtures (copied into
 //! `tests/fixtures/vonage/`, sources kept per entry) gives its expected verdict, and every valid
 //! one is flipped by tampering.
 

@@ -8,7 +8,7 @@ use crate::support::{assert_order_independent, now, post, provider, receive, tim
 
 const CALL: &str = "abc1234a806d07a6ff17ba";
 
-/// A VIS CALL event as documented (providers.md §3), with metadata in the body.
+/// A VIS CALL event as documented (docs/providers/vonage-business.md), with metadata in the body.
 fn event(state: &str, direction: &str, duration: u64, times: &str, delivery: &str) -> Event {
     receive(&format!(
         r#"{{"event":{{"accountId":"-1","direction":"{direction}","duration":{duration},"externalId":"abc1234-288c_123","id":"{CALL}","internal":false,"phoneNumber":"14155550100","startTime":"2020-10-01T16:10:06.000+0000"{times},"state":"{state}","type":"CALL","ucpType":"VBS","userId":"1234"}},

@@ -1,4 +1,4 @@
-//! Legacy MessageBird `MessageBird-Signature-JWT` (providers.md §5, §9.2).
+//! Legacy MessageBird `MessageBird-Signature-JWT` (docs/providers/messagebird.md).
 //!
 //! Scheme, from the reference implementation `messagebird/go-rest-api@e0a41ed5af761d3bf62a0cafb918cd90b5834d02:
 //! signature_jwt/{signature.go,claims.go}` and its 43-case `testdata/reference.json`:

@@ -1,12 +1,12 @@
 //! The deprecated legacy MessageBird HMAC scheme: `MessageBird-Signature` +
-//! `MessageBird-Request-Timestamp` (providers.md §5, vectors `messagebird-legacy-*`).
+//! `MessageBird-Request-Timestamp` (docs/providers/messagebird.md, vectors `messagebird-legacy-*`).
 //!
 //! From `messagebird/go-rest-api@e0a41ed5af761d3bf62a0cafb918cd90b5834d02:signature/signature.go`:
 //! `base64(HMAC-SHA256(key, timestamp + "\n" + query + "\n" + SHA-256(body) as raw 32 bytes))`,
 //! where `query` is the request's raw query parsed and re-encoded by Go's
 //! `url.Values.Encode()` (keys sorted, [`go_query_encode`]). The timestamp is unix seconds.
 //!
-//! The SDK's window was a configurable `Period` (±2.5 s in its tests, providers.md §9.1);
+//! The SDK's window was a configurable `Period` (±2.5 s in its tests, docs/providers/messagebird.md);
 //! Switchboard uses `SIGNATURE_TOLERANCE_SECONDS` instead, like every other signed timestamp.
 //! The URL's scheme, host and path are **not** signed by this scheme.
 

@@ -1,4 +1,4 @@
-//! Legacy MessageBird webhooks (`/webhooks/messagebird`): providers.md §5 (legacy), §9.2.
+//! Legacy MessageBird webhooks (`/webhooks/messagebird`): docs/providers/messagebird.md.
 //!
 //! The scheme is chosen by the header the request carries, never guessed:
 //!
@@ -93,7 +93,7 @@ fn provider_event_id(prefix: &str, id: &str) -> String {
 /// form of the same data). A name that appears twice is refused: which value is meant would be
 /// ambiguous.
 ///
-/// Neither scheme signs the method or `Content-Type` (providers.md §5): the method does not
+/// Neither scheme signs the method or `Content-Type` (docs/providers/messagebird.md): the method does not
 /// choose between body and query, and a JSON object is never read as a form
 /// ([`refuse_json_object_as_form`]), so each signed request has one reading.
 fn request_fields(signed: Signed<'_>) -> Result<BTreeMap<String, String>, WebhookError> {
@@ -163,7 +163,7 @@ impl Scheme for MessageBird {
         ProviderId::MessageBird
     }
 
-    /// Event id: `"messagebird:" + jti` for the JWT scheme (providers.md §8.2); for the HMAC
+    /// Event id: `"messagebird:" + jti` for the JWT scheme (docs/providers/messagebird.md); for the HMAC
     /// scheme, a hash of what it signs except the timestamp (the re-encoded query and the body),
     /// so a re-signed retry has the same id.
     ///

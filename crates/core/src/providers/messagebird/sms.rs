@@ -1,6 +1,6 @@
 //! Legacy MessageBird SMS status reports (delivery reports).
 //!
-//! **Assumed shape (UNVERIFIED: providers.md §5 documents the signatures only).** From the
+//! **Assumed shape (UNVERIFIED: docs/providers/messagebird.md documents the signatures only).** From the
 //! legacy MessageBird SMS API documentation ("Handle a status report"), a status report is a
 //! `GET` to the message's `reportUrl` with query parameters `id`, `reference`, `recipient`,
 //! `status`, `statusReason`, `statusErrorCode`, `statusDatetime` (RFC 3339), `mccmnc`, `ported`,
@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 
 /// SMS `status` words (legacy MessageBird SMS API, "Messages" object `recipients.items[].status`
 /// and status reports: `scheduled`, `sent`, `buffered`, `delivered`, `expired`,
-/// `delivery_failed`; UNVERIFIED beyond providers.md, see the module docs).
+/// `delivery_failed`; UNVERIFIED, docs/providers/messagebird.md; see the module docs).
 const MESSAGE_STATUSES: [(&str, Status); 6] = [
     // Waiting for its scheduled send time.
     ("scheduled", Status::Queued),

@@ -1,9 +1,9 @@
 //! Plivo: call callbacks (answer, hangup, ring, action URLs) and message status callbacks
-//! (providers.md §7).
+//! (docs/providers/plivo.md).
 //!
 //! One endpoint receives both; a request carries `CallUUID` (a call) or `MessageUUID` (a
 //! message), never both. Plivo sends a form `POST` or a `GET` with the parameters in the query
-//! (§7); any other body is [`WebhookError::UnsupportedContentType`] (JSON included: Plivo does
+//! (docs/providers/plivo.md); any other body is [`WebhookError::UnsupportedContentType`] (JSON included: Plivo does
 //! not send it).
 //!
 //! **Verification** ([`signature`]), on `request.url` exactly as given (the worker substitutes
@@ -15,14 +15,14 @@
 //!    may be sent; any one may match. When a V3 header is present, V2 is never consulted (no
 //!    downgrade).
 //! 2. **V2**, only when no V3 header is present and `PLIVO_ACCEPT_V2=true` (messaging/verify
-//!    docs, §7): HMAC-SHA256 over the URL without its query and the nonce. **V2 does not cover
+//!    docs, docs/providers/plivo.md): HMAC-SHA256 over the URL without its query and the nonce. **V2 does not cover
 //!    the parameters**: whoever holds one genuine V2 header pair for this URL can send any
 //!    parameters with it, forever. It is therefore **off by default**: a request signed only
 //!    with V2 is [`WebhookError::MissingSignature`] (saying how to enable it). Enable it only
 //!    for Plivo products that sign nothing else; its event id is the nonce's, so a forged body
 //!    under a captured header pair is a duplicate of the callback that carried it, if that one
 //!    was stored first.
-//! 3. **V1** (`X-Plivo-Signature`, HMAC-SHA1) is legacy and **not accepted**: §7 lists it only as
+//! 3. **V1** (`X-Plivo-Signature`, HMAC-SHA1) is legacy and **not accepted**: docs/providers/plivo.md lists it only as
 //!    legacy, and current Plivo requests carry V2/V3. A request signed only with V1 is
 //!    [`WebhookError::MissingSignature`].
 //!
@@ -47,7 +47,7 @@
 //! (`Params::from_request`).
 //!
 //! **Replays and re-cuts.** No version signs a time; the nonce is random but nothing says how
-//! long Plivo avoids reusing one ("replay protection only by remembering nonces", §7). Replays
+//! long Plivo avoids reusing one ("replay protection only by remembering nonces", docs/providers/plivo.md). Replays
 //! are absorbed by the exact dedup of the store: the event id is a hash of the signed string
 //! after the URL's path, without the nonce (`event_id`), so a replay, a retry and every cut of
 //! the signed string that verifies are the same event, stored once. What remains: an attacker
@@ -222,7 +222,7 @@ fn signatures<'a>(request: &'a CapturedRequest, headers: &[&str]) -> Vec<&'a str
 }
 
 /// The nonce header's value. Plivo's nonces are decimal digits (the SDK vectors'
-/// `31627761595286130198` and `12345`, providers.md §7); anything else is refused: V3 signs
+/// `31627761595286130198` and `12345`, docs/providers/plivo.md); anything else is refused: V3 signs
 /// `base + "." + nonce`, so a nonce such as `00850.<nonce>` would take the end of the signed
 /// parameters (a last value `0.00850`) into the nonce and leave the rest to be read.
 fn nonce<'a>(

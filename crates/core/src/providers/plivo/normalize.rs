@@ -1,4 +1,4 @@
-//! Plivo callbacks → normalized events (providers.md §7, §8).
+//! Plivo callbacks → normalized events (docs/providers/plivo.md).
 //!
 //! **Calls** are keyed by `CallUUID` (one leg; `ALegUUID`, the A leg, is kept in `extra`).
 //! `CallStatus` maps by [`CALL_STATUSES`]; `Duration` (seconds) is the duration; `HangupCause`
@@ -11,16 +11,16 @@
 //! times (`MessageTime`, `SentTime`, `DeliveryReportTime`, …) carry no time zone and are kept as
 //! text in `extra`, never read as instants; the timeline orders by `Sequence`.
 //!
-//! **Inbound messages** (to the application's `message_url`; providers.md §7, and Plivo's
+//! **Inbound messages** (to the application's `message_url`; docs/providers/plivo.md, and Plivo's
 //! "Handling incoming messages": `MessageUUID`, `From`, `To`, `Type`, `Text` (SMS), `Body`
 //! (MMS, WhatsApp), `Units`, `TotalRate`, `TotalAmount`, `MessageIntent`, `PowerpackUUID`,
 //! `MediaCount`, `Media<n>`, `ContentType`: **no `Status`**) are stored as every provider's
 //! inbound message is: `delivered`, direction `inbound`, word `inbound`, keyed by `MessageUUID`,
 //! without their text (`Text`, `Body`) or media. A status callback with `Status` `received`
-//! ("Inbound: `received` → `delivered`/`undelivered`", §7) is an inbound message too.
+//! ("Inbound: `received` → `delivered`/`undelivered`", docs/providers/plivo.md) is an inbound message too.
 //!
 //! **Event ids** are a hash of what the signature covers (see `v3_event_id` and `v2_event_id`
-//! in [`super`]), not of the natural key providers.md §8 suggests ((`CallUUID`,`Event`,
+//! in [`super`]), not of the natural key docs/providers/plivo.md suggests ((`CallUUID`,`Event`,
 //! `CallStatus`) / (`MessageUUID`,`Status`,`Sequence`)): V3 concatenates a form body's pairs
 //! without separators, so a captured body re-cut as `Sequenc=e4` would verify with another
 //! natural key, a new event forever. A hash of the signed string is the same for every cut of it; a retry, identical, has
@@ -34,10 +34,10 @@ use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: https://www.plivo.com/docs/account/api/application/ and
-/// https://www.plivo.com/docs/voice/xml/request/ (providers.md §7: `ringing`, `in-progress`,
+/// https://www.plivo.com/docs/voice/xml/request/ (docs/providers/plivo.md: `ringing`, `in-progress`,
 /// `completed`; for outbound calls also `busy`, `failed`, `timeout`, `no-answer`), and `cancel`,
 /// which Plivo's dial status reporting sends for a call the caller canceled before it was
-/// answered (providers.md §7 lists `cancel` among Plivo's hangup words; UNVERIFIED as a
+/// answered (docs/providers/plivo.md lists `cancel` among Plivo's hangup words; UNVERIFIED as a
 /// documented `CallStatus` value, but a call it reports has ended and must not stay open).
 pub const CALL_STATUSES: [(&str, Status); 8] = [
     ("ringing", Status::Ringing),
@@ -52,13 +52,13 @@ pub const CALL_STATUSES: [(&str, Status); 8] = [
 ];
 
 /// Message `Status` words. Source: https://plivo.com/docs/messaging/api/message/message-status-callbacks
-/// (providers.md §7: `queued`, `sent`, `failed`, `delivered`, `undelivered`, `read` for
+/// (docs/providers/plivo.md: `queued`, `sent`, `failed`, `delivered`, `undelivered`, `read` for
 /// WhatsApp; older docs also `rejected`; inbound messages `received`).
 pub const MESSAGE_STATUSES: [(&str, Status); 8] = [
-    // An inbound message was received (then `delivered`/`undelivered`, §7).
+    // An inbound message was received (then `delivered`/`undelivered`, docs/providers/plivo.md).
     ("received", Status::Delivered),
     ("queued", Status::Queued),
-    // In the US and Canada no delivery receipts exist: `sent` may be final (§7).
+    // In the US and Canada no delivery receipts exist: `sent` may be final (docs/providers/plivo.md).
     ("sent", Status::Sent),
     ("delivered", Status::Delivered),
     ("undelivered", Status::Undelivered),
@@ -67,7 +67,7 @@ pub const MESSAGE_STATUSES: [(&str, Status); 8] = [
     ("rejected", Status::Rejected),
 ];
 
-/// Call parameters kept in [`Details::extra`] (the parameter list of providers.md §7).
+/// Call parameters kept in [`Details::extra`] (the parameter list of docs/providers/plivo.md).
 const CALL_EXTRA: [&str; 10] = [
     "ALegUUID",
     "ALegRequestUUID",
@@ -88,7 +88,7 @@ pub(crate) const INBOUND: &str = "inbound";
 /// messages"; `Text`, `Body` and media are never kept).
 const INBOUND_EXTRA: [&str; 2] = ["Type", "MessageIntent"];
 
-/// Message parameters kept in [`Details::extra`] (providers.md §7).
+/// Message parameters kept in [`Details::extra`] (docs/providers/plivo.md).
 const MESSAGE_EXTRA: [&str; 12] = [
     "Type",
     "Units",
@@ -112,7 +112,7 @@ pub(crate) fn message_status(word: &str) -> Option<Status> {
     lookup(&MESSAGE_STATUSES, word)
 }
 
-/// `Direction`: `inbound` | `outbound` (providers.md §7).
+/// `Direction`: `inbound` | `outbound` (docs/providers/plivo.md).
 fn direction(word: &str) -> Option<Direction> {
     match word {
         "inbound" => Some(Direction::Inbound),
@@ -219,7 +219,7 @@ pub(crate) const INBOUND_READS: [&str; 8] = [
 /// never read, and absent from every callback Plivo generates the values of.
 pub(crate) const FREE_TEXT: [&str; 2] = ["Body", "Text"];
 
-/// Every documented callback parameter, read or not (providers.md §7's lists, and the
+/// Every documented callback parameter, read or not (docs/providers/plivo.md's lists, and the
 /// `HangupCauseName`, `AnswerTime`, `StartTime`, `EndTime`, `CallerName` and `TotalCost` of
 /// Plivo's hangup and message callback docs, and the inbound message parameters of its
 /// "Handling incoming messages"): a read name inside one of these (`Duration` in
@@ -272,7 +272,7 @@ pub(crate) const DOCUMENTED: [&str; 45] = [
     "Units",
 ];
 
-/// Documented names outside the plain-name grammar (`requester_ip`, providers.md §7).
+/// Documented names outside the plain-name grammar (`requester_ip`, docs/providers/plivo.md).
 pub(crate) const DOCUMENTED_EXCEPTIONS: [&str; 1] = ["requester_ip"];
 
 /// The one event of a verified callback, with the id its signed content gives.

@@ -1,4 +1,4 @@
-//! Plivo's request signatures (providers.md §7).
+//! Plivo's request signatures (docs/providers/plivo.md).
 //!
 //! Sources: `plivo/plivo-python@a0cd3237d2ce1dc46434572997f9ccf380502af0:plivo/utils/signature_v3.py`
 //! and `…:plivo/utils/__init__.py`, `plivo/plivo-go@273a8369467eeb2e2603d3916a0f6587dbde4ec4:utils.go`,

@@ -1,4 +1,4 @@
-//! Telnyx Call Control v2 and Messaging events (JSON): providers.md §4.
+//! Telnyx Call Control v2 and Messaging events (JSON): docs/providers/telnyx.md.
 //!
 //! Envelope: `{"data": {"record_type": "event", "event_type", "id", "occurred_at", "payload": {…}},
 //! "meta": {"attempt", "delivered_to"}}`. `data.id` is the event's unique id and the dedup key
@@ -27,7 +27,7 @@ use crate::time::Timestamp;
 ///
 /// Source: the `call.*` members of the webhook event union of
 /// `team-telnyx/telnyx-node@b9b12ca781db2dd9fba6ff189d1de2e35c04cd1f:src/resources/webhooks.ts`
-/// (providers.md §4), whose minimal lifecycle is `call.initiated → (call.answered) → call.hangup`;
+/// (docs/providers/telnyx.md), whose minimal lifecycle is `call.initiated → (call.answered) → call.hangup`;
 /// `call.hangup` is the only terminal event and is mapped by [`HANGUP_CAUSES`].
 const CALL_EVENT_TYPES: [(&str, Option<Status>); 37] = [
     ("call.initiated", Some(Status::Initiated)),
@@ -73,7 +73,7 @@ const CALL_EVENT_TYPES: [(&str, Option<Status>); 37] = [
 ];
 
 /// `call.hangup` `hangup_cause` → terminal status. Source: the `hangup_cause` enum of
-/// https://developers.telnyx.com/api-reference/callbacks/call-hangup (providers.md §4). Every other
+/// https://developers.telnyx.com/api-reference/callbacks/call-hangup (docs/providers/telnyx.md). Every other
 /// cause (`not_found`, `unspecified`, words this version does not know) is `failed`.
 ///
 /// `normal_clearing` is `completed`: the hangup does not say whether the leg was answered, and
@@ -91,7 +91,7 @@ const HANGUP_CAUSES: [(&str, Status); 7] = [
     ("originator_cancel", Status::Canceled),
 ];
 
-/// Per-recipient `payload.to[].status` → message status. Source: providers.md §4 from
+/// Per-recipient `payload.to[].status` → message status. Source: docs/providers/telnyx.md from
 /// `team-telnyx/telnyx-node@b9b12ca781db2dd9fba6ff189d1de2e35c04cd1f:src/resources/messages/messages.ts`
 /// (recipient statuses and the outbound message object's `scheduled`, `cancelled`, `expired`).
 const MESSAGE_STATUSES: [(&str, Status); 12] = [
@@ -116,12 +116,12 @@ const MESSAGE_STATUSES: [(&str, Status); 12] = [
     ("expired", Status::Expired),
 ];
 
-/// Messaging event types (providers.md §4): used as the provider word when a message event has
+/// Messaging event types (docs/providers/telnyx.md): used as the provider word when a message event has
 /// no recipient status.
 pub(super) const MESSAGE_EVENT_TYPES: [&str; 3] =
     ["message.received", "message.sent", "message.finalized"];
 
-/// Call payload fields kept in [`Details::extra`] (providers.md §4, "Call payload fields").
+/// Call payload fields kept in [`Details::extra`] (docs/providers/telnyx.md, "Call payload fields").
 const CALL_EXTRA_FIELDS: [&str; 7] = [
     "hangup_source",
     "sip_hangup_cause",
@@ -132,7 +132,7 @@ const CALL_EXTRA_FIELDS: [&str; 7] = [
     "result",
 ];
 
-/// Message payload fields kept in [`Details::extra`] (providers.md §4, "Messaging").
+/// Message payload fields kept in [`Details::extra`] (docs/providers/telnyx.md, "Messaging").
 const MESSAGE_EXTRA_FIELDS: [&str; 4] = ["type", "parts", "sent_at", "completed_at"];
 
 /// The status of a `call.*` event type: `None` for a type this version does not know,

@@ -1,5 +1,5 @@
 //! Telnyx: Call Control v2 and Messaging webhooks (JSON) and TeXML status callbacks (form).
-//! Spec: providers.md §4.
+//! Spec: docs/providers/telnyx.md.
 //!
 //! Scheme, from `team-telnyx/telnyx-node@b9b12ca781db2dd9fba6ff189d1de2e35c04cd1f:src/lib/webhooks.ts`
 //! and `team-telnyx/telnyx-python@6d68c8ca0036ba28c3406cca742f3d4939a4e58c:src/telnyx/lib/webhook_verification.py`:
@@ -13,7 +13,7 @@
 //!
 //! Signatures are checked with [`VerifyingKey::verify_strict`] (no small-order keys or
 //! non-canonical `R`/`S`: one message has exactly one accepted signature per key). TeXML
-//! callbacks carry the same headers over their raw form body (providers.md §4, "TeXML").
+//! callbacks carry the same headers over their raw form body (docs/providers/telnyx.md, "TeXML").
 //!
 //! The body is read only after the signature matched; the query string is never read, because
 //! the signature does not cover it.

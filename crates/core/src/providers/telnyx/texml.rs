@@ -1,6 +1,6 @@
 //! Telnyx TeXML status callbacks: `application/x-www-form-urlencoded`, Twilio-style parameters
 //! (`CallSid`, `CallStatus`, `SequenceNumber`, …), signed like every Telnyx webhook over the raw
-//! form body (providers.md §4 "TeXML", §6; https://developers.telnyx.com/api-reference/callbacks/texml-call-ringing).
+//! form body (docs/providers/telnyx.md "TeXML", docs/providers/twilio.md; https://developers.telnyx.com/api-reference/callbacks/texml-call-ringing).
 //!
 //! An answering-machine detection callback (`AsyncAmdStatusCallback`, documented as
 //! `TexmlCallAmdWebhook`: https://developers.telnyx.com/api-reference/callbacks/texml-call-amd)
@@ -8,7 +8,7 @@
 //! annotation whose word is the `AnsweredBy` value and sets `answered_by`.
 //!
 //! The call is keyed by `CallSid`; `SequenceNumber` ("the first callback has the lowest, and the
-//! last callback the highest", peers.md §B.7) orders the timeline. TeXML callbacks carry no
+//! last callback the highest", docs/providers/telnyx.md) orders the timeline. TeXML callbacks carry no
 //! event id: the event id is the hash of the sorted, form-encoded parameters
 //! (`telnyx:form:<32 hex>`), so a retry of the same callback collapses whatever the order of its
 //! parameters.
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::error::WebhookError;
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
 use crate::providers::shared::{extra_fields, form_event_id, lookup};
-// TeXML status callbacks are Twilio-compatible (providers.md §4, §6): their `CallStatus` words
+// TeXML status callbacks are Twilio-compatible (docs/providers/telnyx.md, docs/providers/twilio.md): their `CallStatus` words
 // are Twilio's (`twilio/twilio-python@306691e7…:twilio/rest/api/v2010/account/call/__init__.py`),
 // so they share its table. `AnsweredBy` words are Twilio's too (the texml-call-amd docs list
 // `human`, `machine_start`, `machine_end_beep`, `machine_end_silence`, `machine_end_other`,
@@ -30,7 +30,7 @@ use crate::providers::twilio::normalize::{ANSWERED_BY, CALL_STATUSES};
 use crate::request::parse_form;
 use crate::time::Timestamp;
 
-/// Parameters kept in [`Details::extra`] (providers.md §6, "Other parameters seen in callbacks";
+/// Parameters kept in [`Details::extra`] (docs/providers/twilio.md, "Other parameters seen in callbacks";
 /// `MachineDetectionDuration` of the texml-call-amd docs, docs/providers/telnyx.md [T9]).
 const EXTRA_FIELDS: [&str; 6] = [
     "AccountSid",

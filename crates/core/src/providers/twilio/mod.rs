@@ -1,4 +1,4 @@
-//! Twilio: Voice status callbacks and Messaging status callbacks (providers.md §6).
+//! Twilio: Voice status callbacks and Messaging status callbacks (docs/providers/twilio.md).
 //!
 //! One endpoint receives both; a request carries `CallSid` (a call) or `MessageSid`/`SmsSid` (a
 //! message), never both.
@@ -11,7 +11,7 @@
 //! configured token is tried (rotation), each comparison in constant time.
 //!
 //! **Replays and re-cuts.** Nothing in the signature binds a time ("No timestamp ⇒ no replay
-//! protection", providers.md §6), so a captured request verifies forever. Worse, a form body is
+//! protection", docs/providers/twilio.md), so a captured request verifies forever. Worse, a form body is
 //! signed as its sorted `name + value` pairs concatenated without separators, so a captured
 //! body can be re-cut (`SequenceNumbe=r1` for `SequenceNumber=1`, two pairs merged into one
 //! value) and still verify. Two defences:
@@ -28,7 +28,7 @@
 //! re-cut the rule cannot tell from a genuine request first (see `check_concatenation`); after
 //! delivery, any re-cut is a duplicate.
 //!
-//! **Bodies.** Twilio's callbacks are form `POST` or `GET` ("Twilio's normal format", §6); JSON
+//! **Bodies.** Twilio's callbacks are form `POST` or `GET` ("Twilio's normal format", docs/providers/twilio.md); JSON
 //! bodies are accepted only with `bodySHA256` (otherwise [`WebhookError::MissingSignedField`]).
 //! Any other media type is [`WebhookError::UnsupportedContentType`].
 

@@ -1,4 +1,4 @@
-//! Twilio callbacks → normalized events (providers.md §6, §8).
+//! Twilio callbacks → normalized events (docs/providers/twilio.md).
 //!
 //! **Calls** are keyed by `CallSid` (one leg; `ParentCallSid`, the parent leg, is kept in
 //! `extra`). `CallStatus` maps by [`CALL_STATUSES`]; `SequenceNumber` ("per call, from 0") is the
@@ -12,7 +12,7 @@
 //!
 //! **Event ids** are a hash of what the signature covers, not of a natural key: for a form body,
 //! the signed concatenation of the sorted `name + value` pairs (see `Params::event_id` in
-//! [`super`]). providers.md §8 suggests (`CallSid`,`CallStatus`,`SequenceNumber`), but nothing in
+//! [`super`]). docs/providers/twilio.md suggests (`CallSid`,`CallStatus`,`SequenceNumber`), but nothing in
 //! Twilio's signature fixes where one concatenated pair ends and the next begins: a captured
 //! request re-cut as `SequenceNumbe=r1` would verify and carry another natural key, a new event
 //! forever. A hash of the signed string is the same for every re-cut, so a replay or a re-cut of
@@ -29,13 +29,13 @@ use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
 /// `CallStatus` words. Source: the Call resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
-/// twilio/rest/api/v2010/account/call/__init__.py` (`CallInstance.Status`), and providers.md §6
+/// twilio/rest/api/v2010/account/call/__init__.py` (`CallInstance.Status`), and docs/providers/twilio.md
 /// for `initiated`.
 pub const CALL_STATUSES: [(&str, Status); 9] = [
     // `CallInstance.Status.QUEUED`.
     ("queued", Status::Initiated),
     // Reported by the `initiated` status-callback event (UNVERIFIED: not in the resource enum,
-    // providers.md §6).
+    // docs/providers/twilio.md).
     ("initiated", Status::Initiated),
     ("ringing", Status::Ringing),
     // Reported by the `answered` status-callback event.
@@ -51,7 +51,7 @@ pub const CALL_STATUSES: [(&str, Status); 9] = [
 /// `AnsweredBy` values of answering-machine detection. Source: Twilio AMD docs,
 /// https://www.twilio.com/docs/voice/answering-machine-detection (`human`, `machine_start`,
 /// `machine_end_beep`, `machine_end_silence`, `machine_end_other`, `fax`, `unknown`);
-/// providers.md §6 lists `AnsweredBy` among the callback parameters.
+/// docs/providers/twilio.md lists `AnsweredBy` among the callback parameters.
 pub const ANSWERED_BY: [(&str, Option<AnsweredBy>); 7] = [
     ("human", Some(AnsweredBy::Human)),
     ("machine_start", Some(AnsweredBy::Machine)),
@@ -66,7 +66,7 @@ pub const ANSWERED_BY: [(&str, Option<AnsweredBy>); 7] = [
 /// `MessageStatus` words. `None`: documented, but no normalized status says it (the event joins
 /// the timeline). Source: the Message resource's `Status` enum, `twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
 /// twilio/rest/api/v2010/account/message/__init__.py` (`MessageInstance.Status`), and
-/// https://twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks (providers.md §6).
+/// https://twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks (docs/providers/twilio.md).
 pub const MESSAGE_STATUSES: [(&str, Option<Status>); 13] = [
     // Accepted by a Messaging Service, not yet queued.
     ("accepted", Some(Status::Accepted)),
@@ -75,7 +75,7 @@ pub const MESSAGE_STATUSES: [(&str, Option<Status>); 13] = [
     ("queued", Some(Status::Queued)),
     // Being handed to the carrier.
     ("sending", Some(Status::Sent)),
-    // The carrier accepted it; may be final where no delivery receipt exists (§6).
+    // The carrier accepted it; may be final where no delivery receipt exists (docs/providers/twilio.md).
     ("sent", Some(Status::Sent)),
     ("delivered", Some(Status::Delivered)),
     ("undelivered", Some(Status::Undelivered)),
@@ -94,7 +94,7 @@ pub const MESSAGE_STATUSES: [(&str, Option<Status>); 13] = [
 /// Inbound message words: the message is addressed to the account's number.
 const INBOUND_MESSAGE_WORDS: [&str; 2] = ["receiving", "received"];
 
-/// Call parameters kept in [`Details::extra`] (providers.md §6 lists them). `Duration` is kept
+/// Call parameters kept in [`Details::extra`] (docs/providers/twilio.md lists them). `Duration` is kept
 /// here rather than read as seconds: Twilio documents `CallDuration` as the call's seconds and
 /// the meaning of a bare `Duration` on status callbacks is UNVERIFIED.
 const CALL_EXTRA: [&str; 6] = [
@@ -107,7 +107,7 @@ const CALL_EXTRA: [&str; 6] = [
 ];
 
 /// Message parameters kept in [`Details::extra`]. `RawDlrDoneDate` (`YYMMDDhhmm`, no time zone,
-/// providers.md §6) is kept as text, never read as a time.
+/// docs/providers/twilio.md) is kept as text, never read as a time.
 const MESSAGE_EXTRA: [&str; 4] = [
     "RawDlrDoneDate",
     "MessagingServiceSid",
@@ -189,7 +189,7 @@ pub(crate) const MESSAGE_READS: [&str; 12] = [
     MESSAGE_EXTRA[3],
 ];
 
-/// Every documented callback parameter (providers.md §6; Twilio's voice and messaging webhook
+/// Every documented callback parameter (docs/providers/twilio.md; Twilio's voice and messaging webhook
 /// request docs), read or not: a read name inside one of these (`Duration` in `CallDuration`) is
 /// not a re-cut, and none of these is a cut-short read name.
 pub(crate) const DOCUMENTED: [&str; 51] = [

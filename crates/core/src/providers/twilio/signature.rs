@@ -1,4 +1,4 @@
-//! The `X-Twilio-Signature` scheme (providers.md §6).
+//! The `X-Twilio-Signature` scheme (docs/providers/twilio.md).
 //!
 //! `base64(HMAC-SHA1(auth_token, data))`, where `data` is (`twilio/twilio-python@306691e793f417b6974640d1ef88785e9de03b2a:
 //! twilio/request_validator.py`, `twilio/twilio-node@45d3d65a4ea87652f4c7973af0e0998f3af31322:src/webhooks/webhooks.ts`):
@@ -13,8 +13,7 @@
 //! inconsistent" (`request_validator.py` above): the URL is tried as received, with its port
 //! removed and with the scheme's default port (443/80) added. twilio-node also normalizes the
 //! URL with WHATWG `new URL(url).toString()` before signing, which percent-encodes `'`, `"`,
-//! `<`, `>`, spaces and non-ASCII in the query (vector `twilio-special-chars-quote`, providers.md
-//! §6), and Twilio signs SIP URIs with `@`/`:` unescaped in query values while sending them
+//! `<`, `>`, spaces and non-ASCII in the query (vector `twilio-special-chars-quote`, docs/providers/twilio.md), and Twilio signs SIP URIs with `@`/`:` unescaped in query values while sending them
 //! percent-encoded (twilio/twilio-node PR #621): both forms of the query are tried too. Every
 //! variant is a spelling of the same URL, so none lets a signature for one endpoint pass at
 //! another.

@@ -1,5 +1,5 @@
 //! Vonage: Voice API call events (JWT) and SMS API delivery receipts (`sig`).
-//! Spec: providers.md §1 (voice), §2 (SMS).
+//! Spec: docs/providers/vonage.md (voice events and SMS).
 //!
 //! One endpoint receives both; the scheme is chosen by what the request carries, never guessed:
 //!
@@ -120,7 +120,7 @@ pub fn is_known_word(kind: Kind, word: &str) -> bool {
     }
 }
 
-/// Fields only a voice event has (providers.md §1; `call_uuid` on `human`/`machine` events).
+/// Fields only a voice event has (docs/providers/vonage.md; `call_uuid` on `human`/`machine` events).
 const VOICE_FIELDS: [&str; 3] = ["uuid", "call_uuid", "conversation_uuid"];
 
 /// What a Vonage signature covers, as the check read it ([`Scheme::Signed`]).

@@ -2,7 +2,7 @@
 //!
 //! Both products send flat key/value data: voice events as a JSON body (or a query with
 //! `event_method=GET`), SMS delivery receipts as a query, a form body or a flat JSON body
-//! (providers.md §1, §2). One reader serves both, so the verifier and the normalizer always see
+//! (docs/providers/vonage.md). One reader serves both, so the verifier and the normalizer always see
 //! the same values.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! Vonage SMS API delivery receipts (DLR), signed with the `sig` parameter (providers.md §2).
+//! Vonage SMS API delivery receipts (DLR), signed with the `sig` parameter (docs/providers/vonage.md).
 //!
 //! The signature scheme, from `Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
 //! _documentation/en/concepts/guides/signing-messages.md` ("Manually generate a signature") and
@@ -48,7 +48,7 @@ const MESSAGE_STATUSES: [(&str, Status); 7] = [
 ];
 
 /// DLR `err-code` meanings. Source: `Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
-/// _documentation/en/messaging/sms/guides/delivery-receipts.md` (providers.md §2). Code 0 is
+/// _documentation/en/messaging/sms/guides/delivery-receipts.md` (docs/providers/vonage.md). Code 0 is
 /// labelled "Delivered" there but means "no error": every receipt without one (`accepted`,
 /// `buffered`, `delivered`) carries it, so [`normalize`] reports no error for it.
 const ERROR_CODES: [(u32, &str); 22] = [
@@ -85,7 +85,7 @@ const EXTRA_FIELDS: [&str; 3] = ["network-code", "scts", "client-ref"];
 pub(crate) const INBOUND: &str = "inbound";
 
 /// Fields only an inbound SMS has (`Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
-/// _documentation/en/messaging/sms/guides/inbound-sms.md`, providers.md §2): `text`, `type`
+/// _documentation/en/messaging/sms/guides/inbound-sms.md`, docs/providers/vonage.md): `text`, `type`
 /// (`text`, `unicode`, `binary`), `keyword`, and on a part of a long message `concat-ref`,
 /// `concat-total`, `concat-part`.
 const INBOUND_FIELDS: [&str; 3] = ["text", "type", "keyword"];
@@ -106,7 +106,7 @@ const SIGNING_PARAMS: [&str; 3] = ["sig", "timestamp", "nonce"];
 
 /// What a parameter name may not contain. The scheme replaces `&` and `=` in values only (PHP
 /// and Ruby SDKs at the commits above; the Java SDK also replaces them in names, `clean(name)` in
-/// `RequestSigning.java`, providers.md §2), so a name holding them could carry two signed
+/// `RequestSigning.java`, docs/providers/vonage.md), so a name holding them could carry two signed
 /// parameters as one: `err-code=0&message-timestamp` = `2018-10-25 12:10:29` hashes exactly as
 /// `err-code=0` and `message-timestamp=2018-10-25 12:10:29` do. Vonage sends no such names.
 const NAME_SEPARATORS: [char; 2] = ['&', '='];

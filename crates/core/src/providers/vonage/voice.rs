@@ -1,4 +1,4 @@
-//! Vonage Voice API call events, signed with a JWT in `Authorization: Bearer` (providers.md §1).
+//! Vonage Voice API call events, signed with a JWT in `Authorization: Bearer` (docs/providers/vonage.md).
 //!
 //! Scheme, from `Nexmo/nexmo-developer@4da2b396b208864739f65703f2e82b1681049276:
 //! _documentation/en/voice/voice-api/guides/signed-webhooks.md` and `…/messages/concepts/signed-webhooks.md`:
@@ -241,7 +241,7 @@ pub(crate) fn sign(request: &CapturedRequest, secret: &Secret, now: Timestamp) -
 /// The word for an action result, which Vonage posts to the action's `eventUrl` without a
 /// `status` field: `record` carries `recording_url`, `input` carries `dtmf` or `speech`,
 /// `transfer` carries `type: transfer` and `conversation_uuid_from`/`conversation_uuid_to`
-/// (webhook-reference.md, "Record", "Input" and "Transfer"; providers.md §1).
+/// (webhook-reference.md, "Record", "Input" and "Transfer"; docs/providers/vonage.md).
 fn action_result_word(params: &Params) -> Option<&'static str> {
     if params.text("recording_url").is_some() {
         Some("record")
@@ -259,7 +259,7 @@ fn action_result_word(params: &Params) -> Option<&'static str> {
 
 /// Whether a voice request without a leg id (`uuid`, `call_uuid`) is one Vonage documents as
 /// naming none: a `record` result (`recording_url`/`recording_uuid` and `conversation_uuid`,
-/// webhook-reference.md "Record") or an error callback (`reason`, no `status`, providers.md §1
+/// webhook-reference.md "Record") or an error callback (`reason`, no `status`, docs/providers/vonage.md
 /// "(error)"). Calls are keyed by leg and a conversation may hold several legs, so no call can
 /// be chosen for them: they are acknowledged without an event.
 fn names_no_leg(params: &Params) -> bool {
@@ -273,7 +273,7 @@ fn names_no_leg(params: &Params) -> bool {
 ///
 /// The call id is `uuid`, except that `human`/`machine` events carry `call_uuid`; either is
 /// accepted for every event. Numbers (`duration`, `price`, `rate`, `sip_code`) may be JSON
-/// strings or numbers (providers.md §1): both arrive here as their text. `rate` and `price` are
+/// strings or numbers (docs/providers/vonage.md): both arrive here as their text. `rate` and `price` are
 /// in EUR (webhook-reference.md, `completed`).
 ///
 /// Event id: the SHA-256 of the raw body, or of the sorted query parameters for a `GET` event,

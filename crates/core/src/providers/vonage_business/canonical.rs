@@ -1,4 +1,4 @@
-//! The canonical JSON that Vonage Business (VIS) signs: providers.md §3.
+//! The canonical JSON that Vonage Business (VIS) signs: docs/providers/vonage-business.md.
 //!
 //! "The `signature`, a hex-encoded string, is computed from the json value of the `event`
 //! property, where all properties are sorted alphabetically with no whitespace between property
@@ -33,7 +33,7 @@ use std::cmp::Ordering;
 use crate::error::WebhookError;
 
 /// How many objects and arrays deep a value may nest, the outermost one being the first level.
-/// VIS events are flat objects of scalars (providers.md §3, `tests/fixtures/vonage_business/`):
+/// VIS events are flat objects of scalars (docs/providers/vonage-business.md, `tests/fixtures/vonage_business/`):
 /// 32 leaves ample room, keeps the parser's recursion short and is well under serde_json's own
 /// limit of 128.
 pub const MAX_DEPTH: usize = 32;

@@ -1,5 +1,5 @@
 //! Vonage Business Communications: Vonage Integration Suite/Platform (VIS) call event webhooks.
-//! Spec: providers.md §3.
+//! Spec: docs/providers/vonage-business.md.
 //!
 //! Body `{"event": {…}, "metadata": {…}?}`. Scheme (`Vonage/vbc-developer@5ec7c8df704d62a1796b2af4340e1a4e7f673b2f:
 //! _documentation/en/vonage-integration-platform/concepts/webhooks.md`): the signature is
@@ -9,8 +9,8 @@
 //!
 //! Nothing time-related is signed, so there is no replay window: a replayed event is absorbed by
 //! exact dedup. The event id is the hash of the canonical `event`, i.e. of exactly what is
-//! signed. `deliveryId` (header `X-VON-Delivery-Id` or `metadata.deliveryId`), which providers.md
-//! §8 names as the dedup key, is deliberately not used: it is outside the signature, so a
+//! signed. `deliveryId` (header `X-VON-Delivery-Id` or `metadata.deliveryId`), which the
+//! provider research named as the dedup key, is deliberately not used: it is outside the signature, so a
 //! sender holding one genuine event could re-send it under any `deliveryId` to make a new event,
 //! or under the `deliveryId` of a genuine event still to come, to have that one dropped as a
 //! duplicate. A Vonage retry repeats the same `event`, so it collapses all the same.
@@ -38,7 +38,7 @@ pub const SIGNATURE_HEADER: &str = "x-von-signature";
 /// VIS call `state` → call status. Source: the state table of `Vonage/vbc-developer@5ec7c8df704d62a1796b2af4340e1a4e7f673b2f:
 /// _documentation/en/vonage-integration-platform/concepts/call-events.md` ("The only initial
 /// state is Initializing. The only allowable ending states are Answered, Cancelled, Rejected,
-/// and Missed"), providers.md §3.
+/// and Missed"), docs/providers/vonage-business.md.
 const CALL_STATES: [(&str, Option<Status>); 10] = [
     ("INITIALIZING", Some(Status::Initiated)),
     ("RINGING", Some(Status::Ringing)),
@@ -59,7 +59,7 @@ const CALL_STATES: [(&str, Option<Status>); 10] = [
     ("DETACHED", None),
 ];
 
-/// Event fields kept in [`Details::extra`] (call-events.md / vgis.yml `Event`, providers.md §3).
+/// Event fields kept in [`Details::extra`] (call-events.md / vgis.yml `Event`, docs/providers/vonage-business.md).
 const EXTRA_FIELDS: [&str; 8] = [
     "userId",
     "accountId",
@@ -284,7 +284,7 @@ fn json_members(members: Vec<(String, Scalar)>) -> Result<Map<String, Json>, Web
 /// Maps a verified body to its event, or to none for an event that is not a call.
 ///
 /// * an event whose `type` is present and not `CALL` (the `Event` of vgis.yml also carries
-///   `smsData`, docs/providers/vonage-business.md §3) names no call: it is acknowledged without
+///   `smsData`, docs/providers/vonage-business.md) names no call: it is acknowledged without
 ///   an event (a 4xx counts as a failed delivery, and a webhook fails after five);
 /// * subject: `event.id`; direction `INBOUND`/`OUTBOUND`; `phoneNumber` is the remote party, so
 ///   it is `from` of an inbound call and `to` of an outbound one;
