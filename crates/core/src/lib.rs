@@ -19,6 +19,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod index;
+mod jwt;
 pub mod model;
 pub mod protocol;
 pub mod provider;

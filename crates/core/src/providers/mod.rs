@@ -1,9 +1,7 @@
-//! One module per provider, each implementing [`Provider`](crate::provider::Provider),
-//! [`shared`]: the helpers several of them use (event ids, status tables, JSON members), and
-//! [`hmac_jwt`]: the HMAC-signed JWTs of Vonage voice and MessageBird, apart from their claims.
+//! One module per provider, each implementing [`Provider`](crate::provider::Provider), and
+//! [`shared`]: the helpers several of them use (event ids, status tables, JSON members).
 
 pub mod bird;
-mod hmac_jwt;
 pub mod messagebird;
 pub mod plivo;
 mod shared;

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::sha256_hex;
 use crate::error::WebhookError;
-pub use crate::providers::hmac_jwt::Algorithm;
-use crate::providers::hmac_jwt::{self, NonStringAlg, Profile};
+pub use crate::jwt::Algorithm;
+use crate::jwt::{self, NonStringAlg, Profile};
 use crate::secret::{constant_time_eq, Secret};
 use crate::time::Timestamp;
 
@@ -92,7 +92,7 @@ fn seconds_claim(object: &Map<String, Json>, name: &str) -> Result<Option<i64>, 
 /// Checks a token's form, algorithm and HMAC against every secret (rotation; each compared in
 /// constant time, no early exit) and returns its claims. Claims are not judged here.
 pub fn verify_token_signature(token: &str, secrets: &[Secret]) -> Result<Claims, WebhookError> {
-    let verified = hmac_jwt::verify(token, secrets, &PROFILE)?;
+    let verified = jwt::verify(token, secrets, &PROFILE)?;
     let claims = &verified.claims;
     Ok(Claims {
         algorithm: verified.algorithm,
@@ -186,7 +186,7 @@ pub fn sign_jwt(url: &str, body: &[u8], secret: &Secret, now: Timestamp) -> Stri
     if !body.is_empty() {
         claims["payload_hash"] = Json::String(sha256_hex(body));
     }
-    hmac_jwt::sign(Algorithm::Hs256, &claims, secret)
+    jwt::sign(Algorithm::Hs256, &claims, secret)
 }
 
 #[cfg(test)]

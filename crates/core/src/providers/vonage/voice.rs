@@ -21,9 +21,9 @@ use subtle::ConstantTimeEq;
 use super::params::{params_event_id, Params};
 use crate::crypto::sha256_hex;
 use crate::error::WebhookError;
+use crate::jwt::{self, Algorithm, NonStringAlg, Profile};
 use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
 use crate::provider::SingleUseToken;
-use crate::providers::hmac_jwt::{self, Algorithm, NonStringAlg, Profile};
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -143,7 +143,7 @@ impl Claims {
 /// The webhook check ([`Provider::verify`](crate::provider::Provider::verify)) additionally
 /// requires `payload_hash` to match the body and `iat` to be fresh.
 pub fn verify_jwt_signature(token: &str, secrets: &[Secret]) -> Result<Claims, WebhookError> {
-    Claims::from_json(&hmac_jwt::verify(token, secrets, &PROFILE)?.claims)
+    Claims::from_json(&jwt::verify(token, secrets, &PROFILE)?.claims)
 }
 
 /// The full check of a voice webhook: the token's signature, then `payload_hash` against the raw
@@ -227,7 +227,7 @@ pub fn sign_jwt(body: &[u8], secret: &Secret, now: Timestamp) -> String {
         "iss": "Vonage",
         "payload_hash": sha256_hex(body),
     });
-    hmac_jwt::sign(Algorithm::Hs256, &claims, secret)
+    jwt::sign(Algorithm::Hs256, &claims, secret)
 }
 
 /// Signs `request` as a voice event: sets `Authorization: Bearer <token>`.

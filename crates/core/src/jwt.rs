@@ -1,10 +1,11 @@
-//! The JWS part of the HMAC-signed JWTs that Vonage voice and MessageBird send (RFC 7515 compact
-//! serialization, RFC 7518 §3.2): split the token into its three parts as received, read the
-//! header's `alg` against the algorithms the provider accepts, check the HMAC over
-//! `header.payload` as received against every secret, decode the claims object, and sign.
+//! The JWS part of HMAC-signed JWTs (RFC 7515 compact serialization, RFC 7518 §3.2), those that
+//! Vonage voice and MessageBird send and the browser tokens of [`access`](crate::access): split
+//! the token into its three parts as received, read the header's `alg` against the algorithms
+//! the caller accepts, check the HMAC over `header.payload` as received against every secret,
+//! decode the claims object, and sign.
 //!
-//! What the claims mean (which are required, how times and hashes are judged) stays in each
-//! provider module: this one answers the claims as a JSON object, unjudged.
+//! What the claims mean (which are required, how times and hashes are judged) stays with each
+//! caller: this module answers the claims as a JSON object, unjudged.
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -62,11 +63,11 @@ impl Algorithm {
     }
 }
 
-/// How a provider's tokens are checked, apart from their claims.
+/// How a caller's tokens are checked, apart from their claims.
 #[derive(Debug)]
 pub(crate) struct Profile {
     /// The accepted `alg` values; every other one, `none` included, is refused with
-    /// [`WebhookError::UnsupportedAlgorithm`].
+    /// [`JwtError::UnsupportedAlgorithm`].
     pub algorithms: &'static [Algorithm],
     /// What the provider calls its secrets, in the refusal of a signature that matches none
     /// ("JWT signature matches no configured {secret_name}").
@@ -84,6 +85,32 @@ pub(crate) enum NonStringAlg {
     NoneGiven,
 }
 
+/// Why a token was refused. Messages never repeat the token, only (cut short) a refused `alg`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JwtError {
+    /// Not three base64url parts, or a header or claims that is not a JSON object.
+    #[error("{0}")]
+    Malformed(String),
+    /// An `alg` not among the profile's, cut short; `(none given)` when missing.
+    #[error("signing algorithm `{0}` is not accepted")]
+    UnsupportedAlgorithm(String),
+    /// The signature matches none of the secrets (the profile's `secret_name`).
+    #[error("JWT signature matches no configured {0}")]
+    NoMatchingSecret(&'static str),
+}
+
+/// The providers' refusals: an unsupported `alg` as such, anything else as an invalid signature.
+impl From<JwtError> for WebhookError {
+    fn from(error: JwtError) -> Self {
+        match error {
+            JwtError::UnsupportedAlgorithm(alg) => WebhookError::UnsupportedAlgorithm(alg),
+            JwtError::Malformed(_) | JwtError::NoMatchingSecret(_) => {
+                WebhookError::InvalidSignature(error.to_string())
+            }
+        }
+    }
+}
+
 /// A token whose signature matched one of the secrets.
 #[derive(Debug)]
 pub(crate) struct Verified {
@@ -99,20 +126,17 @@ pub(crate) fn verify(
     token: &str,
     secrets: &[Secret],
     profile: &Profile,
-) -> Result<Verified, WebhookError> {
+) -> Result<Verified, JwtError> {
     let parts = Parts::split(token)?;
     let algorithm = parts.algorithm(profile)?;
     let signature = BASE64URL
         .decode(parts.signature)
-        .map_err(|_| invalid("JWT signature is not base64url".into()))?;
+        .map_err(|_| JwtError::Malformed("JWT signature is not base64url".into()))?;
     let expected = secrets
         .iter()
         .map(|secret| algorithm.tag(secret.expose().as_bytes(), parts.signing_input.as_bytes()));
     if !matches_any_tag(&signature, expected) {
-        return Err(invalid(format!(
-            "JWT signature matches no configured {}",
-            profile.secret_name
-        )));
+        return Err(JwtError::NoMatchingSecret(profile.secret_name));
     }
     Ok(Verified {
         algorithm,
@@ -132,10 +156,6 @@ pub(crate) fn sign(algorithm: Algorithm, claims: &Json, secret: &Secret) -> Stri
     format!("{signing_input}.{}", BASE64URL.encode(signature))
 }
 
-fn invalid(reason: String) -> WebhookError {
-    WebhookError::InvalidSignature(reason)
-}
-
 /// A token's three parts, as received.
 #[derive(Debug, PartialEq, Eq)]
 struct Parts<'a> {
@@ -148,8 +168,8 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     /// Exactly three parts (two dots) of the token, surrounding whitespace trimmed.
-    fn split(token: &'a str) -> Result<Self, WebhookError> {
-        let three_parts = || invalid("a JWT has three parts".into());
+    fn split(token: &'a str) -> Result<Self, JwtError> {
+        let three_parts = || JwtError::Malformed("a JWT has three parts".into());
         let (signing_input, signature) = token.trim().rsplit_once('.').ok_or_else(three_parts)?;
         let (header, payload) = signing_input.split_once('.').ok_or_else(three_parts)?;
         if payload.contains('.') {
@@ -164,7 +184,7 @@ impl<'a> Parts<'a> {
     }
 
     /// The header's `alg`, which must be one of the profile's.
-    fn algorithm(&self, profile: &Profile) -> Result<Algorithm, WebhookError> {
+    fn algorithm(&self, profile: &Profile) -> Result<Algorithm, JwtError> {
         let header = decode_object(self.header, "header")?;
         match header.get("alg") {
             Some(Json::String(name)) => Algorithm::from_name(name, profile.algorithms)
@@ -172,23 +192,25 @@ impl<'a> Parts<'a> {
             Some(other) if profile.non_string_alg == NonStringAlg::Json => {
                 Err(unsupported_algorithm(&other.to_string()))
             }
-            Some(_) | None => Err(WebhookError::UnsupportedAlgorithm("(none given)".into())),
+            Some(_) | None => Err(JwtError::UnsupportedAlgorithm("(none given)".into())),
         }
     }
 }
 
 /// The refused `alg`, cut short: it is attacker-chosen text that ends up in logs.
-fn unsupported_algorithm(alg: &str) -> WebhookError {
-    WebhookError::UnsupportedAlgorithm(alg.chars().take(16).collect())
+fn unsupported_algorithm(alg: &str) -> JwtError {
+    JwtError::UnsupportedAlgorithm(alg.chars().take(16).collect())
 }
 
-fn decode_object(part: &str, what: &str) -> Result<Map<String, Json>, WebhookError> {
+fn decode_object(part: &str, what: &str) -> Result<Map<String, Json>, JwtError> {
     let bytes = BASE64URL
         .decode(part)
-        .map_err(|_| invalid(format!("JWT {what} is not base64url")))?;
+        .map_err(|_| JwtError::Malformed(format!("JWT {what} is not base64url")))?;
     match serde_json::from_slice(&bytes) {
         Ok(Json::Object(object)) => Ok(object),
-        _ => Err(invalid(format!("JWT {what} is not a JSON object"))),
+        _ => Err(JwtError::Malformed(format!(
+            "JWT {what} is not a JSON object"
+        ))),
     }
 }
 
@@ -237,15 +259,15 @@ mod tests {
         format!("{signing_input}.{}", engine.encode(tag))
     }
 
-    fn invalid_signature(result: Result<Verified, WebhookError>) -> String {
-        match result {
+    fn invalid_signature(result: Result<Verified, JwtError>) -> String {
+        match result.map_err(WebhookError::from) {
             Err(WebhookError::InvalidSignature(reason)) => reason,
             other => panic!("expected an invalid signature, got {other:?}"),
         }
     }
 
-    fn refused_alg(result: Result<Verified, WebhookError>) -> String {
-        match result {
+    fn refused_alg(result: Result<Verified, JwtError>) -> String {
+        match result.map_err(WebhookError::from) {
             Err(WebhookError::UnsupportedAlgorithm(alg)) => alg,
             other => panic!("expected an unsupported algorithm, got {other:?}"),
         }
