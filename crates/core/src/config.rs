@@ -11,6 +11,9 @@ pub use crate::registry::secret_setting;
 
 pub const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The shortest browser token secret: HS256 wants a key at least as long as its 32-byte hash,
+/// as a shorter one is easier to guess than the tag is to forge.
+pub const MIN_BROWSER_TOKEN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration `{name}`: {problem}")]
@@ -24,6 +27,11 @@ pub struct Config {
     /// Bearer tokens accepted by the status API: `STATUS_API_TOKEN` and `STATUS_API_TOKENS`
     /// (each comma-separated; e.g. one token per frontend). Empty: every request is refused.
     pub status_api_tokens: Vec<Secret>,
+    /// `BROWSER_TOKEN_SECRET` (comma-separated while rotating): the HS256 keys of browser
+    /// tokens ([`access`](crate::access)); the first signs, any one verifies. Each is at least
+    /// [`MIN_BROWSER_TOKEN_SECRET_BYTES`] long. Empty: browser tokens are neither accepted nor
+    /// minted.
+    pub browser_token_secrets: Vec<Secret>,
     /// `CORS_ALLOW_ORIGINS`: the exact origins (`https://app.example.com`) whose browsers may
     /// read the status API. Empty: no CORS headers at all.
     pub cors_allow_origins: Vec<String>,
@@ -67,6 +75,16 @@ impl Config {
         let secrets = |name| settings.secrets(name);
         let mut status_api_tokens = secrets("STATUS_API_TOKEN");
         status_api_tokens.extend(secrets("STATUS_API_TOKENS"));
+        let browser_token_secrets = secrets("BROWSER_TOKEN_SECRET");
+        if browser_token_secrets
+            .iter()
+            .any(|secret| secret.expose().len() < MIN_BROWSER_TOKEN_SECRET_BYTES)
+        {
+            return Err(ConfigError {
+                name: "BROWSER_TOKEN_SECRET",
+                problem: "each secret must be at least 32 bytes long".into(),
+            });
+        }
         let cors_allow_origins = lookup("CORS_ALLOW_ORIGINS")
             .unwrap_or_default()
             .split(',')
@@ -77,6 +95,7 @@ impl Config {
 
         Ok(Self {
             status_api_tokens,
+            browser_token_secrets,
             cors_allow_origins,
             tolerance_seconds,
             max_body_bytes,
@@ -186,6 +205,26 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert!(config.providers.vonage.is_none());
         assert!(config.status_api_tokens.is_empty());
+        assert!(config.browser_token_secrets.is_empty());
+    }
+
+    #[test]
+    fn browser_token_secrets_rotate_and_are_long_enough() {
+        let old = "o".repeat(MIN_BROWSER_TOKEN_SECRET_BYTES);
+        let new = "n".repeat(MIN_BROWSER_TOKEN_SECRET_BYTES + 8);
+        let parsed = config(&[("BROWSER_TOKEN_SECRET", &format!(" {new} , {old} ,"))]).unwrap();
+        assert_eq!(
+            parsed.browser_token_secrets,
+            [Secret::new(new.as_str()), Secret::new(old.as_str())]
+        );
+        assert!(config(&[("BROWSER_TOKEN_SECRET", " , ")])
+            .unwrap()
+            .browser_token_secrets
+            .is_empty());
+        let short = "s".repeat(MIN_BROWSER_TOKEN_SECRET_BYTES - 1);
+        let error = config(&[("BROWSER_TOKEN_SECRET", &format!("{new},{short}"))]).unwrap_err();
+        assert_eq!(error.name, "BROWSER_TOKEN_SECRET");
+        assert!(!error.problem.contains(&short) && !error.problem.contains(&new));
     }
 
     #[test]

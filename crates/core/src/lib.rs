@@ -8,6 +8,7 @@
 //! * [`state`]: the order-independent per-call / per-message state machine;
 //! * [`protocol`]: the routes, RPC methods and messages between the worker and its Durable
 //!   Objects;
+//! * [`access`]: who may read what through the status API (status API and browser tokens);
 //! * [`config`], [`secret`]: typed configuration and constant-time comparison;
 //! * [`crypto`]: the primitives the providers share (HMAC, constant-time tag checks, SHA-256 hex).
 //!
@@ -15,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod config;
 pub mod crypto;
 pub mod error;
