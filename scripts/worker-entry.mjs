@@ -28,6 +28,18 @@ export class Subject extends DurableObject {
     return this.#inner.alarm();
   }
 
+  webSocketMessage(ws, message) {
+    return this.#inner.webSocketMessage(ws, message);
+  }
+
+  webSocketClose(ws, code, reason, wasClean) {
+    return this.#inner.webSocketClose(ws, code, reason, wasClean);
+  }
+
+  webSocketError(ws, error) {
+    return this.#inner.webSocketError(ws, error);
+  }
+
   /** `body`: an append request as JSON text. Answers whether the event was a duplicate. */
   append(body) {
     return this.#inner.append(body);

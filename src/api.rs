@@ -1,16 +1,19 @@
-//! The status API: what frontends read. Bearer token, GET only, JSON.
+//! The status API: what frontends read. JSON, with a bearer credential: a status API token (every
+//! read, and minting browser tokens with `POST /v1/tokens`) or a browser token (the reads its
+//! scope covers; see `switchboard_core::access`).
 //!
 //! Single-subject reads go to the subject's Durable Object and are always current; lists come
 //! from the KV index and may lag by about a second (see `index.rs`).
 
 use std::borrow::Cow;
 
+use switchboard_core::access::{self, Access, Decision};
 use switchboard_core::error::echo;
 use switchboard_core::index::{decode_cursor, Filter, Position};
 use switchboard_core::protocol::subject::{object_name, Read, StoredRequest};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::{matches_any, Secret};
-use switchboard_core::{Config, Kind, ProviderId, Status};
+use switchboard_core::{Config, Kind, ProviderId, Status, Summary, Timestamp};
 use worker::{Date, Env, Request, Response};
 
 use crate::error::AppError;
@@ -19,47 +22,241 @@ use crate::{index, protocol};
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
-/// Accepts the request only with `Authorization: Bearer <one of STATUS_API_TOKEN>`, compared in
-/// constant time, and answers the token presented. With no token configured every request is
-/// refused (fail closed).
-pub fn authorize(request: &Request, config: &Config) -> Result<Secret, AppError> {
-    let header = request.headers().get("authorization")?.unwrap_or_default();
-    let presented = bearer_credential(&header).unwrap_or("");
-    if !presented.is_empty() && matches_any(presented, &config.status_api_tokens) {
-        Ok(Secret::new(presented))
-    } else {
-        Err(AppError::Unauthorized)
+/// Largest `POST /v1/tokens` body read: a token request is a few scopes.
+const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
+
+/// Who is asking: what the credential allows, and the credential itself (list cursors are
+/// tagged under it).
+pub struct Caller {
+    pub access: Access,
+    credential: Secret,
+}
+
+impl Caller {
+    /// When the credential expires (unix milliseconds); `None` for a status API token.
+    pub fn expires_ms(&self) -> Option<i64> {
+        match &self.access {
+            Access::Full => None,
+            Access::Browser(grant) => Some(grant.expires_at.millis()),
+        }
     }
 }
 
-/// Serves an authorized request; `token` is the one it presented.
+/// The caller of a request with `Authorization: Bearer <credential>`.
+pub fn authorize_request(request: &Request, config: &Config) -> Result<Caller, AppError> {
+    let header = request.headers().get("authorization")?.unwrap_or_default();
+    authorize(bearer_credential(&header).unwrap_or(""), config)
+}
+
+/// One of `STATUS_API_TOKEN(S)`, compared in constant time, is full access; otherwise a browser
+/// token verified with `BROWSER_TOKEN_SECRET`. Anything else is refused, and with nothing
+/// configured every credential is (fail closed).
+pub fn authorize(presented: &str, config: &Config) -> Result<Caller, AppError> {
+    if presented.is_empty() {
+        return Err(AppError::Unauthorized);
+    }
+    let credential = Secret::new(presented);
+    if matches_any(presented, &config.status_api_tokens) {
+        return Ok(Caller {
+            access: Access::Full,
+            credential,
+        });
+    }
+    // Only what has a JWT's form is worth checking as one: a mistyped status API token is
+    // refused as such.
+    if config.browser_token_secrets.is_empty() || presented.matches('.').count() != 2 {
+        return Err(AppError::Unauthorized);
+    }
+    let grant = access::verify(presented, &config.browser_token_secrets, now())
+        .map_err(AppError::Access)?;
+    Ok(Caller {
+        access: Access::Browser(grant),
+        credential,
+    })
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Serves an authorized read.
 pub async fn handle(
     request: &Request,
     env: &Env,
     config: &Config,
-    token: &Secret,
-    collection: &str,
+    caller: &Caller,
+    kind: Kind,
     rest: &[&str],
 ) -> Result<Response, AppError> {
-    let kind = match collection {
-        "calls" => Kind::Call,
-        "messages" => Kind::Message,
-        _ => return Err(AppError::NotFound("route")),
-    };
     match rest {
-        [] => list(request, env, config, token, kind).await,
-        [provider, id] => ask(env, kind, provider, id, &Read::Summary, kind.as_str()).await,
+        [] => {
+            if !caller.access.may_list(kind) {
+                return Err(AppError::OutOfScope(format!(
+                    "the `{}` scope",
+                    collection(kind)
+                )));
+            }
+            list(request, env, config, &caller.credential, kind).await
+        }
+        [provider, id] => {
+            read(
+                env,
+                caller,
+                kind,
+                provider,
+                id,
+                &Read::Summary,
+                kind.as_str(),
+            )
+            .await
+        }
         [provider, id, "events"] => {
-            ask(env, kind, provider, id, &Read::Events, kind.as_str()).await
+            read(
+                env,
+                caller,
+                kind,
+                provider,
+                id,
+                &Read::Events,
+                kind.as_str(),
+            )
+            .await
         }
         [provider, id, "events", event_id, "request"] => {
+            if !caller.access.may_export() {
+                return Err(AppError::OutOfScope(
+                    "a raw request needs the status API token".into(),
+                ));
+            }
             let read = Read::Request {
                 event_id: Cow::Borrowed(event_id),
             };
-            let response = ask(env, kind, provider, id, &read, "event").await?;
+            let response = ask(env, kind, parse_provider(provider)?, id, &read, "event").await?;
             export_request(response, config).await
         }
         _ => Err(AppError::NotFound("route")),
+    }
+}
+
+/// The collection's name in paths and scopes.
+pub fn collection(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Call => "calls",
+        Kind::Message => "messages",
+    }
+}
+
+fn parse_provider(provider: &str) -> Result<ProviderId, AppError> {
+    provider
+        .parse()
+        .map_err(|_| AppError::UnknownProvider(echo(provider)))
+}
+
+/// `POST /v1/tokens`: mints a browser token with the first `BROWSER_TOKEN_SECRET` (503 while
+/// none is set).
+pub async fn mint(
+    request: &mut Request,
+    config: &Config,
+    caller: &Caller,
+) -> Result<Response, AppError> {
+    if !caller.access.may_mint() {
+        return Err(AppError::OutOfScope(
+            "minting a token needs the status API token".into(),
+        ));
+    }
+    let body = request.bytes().await?;
+    if body.len() > MAX_TOKEN_REQUEST_BYTES {
+        return Err(AppError::PayloadTooLarge {
+            limit: MAX_TOKEN_REQUEST_BYTES,
+        });
+    }
+    let minted = access::parse_mint_request(&body)
+        .and_then(|mint| access::mint(&config.browser_token_secrets, &mint, now()))
+        .map_err(AppError::Access)?;
+    Ok(Response::from_json(&minted)?.with_status(201))
+}
+
+/// The subject a path names, found: its object and its state.
+pub struct Located {
+    pub name: String,
+    pub summary: Summary,
+}
+
+/// Finds the subject `id` names: its own, or the one it is an alias of; `None` if neither has
+/// an event.
+async fn locate(
+    env: &Env,
+    kind: Kind,
+    provider: ProviderId,
+    id: &str,
+) -> Result<Option<Located>, AppError> {
+    let name = object_name(provider, kind, id);
+    if let Some(mut response) = protocol::read(env, &name, &Read::Summary).await? {
+        let summary = response.json().await?;
+        return Ok(Some(Located { name, summary }));
+    }
+    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
+    let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? else {
+        return Ok(None);
+    };
+    let name = object_name(provider, kind, &target);
+    match protocol::read(env, &name, &Read::Summary).await? {
+        Some(mut response) => Ok(Some(Located {
+            name,
+            summary: response.json().await?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Refuses (403 `out_of_scope`) a caller whose scope does not cover the subject `id` names.
+/// Answers the subject if finding it was needed to decide (a scope naming one of its other ids,
+/// or its session), `None` if the path alone decided.
+pub async fn locate_in_scope(
+    env: &Env,
+    caller: &Caller,
+    kind: Kind,
+    provider: ProviderId,
+    id: &str,
+) -> Result<Option<Located>, AppError> {
+    let out_of_scope = || {
+        AppError::OutOfScope(format!(
+            "`{}/{provider}/…`, its session, or `{}`",
+            collection(kind),
+            collection(kind)
+        ))
+    };
+    match caller.access.may_read(kind, provider, id) {
+        Decision::Allowed => Ok(None),
+        Decision::Denied => Err(out_of_scope()),
+        Decision::NeedsSubject => {
+            let located = locate(env, kind, provider, id).await?;
+            let summary = located.as_ref().map(|located| &located.summary);
+            if caller.access.may_read_subject(kind, provider, id, summary) {
+                Ok(located)
+            } else {
+                Err(out_of_scope())
+            }
+        }
+    }
+}
+
+/// A read of one subject within the caller's scope.
+async fn read(
+    env: &Env,
+    caller: &Caller,
+    kind: Kind,
+    provider: &str,
+    id: &str,
+    read: &Read<'_>,
+    what: &'static str,
+) -> Result<Response, AppError> {
+    let provider = parse_provider(provider)?;
+    match locate_in_scope(env, caller, kind, provider, id).await? {
+        Some(located) => protocol::read(env, &located.name, read)
+            .await?
+            .ok_or(AppError::NotFound(what)),
+        None => ask(env, kind, provider, id, read, what).await,
     }
 }
 
@@ -69,14 +266,11 @@ pub async fn handle(
 async fn ask(
     env: &Env,
     kind: Kind,
-    provider: &str,
+    provider: ProviderId,
     id: &str,
     read: &Read<'_>,
     what: &'static str,
 ) -> Result<Response, AppError> {
-    let provider: ProviderId = provider
-        .parse()
-        .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
     if let Some(response) = protocol::read(env, &object_name(provider, kind, id), read).await? {
         return Ok(response);
     }
@@ -112,7 +306,7 @@ async fn export_request(mut response: Response, config: &Config) -> Result<Respo
     Ok(response)
 }
 
-/// One page of a list. Its cursor is tagged under the caller's `token` (see
+/// One page of a list. Its cursor is tagged under the caller's credential `token` (see
 /// `switchboard_core::index::encode_cursor`): only a cursor this API issued to that token is
 /// read, so KV never sees one it did not issue, and a KV error is an outage (503).
 async fn list(

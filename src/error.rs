@@ -5,6 +5,7 @@
 //! internal (a stack, a binding name, a secret) reaches the caller.
 
 use serde::Serialize;
+use switchboard_core::access::AccessError;
 use switchboard_core::{ErrorClass, WebhookError};
 use worker::{Headers, Response};
 
@@ -24,6 +25,15 @@ pub enum AppError {
     },
     InvalidParameter(String),
     Unauthorized,
+    /// A browser token refused (401: expired, forged, another `alg`), a request to mint one
+    /// refused (400), or minting while `BROWSER_TOKEN_SECRET` is unset (503).
+    Access(AccessError),
+    /// The credential is valid but does not reach this resource: what it would need.
+    OutOfScope(String),
+    /// A live route asked for without `Upgrade: websocket`.
+    UpgradeRequired,
+    /// The subject holds as many sockets as it may.
+    TooManySockets,
     /// A CORS preflight from an origin not in `CORS_ALLOW_ORIGINS`.
     OriginNotAllowed,
     /// The provider's secret is not configured: 503 so that the provider retries later.
@@ -54,7 +64,20 @@ impl AppError {
             Self::TooEarly { .. } => 425,
             Self::InvalidParameter(_) => 400,
             Self::Unauthorized => 401,
-            Self::OriginNotAllowed => 403,
+            Self::OriginNotAllowed | Self::OutOfScope(_) => 403,
+            Self::UpgradeRequired => 426,
+            Self::TooManySockets => 429,
+            Self::Access(error) => match error {
+                AccessError::NotConfigured => 503,
+                AccessError::InvalidScope(_)
+                | AccessError::InvalidTtl
+                | AccessError::InvalidBody(_) => 400,
+                AccessError::Malformed(_)
+                | AccessError::UnsupportedAlgorithm(_)
+                | AccessError::InvalidSignature
+                | AccessError::Expired
+                | AccessError::NotYetValid => 401,
+            },
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -70,6 +93,10 @@ impl AppError {
             Self::TooEarly { .. } => "too_early",
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::Unauthorized => "unauthorized",
+            Self::Access(error) => error.code(),
+            Self::OutOfScope(_) => "out_of_scope",
+            Self::UpgradeRequired => "upgrade_required",
+            Self::TooManySockets => "too_many_sockets",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::SourceNotConfigured(_) => "source_not_configured",
             Self::Config(_) => "config_invalid",
@@ -92,6 +119,15 @@ impl AppError {
             ),
             Self::InvalidParameter(problem) => problem.clone(),
             Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
+            Self::Access(error) => error.to_string(),
+            Self::OutOfScope(need) => format!("this token's scope does not cover this: {need}"),
+            Self::UpgradeRequired => {
+                "a WebSocket upgrade (`Upgrade: websocket`) is required".into()
+            }
+            Self::TooManySockets => format!(
+                "this subject has {} sockets open already",
+                switchboard_core::live::MAX_SOCKETS_PER_SUBJECT
+            ),
             Self::OriginNotAllowed => "this origin is not in CORS_ALLOW_ORIGINS".into(),
             Self::SourceNotConfigured(secret) => {
                 format!("this source is disabled until `{secret}` is set; retry later")
@@ -125,6 +161,9 @@ impl AppError {
         match &self {
             Self::MethodNotAllowed(allowed) => headers.set("allow", &allowed.join(", "))?,
             Self::Unauthorized => headers.set("www-authenticate", "Bearer")?,
+            Self::Access(error) if self.status() == 401 => {
+                headers.set("www-authenticate", "Bearer")?
+            }
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => {
                 headers.set("retry-after", "60")?
             }

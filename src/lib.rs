@@ -6,13 +6,16 @@
 //! * `GET|POST /webhooks/{provider}`: verify → normalize → commit in the subject's Durable
 //!   Object → 200. Nothing is acknowledged before it is committed.
 //! * `GET /v1/{calls|messages}` (list), `GET /v1/{calls|messages}/{provider}/{id}`,
-//!   `…/events`, `…/events/{event_id}/request`: the status API (bearer token).
+//!   `…/events`, `…/events/{event_id}/request`: the status API (bearer token: a status API
+//!   token or a browser token within its scope); `POST /v1/tokens` mints browser tokens.
+//! * `GET /v1/{calls|messages}/{provider}/{id}/live`: a WebSocket that watches one subject.
 //! * `GET /healthz`.
 
 mod api;
 mod cors;
 mod error;
 mod index;
+mod live;
 mod protocol;
 mod subject;
 mod token_guard;
@@ -24,7 +27,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use switchboard_core::error::echo;
 use switchboard_core::request::url_path;
-use switchboard_core::{Config, ProviderId};
+use switchboard_core::{Config, Kind, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
 use crate::error::AppError;
@@ -134,18 +137,47 @@ async fn route(
             log.route = "status_api";
             cors::preflight(&Request::from(request), &*load_config(env)?)
         }
+        ["v1", "tokens"] => {
+            log.route = "status_api";
+            require_method(&log.method, &["POST"])?;
+            let config = load_config(env)?;
+            let mut request = Request::from(request);
+            let caller = api::authorize_request(&request, &config)?;
+            api::mint(&mut request, &config, &caller).await
+        }
+        ["v1", collection, provider, id, "live"] => {
+            log.route = "live";
+            require_method(&log.method, &["GET"])?;
+            let kind = kind_of(collection)?;
+            log.provider = Some(echo(provider));
+            let provider: ProviderId = provider
+                .parse()
+                .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
+            let config = load_config(env)?;
+            live::upgrade(&Request::from(request), env, &config, kind, provider, id).await
+        }
         ["v1", collection, rest @ ..] => {
             log.route = "status_api";
             require_method(&log.method, &["GET"])?;
+            let kind = kind_of(collection)?;
             let config = load_config(env)?;
             let request = Request::from(request);
-            let token = api::authorize(&request, &config)?;
-            api::handle(&request, env, &config, &token, collection, rest).await
+            let caller = api::authorize_request(&request, &config)?;
+            api::handle(&request, env, &config, &caller, kind, rest).await
         }
         _ => {
             log.route = "unknown";
             Err(AppError::NotFound("route"))
         }
+    }
+}
+
+/// The kind of subject a collection (`calls`, `messages`) holds.
+fn kind_of(collection: &str) -> std::result::Result<Kind, AppError> {
+    match collection {
+        "calls" => Ok(Kind::Call),
+        "messages" => Ok(Kind::Message),
+        _ => Err(AppError::NotFound("route")),
     }
 }
 

@@ -7,14 +7,14 @@
 //! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
 //! one side, `AppError::Internal`.
 
-use switchboard_core::protocol::subject::{self, Read};
+use switchboard_core::protocol::subject::{self, Read, Watch, WatchAnswer};
 use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
 use switchboard_core::protocol::{Class, ReadAnswer};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{Promise, TypeError};
-use worker::{wasm_bindgen_futures, Env, Response, Stub};
+use worker::{wasm_bindgen_futures, Env, Headers, Request, RequestInit, Response, Stub};
 
 use crate::error::AppError;
 use crate::subject::Subject;
@@ -104,6 +104,26 @@ pub async fn read(env: &Env, name: &str, read: &Read<'_>) -> Result<Option<Respo
         Some(ReadAnswer::NotFound) => Ok(None),
         None => Err(AppError::Internal(format!(
             "subject {name} answered {} to {read:?}",
+            response.status_code()
+        ))),
+    }
+}
+
+/// Hands a socket to the subject `name` to watch it: the object's 101 answer, with the client's
+/// end, to pass on.
+pub async fn watch(env: &Env, name: &str, watch: &Watch) -> Result<Response, AppError> {
+    let headers = Headers::new();
+    headers.set("upgrade", "websocket")?;
+    let request = Request::new_with_init(&watch.url(), RequestInit::new().with_headers(headers))?;
+    let response = stub(env, &subject::CLASS, name)?
+        .fetch_with_request(request)
+        .await
+        .map_err(|error| AppError::Storage(format!("subject {name}: {error}")))?;
+    match WatchAnswer::from_status(response.status_code()) {
+        Some(WatchAnswer::Accepted) => Ok(response),
+        Some(WatchAnswer::TooManySockets) => Err(AppError::TooManySockets),
+        None => Err(AppError::Internal(format!(
+            "subject {name} answered {} to a watch",
             response.status_code()
         ))),
     }

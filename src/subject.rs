@@ -22,19 +22,33 @@
 //! one-write-per-second-per-key limit, and no KV work delays the acknowledgement. The statuses
 //! whose status key may exist are the rows of `indexed_statuses` (created with `events`), so a
 //! later flush deletes the keys of a status the subject has left.
+//!
+//! Frontends watch the subject through sockets the object holds (`switchboard_core::live`):
+//! accepted with the Hibernation API, each keeping its token's expiry as its attachment. Each
+//! newly committed event is sent to them as it commits, and the one alarm also closes the
+//! sockets whose token has expired.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
-use switchboard_core::protocol::subject::{object_name, AppendBody, Read, StoredRequest, Timeline};
+use switchboard_core::live::{
+    event_frame, snapshot_frame, CLOSE_TOKEN_EXPIRED, MAX_SOCKETS_PER_SUBJECT, PING, PONG,
+    SUBPROTOCOL,
+};
+use switchboard_core::protocol::subject::{
+    object_name, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+};
 use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::JsValue;
 use worker::js_sys::{Date, Object, TypeError};
+use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::index;
@@ -60,9 +74,27 @@ impl Folded {
     }
 }
 
+/// What this instance knows of the object's alarm.
+#[derive(Clone, Copy)]
+enum Alarm {
+    /// A new instance cannot know whether an earlier one set it.
+    Unknown,
+    Unset,
+    /// Set for this time (unix milliseconds).
+    At(f64),
+}
+
+/// What a socket keeps through hibernation: when its token expires.
+#[derive(Serialize, Deserialize)]
+struct SocketGrant {
+    /// Unix milliseconds; `None` for a token that does not expire.
+    expires_ms: Option<f64>,
+}
+
 #[durable_object]
 pub struct Subject {
     env: Env,
+    state: State,
     storage: Storage,
     sql: SqlStorage,
     /// The events table is known to exist.
@@ -77,8 +109,11 @@ pub struct Subject {
     /// The aliases this instance wrote to the index: later flushes skip them. A new instance
     /// writes them once more (the same value).
     indexed_aliases: RefCell<BTreeSet<String>>,
-    /// An index alarm is known to be set: appends skip setting it until it has run.
-    alarm_pending: Cell<bool>,
+    /// The KV index is known to hold what this instance committed. A new instance cannot know,
+    /// so its first alarm flushes.
+    index_current: Cell<bool>,
+    /// The one alarm serves every kind of due work: the index flush and socket expiry.
+    alarm: Cell<Alarm>,
 }
 
 impl DurableObject for Subject {
@@ -87,18 +122,25 @@ impl DurableObject for Subject {
         Self {
             sql: storage.sql(),
             storage,
+            state,
             env,
             schema_ready: Cell::new(false),
             folded: RefCell::new(None),
             indexed_statuses: RefCell::new(None),
             flush_failures: Cell::new(0),
             indexed_aliases: RefCell::new(BTreeSet::new()),
-            alarm_pending: Cell::new(false),
+            index_current: Cell::new(false),
+            alarm: Cell::new(Alarm::Unknown),
         }
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
-        match Read::parse(request.method().as_ref(), &request.inner().url()) {
+        let method = request.method();
+        let url = request.inner().url();
+        if let Some(watch) = Watch::parse(method.as_ref(), &url) {
+            return self.watch(watch).await;
+        }
+        match Read::parse(method.as_ref(), &url) {
             Some(Read::Summary) => match self.summary()? {
                 Some(summary) => Response::from_json(&summary),
                 None => not_found(),
@@ -109,35 +151,71 @@ impl DurableObject for Subject {
         }
     }
 
-    /// Refreshes this subject's KV index entries from the committed state. An event merged
-    /// while the KV writes are in flight sees no pending alarm and sets the next one. A failed
+    /// Closes the sockets whose token has expired, and refreshes this subject's KV index entries
+    /// from the committed state unless they are known to be current. An event merged while the
+    /// KV writes are in flight marks the index stale again and sets the next alarm. A failed
     /// flush is logged and tried again later ([`flush_retry_delay_ms`]), for as long as it
     /// fails: the runtime's own alarm retries stop after a few, and a subject with no further
     /// event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_pending.set(false);
-        match self.flush_index().await {
-            Ok(()) => self.flush_failures.set(0),
-            Err(error) => {
-                let failures = self.flush_failures.get().saturating_add(1);
-                self.flush_failures.set(failures);
-                let retry_in_ms = flush_retry_delay_ms(failures);
-                let line = serde_json::json!({
-                    "event": "index_flush_failed",
-                    "subject": self.with_folded(|folded| object_name(
-                        folded.state.provider(),
-                        folded.state.kind(),
-                        folded.state.subject_id(),
-                    )),
-                    "failures": failures,
-                    "retry_in_ms": retry_in_ms,
-                    "detail": error.to_string(),
-                });
-                worker::console_error!("{line}");
-                self.schedule_flush(retry_in_ms)?;
+        self.alarm.set(Alarm::Unset);
+        let next_expiry = self.close_expired_sockets(Date::now());
+        if !self.index_current.replace(true) {
+            match self.flush_index().await {
+                Ok(()) => self.flush_failures.set(0),
+                Err(error) => {
+                    self.index_current.set(false);
+                    let failures = self.flush_failures.get().saturating_add(1);
+                    self.flush_failures.set(failures);
+                    let retry_in_ms = flush_retry_delay_ms(failures);
+                    let line = serde_json::json!({
+                        "event": "index_flush_failed",
+                        "subject": self.with_folded(|folded| object_name(
+                            folded.state.provider(),
+                            folded.state.kind(),
+                            folded.state.subject_id(),
+                        )),
+                        "failures": failures,
+                        "retry_in_ms": retry_in_ms,
+                        "detail": error.to_string(),
+                    });
+                    worker::console_error!("{line}");
+                    self.arm_by(Date::now() + retry_in_ms as f64)?;
+                }
             }
         }
+        if let Some(expiry) = next_expiry {
+            self.arm_by(expiry)?;
+        }
         Response::empty()
+    }
+
+    /// Frames from a client carry nothing the object needs (`ping` is answered by the runtime).
+    async fn websocket_message(&self, _: WebSocket, _: WebSocketIncomingMessage) -> Result<()> {
+        Ok(())
+    }
+
+    /// Completes the closing handshake the client started.
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // 1005 and 1006 describe a close without a code; they may not be sent (RFC 6455 §7.4.1).
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|code| !matches!(code, 1005 | 1006))
+            .unwrap_or(1000);
+        // The socket may be gone already: nothing is left to close then.
+        let _ = ws.close(Some(code), Some(reason));
+        Ok(())
+    }
+
+    /// A socket that failed is closed by the runtime; nothing of it is kept.
+    async fn websocket_error(&self, _: WebSocket, _: worker::Error) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -158,7 +236,7 @@ impl Subject {
     /// `SequenceNumber` of 18446744073709551615, found by the fuzzer) would not survive.
     ///
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
-    /// (see [`Subject::schedule_flush`] on why the alarm is not awaited).
+    /// (see [`Subject::arm_by`] on why the alarm is not awaited).
     pub(crate) fn append_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
         let append: AppendBody = serde_json::from_str(body).map_err(|error| {
             JsValue::from(TypeError::new(&format!("not an append request: {error}")))
@@ -223,18 +301,114 @@ impl Subject {
         Ok(())
     }
 
-    /// Sets the index alarm `delay_ms` from now unless one is pending. Not awaited: like every
-    /// storage write, `setAlarm` is held by the object's output gate, so what the object answers
-    /// next leaves only once the alarm is committed, and a failed write breaks the object
-    /// instead (<https://developers.cloudflare.com/durable-objects/api/alarms/>: "alarm
-    /// operations follow the same rules as other storage operations").
-    fn schedule_flush(&self, delay_ms: i64) -> Result<()> {
-        if !self.alarm_pending.get() {
-            let at = Date::new(&(Date::now() + delay_ms as f64).into());
-            let _ = self.storage.as_raw().set_alarm(at, Object::new())?;
-            self.alarm_pending.set(true);
+    /// Sets the alarm for `at` (unix milliseconds) unless it is known to be set no later; the
+    /// alarm then sets itself for the work still due. Not awaited: like every storage write,
+    /// `setAlarm` is held by the object's output gate, so what the object answers next leaves
+    /// only once the alarm is committed, and a failed write breaks the object instead
+    /// (<https://developers.cloudflare.com/durable-objects/api/alarms/>: "alarm operations
+    /// follow the same rules as other storage operations").
+    ///
+    /// A new instance does not know the alarm an earlier one set, so it may move an earlier
+    /// alarm back to `at`: from an append, by at most [`FLUSH_DELAY_MS`]; a watch asks the
+    /// runtime first ([`Subject::arm_for_expiry`]).
+    fn arm_by(&self, at: f64) -> Result<()> {
+        if let Alarm::At(set) = self.alarm.get() {
+            if set <= at {
+                return Ok(());
+            }
         }
+        let _ = self
+            .storage
+            .as_raw()
+            .set_alarm(Date::new(&at.into()), Object::new())?;
+        self.alarm.set(Alarm::At(at));
         Ok(())
+    }
+
+    /// Makes sure the alarm runs by `expiry`, without moving a pending index flush later.
+    async fn arm_for_expiry(&self, expiry: f64) -> Result<()> {
+        if let Alarm::Unknown = self.alarm.get() {
+            self.alarm.set(match self.storage.get_alarm().await? {
+                Some(at) => Alarm::At(at as f64),
+                None => Alarm::Unset,
+            });
+        }
+        self.arm_by(expiry)
+    }
+
+    /// Accepts a socket that watches this subject (hibernatable: an idle socket costs no
+    /// duration) and sends it the snapshot. Its token's expiry is kept with it, and the alarm
+    /// is set to close it then.
+    async fn watch(&self, watch: Watch) -> Result<Response> {
+        if self.state.get_websockets().len() >= MAX_SOCKETS_PER_SUBJECT {
+            return Ok(Response::empty()?.with_status(WatchAnswer::TooManySockets.status()));
+        }
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(SocketGrant {
+            expires_ms: watch.expires_ms.map(|ms| ms as f64),
+        })?;
+        self.state
+            .set_websocket_auto_response(&WebSocketRequestResponsePair::new(PING, PONG)?);
+        pair.server
+            .send_with_str(snapshot_frame(self.summary()?.as_ref()))?;
+        if let Some(expiry) = watch.expires_ms {
+            self.arm_for_expiry(expiry as f64).await?;
+        }
+        let mut response = Response::from_websocket(pair.client)?;
+        if watch.answer_subprotocol {
+            response
+                .headers_mut()
+                .set("sec-websocket-protocol", SUBPROTOCOL)?;
+        }
+        Ok(response)
+    }
+
+    /// When the socket's token expires; `None` for one that does not.
+    fn socket_expiry(ws: &WebSocket) -> Option<f64> {
+        ws.deserialize_attachment::<SocketGrant>()
+            .ok()
+            .flatten()
+            .and_then(|grant| grant.expires_ms)
+    }
+
+    /// Closes every socket whose token expired by `now` ([`CLOSE_TOKEN_EXPIRED`]); answers the
+    /// earliest expiry still ahead.
+    fn close_expired_sockets(&self, now: f64) -> Option<f64> {
+        let mut next: Option<f64> = None;
+        for ws in self.state.get_websockets() {
+            match Self::socket_expiry(&ws) {
+                Some(expiry) if expiry <= now => {
+                    // A socket closing already has nothing left to tell.
+                    let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+                }
+                Some(expiry) => next = Some(next.map_or(expiry, |at| at.min(expiry))),
+                None => {}
+            }
+        }
+        next
+    }
+
+    /// Sends a newly committed event, with the state after it, to every socket whose token is
+    /// still valid. `send` only queues the frame: the append does not wait for any client.
+    fn broadcast(&self, event: &RawValue) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return;
+        }
+        let Some(frame) = self
+            .with_folded(|folded| event_frame(event, &folded.state.summary(folded.event_count)))
+        else {
+            return;
+        };
+        let now = Date::now();
+        for ws in sockets {
+            if Self::socket_expiry(&ws).is_none_or(|expiry| expiry > now) {
+                // A socket closing concurrently misses the frame; its client reconnects and
+                // starts from a snapshot.
+                let _ = ws.send_with_str(&frame);
+            }
+        }
     }
 
     fn with_folded<T>(&self, read: impl FnOnce(&Folded) -> T) -> Option<T> {
@@ -313,7 +487,8 @@ impl Subject {
     /// event was a duplicate: its first copy is already in the state, so a duplicate changes
     /// nothing but the alarm (set again if an earlier append failed before setting it). The
     /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
-    /// (see [`Subject::schedule_flush`]).
+    /// (see [`Subject::arm_by`]); sockets get the event as the row commits (see
+    /// [`Subject::broadcast`]).
     fn commit(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
@@ -338,8 +513,10 @@ impl Subject {
             > 0;
         if inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
+            self.broadcast(&append.event);
         }
-        self.schedule_flush(FLUSH_DELAY_MS)?;
+        self.index_current.set(false);
+        self.arm_by(Date::now() + FLUSH_DELAY_MS as f64)?;
         Ok(!inserted)
     }
 

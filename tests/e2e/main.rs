@@ -14,9 +14,11 @@ macro_rules! tests {
 mod concurrency;
 mod http;
 mod http_fuzz;
+mod live;
 mod providers;
 mod security;
 mod support;
+mod tokens;
 mod vonage;
 mod worker;
 
@@ -36,6 +38,10 @@ pub const SECOND_TOKEN: &str = "e2e-second-status-token";
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 pub const SECRET: &str = "e2e-vonage-secret";
 pub const OLD_SECRET: &str = "e2e-vonage-old-secret";
+/// `BROWSER_TOKEN_SECRET` of the configured worker, while rotating: tokens signed with either
+/// verify, and the worker mints with the first.
+pub const BROWSER_SECRET: &str = "e2e-browser-token-secret-0123456789abcdef";
+pub const OLD_BROWSER_SECRET: &str = "e2e-old-browser-token-secret-0123456789ab";
 /// The origin providers "call" in the proxied worker's `PUBLIC_BASE_URL`.
 pub const PUBLIC_BASE_URL: &str = "https://hooks.example.com";
 
@@ -73,6 +79,8 @@ fn main() {
     tests.extend(security::tests());
     tests.extend(concurrency::tests());
     tests.extend(http_fuzz::tests());
+    tests.extend(live::tests());
+    tests.extend(tokens::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
@@ -108,16 +116,33 @@ fn main() {
     conclusion.exit();
 }
 
+/// The settings of the `configured` worker.
+pub fn configured_vars() -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("STATUS_API_TOKEN", TOKEN.to_owned()),
+        ("STATUS_API_TOKENS", SECOND_TOKEN.to_owned()),
+        ("CORS_ALLOW_ORIGINS", ALLOWED_ORIGIN.to_owned()),
+        (
+            "BROWSER_TOKEN_SECRET",
+            format!("{BROWSER_SECRET},{OLD_BROWSER_SECRET}"),
+        ),
+        ("VONAGE_SIGNATURE_SECRET", format!("{SECRET},{OLD_SECRET}")),
+    ];
+    vars.extend(
+        PROVIDER_SECRETS
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned())),
+    );
+    vars
+}
+
 fn start_suite() -> Result<Suite, String> {
     let state = run_dir().join("state");
-    let vonage_secrets = format!("{SECRET},{OLD_SECRET}");
-    let mut configured_vars = vec![
-        ("STATUS_API_TOKEN", TOKEN),
-        ("STATUS_API_TOKENS", SECOND_TOKEN),
-        ("CORS_ALLOW_ORIGINS", ALLOWED_ORIGIN),
-        ("VONAGE_SIGNATURE_SECRET", vonage_secrets.as_str()),
-    ];
-    configured_vars.extend(PROVIDER_SECRETS.iter().copied());
+    let configured_vars = configured_vars();
+    let configured_vars: Vec<(&str, &str)> = configured_vars
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
     let configured = Worker::start("configured", &configured_vars, &state.join("configured"))?;
     let unconfigured = Worker::start(
         "unconfigured",

@@ -6,6 +6,7 @@
 //! * [`providers`]: the provider modules, and [`registry`]: the one list of them;
 //! * [`model`]: the normalized event and the status vocabulary;
 //! * [`state`]: the order-independent per-call / per-message state machine;
+//! * [`live`]: the frames and subprotocols of the live sockets;
 //! * [`protocol`]: the routes, RPC methods and messages between the worker and its Durable
 //!   Objects;
 //! * [`access`]: who may read what through the status API (status API and browser tokens);
@@ -22,6 +23,7 @@ pub mod crypto;
 pub mod error;
 pub mod index;
 mod jwt;
+pub mod live;
 pub mod model;
 pub mod protocol;
 pub mod provider;

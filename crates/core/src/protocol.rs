@@ -67,6 +67,26 @@ const ALARM: Method = Method {
     doc: "",
 };
 
+/// The handlers of the WebSocket Hibernation API, which the runtime calls on the class it was
+/// handed: sockets accepted by `acceptWebSocket` are served by these, not by the wasm object.
+const WEBSOCKET_HANDLERS: [Method; 3] = [
+    Method {
+        name: "webSocketMessage",
+        params: &["ws", "message"],
+        doc: "",
+    },
+    Method {
+        name: "webSocketClose",
+        params: &["ws", "code", "reason", "wasClean"],
+        doc: "",
+    },
+    Method {
+        name: "webSocketError",
+        params: &["ws", "error"],
+        doc: "",
+    },
+];
+
 /// A Durable Object's answer to a read, by its HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadAnswer {
@@ -100,7 +120,13 @@ pub mod subject {
         name: "Subject",
         binding: "SUBJECTS",
         export: Export::Wrapped {
-            handlers: &[FETCH, ALARM],
+            handlers: &[
+                FETCH,
+                ALARM,
+                WEBSOCKET_HANDLERS[0],
+                WEBSOCKET_HANDLERS[1],
+                WEBSOCKET_HANDLERS[2],
+            ],
             rpc: RPC,
         },
     };
@@ -171,6 +197,79 @@ pub mod subject {
                 }
                 _ => None,
             }
+        }
+    }
+
+    /// `GET /live` with `Upgrade: websocket` (the `fetch` handler): accept a socket that watches
+    /// the subject (see [`crate::live`]).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Watch {
+        /// When the socket's token expires (unix milliseconds); `None` for a token that does
+        /// not expire (a status API token).
+        pub expires_ms: Option<i64>,
+        /// The client offered subprotocols: the answer names [`crate::live::SUBPROTOCOL`].
+        pub answer_subprotocol: bool,
+    }
+
+    impl Watch {
+        pub fn url(&self) -> String {
+            let expires_ms = self.expires_ms.map(|ms| ms.to_string()).unwrap_or_default();
+            format!(
+                "https://subject/live?expires_ms={expires_ms}&subprotocol={}",
+                u8::from(self.answer_subprotocol)
+            )
+        }
+
+        /// The watch a request to the object asks for; `None` if it is none.
+        pub fn parse(method: &str, url: &str) -> Option<Watch> {
+            if method != "GET" || url_path(url) != "/live" {
+                return None;
+            }
+            let params = query_params(url);
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str())
+            };
+            let expires_ms = match param("expires_ms")? {
+                "" => None,
+                ms => Some(ms.parse().ok()?),
+            };
+            let answer_subprotocol = match param("subprotocol")? {
+                "0" => false,
+                "1" => true,
+                _ => return None,
+            };
+            Some(Watch {
+                expires_ms,
+                answer_subprotocol,
+            })
+        }
+    }
+
+    /// The object's answer to a [`Watch`], by its HTTP status.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum WatchAnswer {
+        /// 101: the socket is accepted (the answer carries the client's end).
+        Accepted,
+        /// 429: the subject holds [`crate::live::MAX_SOCKETS_PER_SUBJECT`] sockets already.
+        TooManySockets,
+    }
+
+    impl WatchAnswer {
+        pub const fn status(self) -> u16 {
+            match self {
+                Self::Accepted => 101,
+                Self::TooManySockets => 429,
+            }
+        }
+
+        /// `None` for a status the protocol does not allow (a bug on one side).
+        pub fn from_status(status: u16) -> Option<Self> {
+            [Self::Accepted, Self::TooManySockets]
+                .into_iter()
+                .find(|answer| answer.status() == status)
         }
     }
 
@@ -353,7 +452,9 @@ pub fn entry_module() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::subject::{AppendBody, AppendRequest, Read, StoredRequest, Timeline};
+    use super::subject::{
+        AppendBody, AppendRequest, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+    };
     use super::token_guard::{Claim, ClaimAnswer};
     use super::*;
     use crate::{CapturedRequest, Timestamp};
@@ -375,6 +476,36 @@ mod tests {
             assert_eq!(Read::parse("POST", &read.url()), None);
         }
         assert_eq!(Read::parse("GET", "https://subject/other"), None);
+    }
+
+    #[test]
+    fn a_watch_parses_back_from_its_url() {
+        for watch in [
+            Watch {
+                expires_ms: Some(1_800_000_000_000),
+                answer_subprotocol: true,
+            },
+            Watch {
+                expires_ms: None,
+                answer_subprotocol: false,
+            },
+        ] {
+            assert_eq!(Watch::parse("GET", &watch.url()), Some(watch.clone()));
+            assert_eq!(Watch::parse("POST", &watch.url()), None);
+            assert_eq!(Read::parse("GET", &watch.url()), None);
+        }
+        for url in [
+            "https://subject/live?expires_ms=x&subprotocol=1",
+            "https://subject/live?expires_ms=1",
+            "https://subject/live?expires_ms=1&subprotocol=yes",
+            "https://subject/summary?expires_ms=1&subprotocol=1",
+        ] {
+            assert_eq!(Watch::parse("GET", url), None, "{url}");
+        }
+        for answer in [WatchAnswer::Accepted, WatchAnswer::TooManySockets] {
+            assert_eq!(WatchAnswer::from_status(answer.status()), Some(answer));
+        }
+        assert_eq!(WatchAnswer::from_status(200), None);
     }
 
     #[test]
