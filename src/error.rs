@@ -2,10 +2,11 @@
 //!
 //! The body is always `{"error": "<code>", "message": "<text>"}`. Client errors say what was
 //! wrong; server errors are logged with their cause and answer a fixed message, so nothing
-//! internal (a stack, a binding name, a secret) reaches the caller.
+//! internal (a stack, a binding name, a secret) reaches the caller. The codes and their statuses
+//! are the core's ([`ErrorCode`], [`WebhookError::CODES`]), which the OpenAPI document lists.
 
 use serde::Serialize;
-use switchboard_core::{ErrorClass, WebhookError};
+use switchboard_core::{ErrorCode, WebhookError};
 use worker::{Headers, Response};
 
 #[derive(Debug)]
@@ -41,41 +42,37 @@ pub enum AppError {
 
 impl AppError {
     pub fn status(&self) -> u16 {
-        match self {
-            Self::Webhook(error) => match error.class() {
-                ErrorClass::Malformed => 400,
-                ErrorClass::Unauthorized => 401,
-                ErrorClass::UnsupportedMediaType => 415,
-                ErrorClass::RetryLater => 503,
-            },
-            Self::NotFound(_) | Self::UnknownProvider(_) => 404,
-            Self::MethodNotAllowed(_) => 405,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::TooEarly { .. } => 425,
-            Self::InvalidParameter(_) => 400,
-            Self::Unauthorized => 401,
-            Self::OriginNotAllowed => 403,
-            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => 503,
-            Self::Internal(_) => 500,
+        match self.own_code() {
+            Ok(code) => code.status(),
+            Err(webhook) => webhook.class().status(),
         }
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Webhook(error) => error.code(),
-            Self::NotFound(_) => "not_found",
-            Self::UnknownProvider(_) => "unknown_provider",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::TooEarly { .. } => "too_early",
-            Self::InvalidParameter(_) => "invalid_parameter",
-            Self::Unauthorized => "unauthorized",
-            Self::OriginNotAllowed => "origin_not_allowed",
-            Self::SourceNotConfigured(_) => "source_not_configured",
-            Self::Config(_) => "config_invalid",
-            Self::Storage(_) => "storage_unavailable",
-            Self::Internal(_) => "internal_error",
+        match self.own_code() {
+            Ok(code) => code.as_str(),
+            Err(webhook) => webhook.code(),
         }
+    }
+
+    /// The worker's own code for this error, or the refused webhook's reason.
+    fn own_code(&self) -> Result<ErrorCode, &WebhookError> {
+        let code = match self {
+            Self::Webhook(error) => return Err(error),
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::UnknownProvider(_) => ErrorCode::UnknownProvider,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::TooEarly { .. } => ErrorCode::TooEarly,
+            Self::InvalidParameter(_) => ErrorCode::InvalidParameter,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::SourceNotConfigured(_) => ErrorCode::SourceNotConfigured,
+            Self::Config(_) => ErrorCode::ConfigInvalid,
+            Self::Storage(_) => ErrorCode::StorageUnavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
+        };
+        Ok(code)
     }
 
     fn message(&self) -> String {

@@ -8,6 +8,9 @@
 //! * `GET /v1/{calls|messages}` (list), `GET /v1/{calls|messages}/{provider}/{id}`,
 //!   `…/events`, `…/events/{event_id}/request`: the status API (bearer token).
 //! * `GET /healthz`.
+//!
+//! Every route, the ones still to be served included, is in `switchboard_core::route`'s table,
+//! which `public/openapi.json` (a static asset, `GET /openapi.json`) documents.
 
 mod api;
 mod cors;

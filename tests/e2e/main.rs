@@ -11,9 +11,11 @@ macro_rules! tests {
     };
 }
 
+mod assets;
 mod concurrency;
 mod http;
 mod http_fuzz;
+mod openapi;
 mod providers;
 mod security;
 mod support;
@@ -73,6 +75,7 @@ fn main() {
     tests.extend(security::tests());
     tests.extend(concurrency::tests());
     tests.extend(http_fuzz::tests());
+    tests.extend(assets::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
