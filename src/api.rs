@@ -79,77 +79,35 @@ fn now() -> Timestamp {
     Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Serves an authorized read.
-pub async fn handle(
-    request: &Request,
+/// `…/events/{event_id}/request`: the raw request of one event, for the status API token only.
+pub async fn export(
     env: &Env,
     config: &Config,
     caller: &Caller,
     kind: Kind,
-    rest: &[&str],
+    provider: &str,
+    id: &str,
+    event_id: &str,
 ) -> Result<Response, AppError> {
-    match rest {
-        [] => {
-            if !caller.access.may_list(kind) {
-                return Err(AppError::OutOfScope(format!(
-                    "the `{}` scope",
-                    collection(kind)
-                )));
-            }
-            list(request, env, config, &caller.credential, kind).await
-        }
-        [provider, id] => {
-            read(
-                env,
-                caller,
-                kind,
-                provider,
-                id,
-                &Read::Summary,
-                kind.as_str(),
-            )
-            .await
-        }
-        [provider, id, "events"] => {
-            read(
-                env,
-                caller,
-                kind,
-                provider,
-                id,
-                &Read::Events,
-                kind.as_str(),
-            )
-            .await
-        }
-        [provider, id, "events", event_id, "request"] => {
-            if !caller.access.may_export() {
-                return Err(AppError::OutOfScope(
-                    "a raw request needs the status API token".into(),
-                ));
-            }
-            let read = Read::Request {
-                event_id: Cow::Borrowed(event_id),
-            };
-            let response = ask(env, kind, parse_provider(provider)?, id, &read, "event").await?;
-            export_request(response, config).await
-        }
-        _ => Err(AppError::NotFound("route")),
+    if !caller.access.may_export() {
+        return Err(AppError::OutOfScope(
+            "a raw request needs the status API token".into(),
+        ));
     }
+    let read = Read::Request {
+        event_id: Cow::Borrowed(event_id),
+    };
+    let provider = crate::parse_provider(provider)?;
+    let response = ask(env, kind, provider, id, &read, "event").await?;
+    export_request(response, config).await
 }
 
 /// The collection's name in paths and scopes.
-pub fn collection(kind: Kind) -> &'static str {
+fn collection(kind: Kind) -> &'static str {
     match kind {
         Kind::Call => "calls",
         Kind::Message => "messages",
     }
-}
-
-fn parse_provider(provider: &str) -> Result<ProviderId, AppError> {
-    provider
-        .parse()
-        .map_err(|_| AppError::UnknownProvider(echo(provider)))
 }
 
 /// `POST /v1/tokens`: mints a browser token with the first `BROWSER_TOKEN_SECRET` (503 while
@@ -241,17 +199,17 @@ pub async fn locate_in_scope(
     }
 }
 
-/// A read of one subject within the caller's scope.
-async fn read(
+/// A read of one subject (its summary or its events) within the caller's scope.
+pub async fn read(
     env: &Env,
     caller: &Caller,
     kind: Kind,
     provider: &str,
     id: &str,
     read: &Read<'_>,
-    what: &'static str,
 ) -> Result<Response, AppError> {
-    let provider = parse_provider(provider)?;
+    let what = kind.as_str();
+    let provider = crate::parse_provider(provider)?;
     match locate_in_scope(env, caller, kind, provider, id).await? {
         Some(located) => protocol::read(env, &located.name, read)
             .await?
@@ -309,13 +267,20 @@ async fn export_request(mut response: Response, config: &Config) -> Result<Respo
 /// One page of a list. Its cursor is tagged under the caller's credential `token` (see
 /// `switchboard_core::index::encode_cursor`): only a cursor this API issued to that token is
 /// read, so KV never sees one it did not issue, and a KV error is an outage (503).
-async fn list(
+pub async fn list(
     request: &Request,
     env: &Env,
     config: &Config,
-    token: &Secret,
+    caller: &Caller,
     kind: Kind,
 ) -> Result<Response, AppError> {
+    if !caller.access.may_list(kind) {
+        return Err(AppError::OutOfScope(format!(
+            "the `{}` scope",
+            collection(kind)
+        )));
+    }
+    let token = &caller.credential;
     let mut filter = Filter {
         kind,
         provider: None,

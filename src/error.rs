@@ -2,11 +2,12 @@
 //!
 //! The body is always `{"error": "<code>", "message": "<text>"}`. Client errors say what was
 //! wrong; server errors are logged with their cause and answer a fixed message, so nothing
-//! internal (a stack, a binding name, a secret) reaches the caller.
+//! internal (a stack, a binding name, a secret) reaches the caller. The codes and their statuses
+//! are the core's ([`ErrorCode`], [`WebhookError::CODES`]), which the OpenAPI document lists.
 
 use serde::Serialize;
 use switchboard_core::access::AccessError;
-use switchboard_core::{ErrorClass, WebhookError};
+use switchboard_core::{ErrorCode, WebhookError};
 use worker::{Headers, Response};
 
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub enum AppError {
     UpgradeRequired,
     /// The subject holds as many sockets as it may.
     TooManySockets,
-    /// A CORS preflight from an origin not in `CORS_ALLOW_ORIGINS`.
+    /// A CORS preflight or a socket from an origin not in `CORS_ALLOW_ORIGINS`.
     OriginNotAllowed,
     /// The provider's secret is not configured: 503 so that the provider retries later.
     SourceNotConfigured(&'static str),
@@ -51,58 +52,41 @@ pub enum AppError {
 
 impl AppError {
     pub fn status(&self) -> u16 {
-        match self {
-            Self::Webhook(error) => match error.class() {
-                ErrorClass::Malformed => 400,
-                ErrorClass::Unauthorized => 401,
-                ErrorClass::UnsupportedMediaType => 415,
-                ErrorClass::RetryLater => 503,
-            },
-            Self::NotFound(_) | Self::UnknownProvider(_) => 404,
-            Self::MethodNotAllowed(_) => 405,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::TooEarly { .. } => 425,
-            Self::InvalidParameter(_) => 400,
-            Self::Unauthorized => 401,
-            Self::OriginNotAllowed | Self::OutOfScope(_) => 403,
-            Self::UpgradeRequired => 426,
-            Self::TooManySockets => 429,
-            Self::Access(error) => match error {
-                AccessError::NotConfigured => 503,
-                AccessError::InvalidScope(_)
-                | AccessError::InvalidTtl
-                | AccessError::InvalidBody(_) => 400,
-                AccessError::Malformed(_)
-                | AccessError::UnsupportedAlgorithm(_)
-                | AccessError::InvalidSignature
-                | AccessError::Expired
-                | AccessError::NotYetValid => 401,
-            },
-            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => 503,
-            Self::Internal(_) => 500,
+        match self.own_code() {
+            Ok(code) => code.status(),
+            Err(webhook) => webhook.class().status(),
         }
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Webhook(error) => error.code(),
-            Self::NotFound(_) => "not_found",
-            Self::UnknownProvider(_) => "unknown_provider",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::TooEarly { .. } => "too_early",
-            Self::InvalidParameter(_) => "invalid_parameter",
-            Self::Unauthorized => "unauthorized",
-            Self::Access(error) => error.code(),
-            Self::OutOfScope(_) => "out_of_scope",
-            Self::UpgradeRequired => "upgrade_required",
-            Self::TooManySockets => "too_many_sockets",
-            Self::OriginNotAllowed => "origin_not_allowed",
-            Self::SourceNotConfigured(_) => "source_not_configured",
-            Self::Config(_) => "config_invalid",
-            Self::Storage(_) => "storage_unavailable",
-            Self::Internal(_) => "internal_error",
+        match self.own_code() {
+            Ok(code) => code.as_str(),
+            Err(webhook) => webhook.code(),
         }
+    }
+
+    /// The worker's own code for this error, or the refused webhook's reason.
+    fn own_code(&self) -> Result<ErrorCode, &WebhookError> {
+        let code = match self {
+            Self::Webhook(error) => return Err(error),
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::UnknownProvider(_) => ErrorCode::UnknownProvider,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::TooEarly { .. } => ErrorCode::TooEarly,
+            Self::InvalidParameter(_) => ErrorCode::InvalidParameter,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::Access(error) => error.code(),
+            Self::OutOfScope(_) => ErrorCode::OutOfScope,
+            Self::UpgradeRequired => ErrorCode::UpgradeRequired,
+            Self::TooManySockets => ErrorCode::TooManySockets,
+            Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::SourceNotConfigured(_) => ErrorCode::SourceNotConfigured,
+            Self::Config(_) => ErrorCode::ConfigInvalid,
+            Self::Storage(_) => ErrorCode::StorageUnavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
+        };
+        Ok(code)
     }
 
     fn message(&self) -> String {
@@ -161,9 +145,7 @@ impl AppError {
         match &self {
             Self::MethodNotAllowed(allowed) => headers.set("allow", &allowed.join(", "))?,
             Self::Unauthorized => headers.set("www-authenticate", "Bearer")?,
-            Self::Access(error) if self.status() == 401 => {
-                headers.set("www-authenticate", "Bearer")?
-            }
+            Self::Access(_) if self.status() == 401 => headers.set("www-authenticate", "Bearer")?,
             Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => {
                 headers.set("retry-after", "60")?
             }

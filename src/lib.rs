@@ -10,6 +10,9 @@
 //!   token or a browser token within its scope); `POST /v1/tokens` mints browser tokens.
 //! * `GET /v1/{calls|messages}/{provider}/{id}/live`: a WebSocket that watches one subject.
 //! * `GET /healthz`.
+//!
+//! Every route, the ones still to be served included, is in `switchboard_core::route`'s table,
+//! which `public/openapi.json` (a static asset, `GET /openapi.json`) documents.
 
 mod api;
 mod cors;
@@ -26,8 +29,10 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use switchboard_core::error::echo;
+use switchboard_core::protocol::subject::Read;
 use switchboard_core::request::url_path;
-use switchboard_core::{Config, Kind, ProviderId};
+use switchboard_core::route::Route;
+use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
 use crate::error::AppError;
@@ -117,68 +122,80 @@ async fn route(
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
 
-    match segments.as_slice() {
-        ["healthz"] => {
-            log.route = "healthz";
-            require_method(&log.method, &["GET", "HEAD"])?;
-            Ok(Response::from_json(&serde_json::json!({ "status": "ok" }))?)
-        }
-        ["webhooks", provider] => {
-            log.route = "webhook";
+    let Some(route) = Route::parse(&segments) else {
+        log.route = "unknown";
+        return Err(AppError::NotFound("route"));
+    };
+    log.route = match route {
+        Route::Healthz => "healthz",
+        Route::Webhook { .. } => "webhook",
+        Route::Live { .. } => "live",
+        _ => "status_api",
+    };
+    if log.method == "OPTIONS" && route.template().answers_preflight() {
+        return cors::preflight(&Request::from(request), &*load_config(env)?);
+    }
+    require_method(&log.method, route.template().methods)?;
+    match route {
+        Route::Healthz => Ok(Response::from_json(&serde_json::json!({ "status": "ok" }))?),
+        Route::Webhook { provider } => {
             log.provider = Some(echo(provider));
-            require_method(&log.method, &["GET", "POST"])?;
-            let provider: ProviderId = provider
-                .parse()
-                .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
+            let provider = parse_provider(provider)?;
             let config = load_config(env)?;
             webhook::receive(&request, &url, headers, env, &config, provider, log).await
         }
-        ["v1", ..] if log.method == "OPTIONS" => {
-            log.route = "status_api";
-            cors::preflight(&Request::from(request), &*load_config(env)?)
-        }
-        ["v1", "tokens"] => {
-            log.route = "status_api";
-            require_method(&log.method, &["POST"])?;
+        Route::Tokens => {
             let config = load_config(env)?;
             let mut request = Request::from(request);
             let caller = api::authorize_request(&request, &config)?;
             api::mint(&mut request, &config, &caller).await
         }
-        ["v1", collection, provider, id, "live"] => {
-            log.route = "live";
-            require_method(&log.method, &["GET"])?;
-            let kind = kind_of(collection)?;
+        Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));
-            let provider: ProviderId = provider
-                .parse()
-                .map_err(|_| AppError::UnknownProvider(echo(provider)))?;
+            let provider = parse_provider(provider)?;
             let config = load_config(env)?;
             live::upgrade(&Request::from(request), env, &config, kind, provider, id).await
         }
-        ["v1", collection, rest @ ..] => {
-            log.route = "status_api";
-            require_method(&log.method, &["GET"])?;
-            let kind = kind_of(collection)?;
-            let config = load_config(env)?;
-            let request = Request::from(request);
-            let caller = api::authorize_request(&request, &config)?;
-            api::handle(&request, env, &config, &caller, kind, rest).await
+        Route::List { kind } => {
+            let (config, request, caller) = status_api(request, env)?;
+            api::list(&request, env, &config, &caller, kind).await
         }
-        _ => {
-            log.route = "unknown";
-            Err(AppError::NotFound("route"))
+        Route::Subject { kind, provider, id } => {
+            let (_, _, caller) = status_api(request, env)?;
+            api::read(env, &caller, kind, provider, id, &Read::Summary).await
+        }
+        Route::Events { kind, provider, id } => {
+            let (_, _, caller) = status_api(request, env)?;
+            api::read(env, &caller, kind, provider, id, &Read::Events).await
+        }
+        Route::Request {
+            kind,
+            provider,
+            id,
+            event_id,
+        } => {
+            let (config, _, caller) = status_api(request, env)?;
+            api::export(env, &config, &caller, kind, provider, id, event_id).await
         }
     }
 }
 
-/// The kind of subject a collection (`calls`, `messages`) holds.
-fn kind_of(collection: &str) -> std::result::Result<Kind, AppError> {
-    match collection {
-        "calls" => Ok(Kind::Call),
-        "messages" => Ok(Kind::Message),
-        _ => Err(AppError::NotFound("route")),
-    }
+/// The configuration, the request, and its authorized caller, for a read of the status API.
+fn status_api(
+    request: web_sys::Request,
+    env: &Env,
+) -> std::result::Result<(Rc<Config>, Request, api::Caller), AppError> {
+    let config = load_config(env)?;
+    let request = Request::from(request);
+    let caller = api::authorize_request(&request, &config)?;
+    Ok((config, request, caller))
+}
+
+/// A provider named in a path: 404 `unknown_provider` when there is none of that name.
+fn parse_provider(provider: &str) -> std::result::Result<ProviderId, AppError> {
+    provider
+        .parse()
+        .map_err(|_| AppError::UnknownProvider(echo(provider)))
 }
 
 /// Checks the method exactly as received. (`worker::Method` cannot be used for this: it reads

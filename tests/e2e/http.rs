@@ -1,4 +1,5 @@
-//! A small blocking HTTP client for the tests: every status is a result, every body is read.
+//! A small blocking HTTP client for the tests: every status is a result, every body is read,
+//! and every answer is checked against the OpenAPI document (`openapi.rs`).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -78,7 +79,9 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        read(request.call())
+        let response = read(request.call())?;
+        crate::openapi::check("GET", path, &response);
+        Ok(response)
     }
 
     /// Sends a request with any method and body.
@@ -98,7 +101,9 @@ impl Client {
         let request = request
             .body(body.to_vec())
             .map_err(|error| error.to_string())?;
-        read(self.agent.run(request))
+        let response = read(self.agent.run(request))?;
+        crate::openapi::check(method, path, &response);
+        Ok(response)
     }
 
     /// Sends a captured request (as signed by the core) to its path and query on this worker.

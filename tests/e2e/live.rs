@@ -106,10 +106,12 @@ fn refusal(address: &str, path: &str, headers: &[(&str, &str)]) -> Refused {
         false,
         FRAME_TIMEOUT,
     )
-    .expect("worker reachable");
+    .expect("worker reachable")
+    .into_response();
+    crate::openapi::check("GET", path, &response);
     Refused {
         status: response.status,
-        body: serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+        body: response.json(),
     }
 }
 

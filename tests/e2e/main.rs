@@ -11,10 +11,12 @@ macro_rules! tests {
     };
 }
 
+mod assets;
 mod concurrency;
 mod http;
 mod http_fuzz;
 mod live;
+mod openapi;
 mod providers;
 mod security;
 mod support;
@@ -81,6 +83,7 @@ fn main() {
     tests.extend(http_fuzz::tests());
     tests.extend(live::tests());
     tests.extend(tokens::tests());
+    tests.extend(assets::tests());
     if arguments.list {
         let trials = tests
             .into_iter()

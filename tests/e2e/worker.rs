@@ -257,21 +257,26 @@ impl Drop for Worker {
     }
 }
 
-/// The project's `wrangler.toml` with `main` pointing at the built entry and no `[build]`.
+/// The project's `wrangler.toml` with `main` pointing at the built entry, the `[assets]`
+/// directory made absolute (the copy lives elsewhere), and no `[build]`.
 fn test_config(root: &Path, entry: &Path) -> Result<String, String> {
     let original = fs::read_to_string(root.join("wrangler.toml")).map_err(|e| e.to_string())?;
     let mut output = String::new();
-    let mut in_build_table = false;
+    let mut table = "";
     for line in original.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
-            in_build_table = trimmed == "[build]";
+            table = trimmed;
         }
-        if in_build_table {
+        if table == "[build]" {
             continue;
         }
         if trimmed.starts_with("main =") {
             output.push_str(&format!("main = {:?}\n", entry.display().to_string()));
+        } else if table == "[assets]" && trimmed.starts_with("directory =") {
+            let directory = trimmed["directory =".len()..].trim().trim_matches('"');
+            let directory = root.join(directory).display().to_string();
+            output.push_str(&format!("directory = {directory:?}\n"));
         } else {
             output.push_str(line);
             output.push('\n');

@@ -25,6 +25,8 @@
 #[allow(dead_code)]
 #[path = "../e2e/http.rs"]
 mod http;
+#[path = "../e2e/openapi.rs"]
+mod openapi;
 #[allow(dead_code)]
 #[path = "../e2e/support.rs"]
 mod support;

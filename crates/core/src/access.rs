@@ -22,7 +22,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::error::echo;
+use crate::error::{echo, ErrorCode};
 use crate::jwt::{self, Algorithm, JwtError, NonStringAlg, Profile};
 use crate::model::{Kind, ProviderId};
 use crate::secret::Secret;
@@ -344,18 +344,18 @@ pub enum AccessError {
 }
 
 impl AccessError {
-    /// The stable code returned in the `error` field of the JSON body.
-    pub fn code(&self) -> &'static str {
+    /// The code (and so the status) the worker answers.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotConfigured => "browser_tokens_not_configured",
-            Self::Malformed(_) => "malformed_token",
-            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
-            Self::InvalidSignature => "invalid_signature",
-            Self::Expired => "token_expired",
-            Self::NotYetValid => "token_not_yet_valid",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::InvalidTtl => "invalid_ttl",
-            Self::InvalidBody(_) => "invalid_body",
+            Self::NotConfigured => ErrorCode::BrowserTokensNotConfigured,
+            Self::Malformed(_) => ErrorCode::MalformedToken,
+            Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedTokenAlgorithm,
+            Self::InvalidSignature => ErrorCode::TokenSignatureMismatch,
+            Self::Expired => ErrorCode::TokenExpired,
+            Self::NotYetValid => ErrorCode::TokenNotYetValid,
+            Self::InvalidScope(_) => ErrorCode::InvalidScope,
+            Self::InvalidTtl => ErrorCode::InvalidTtl,
+            Self::InvalidBody(_) => ErrorCode::InvalidBody,
         }
     }
 }
@@ -1168,21 +1168,27 @@ mod tests {
     #[test]
     fn error_codes_are_stable() {
         let cases = [
-            (AccessError::NotConfigured, "browser_tokens_not_configured"),
-            (AccessError::Malformed("x".into()), "malformed_token"),
+            (
+                AccessError::NotConfigured,
+                "browser_tokens_not_configured",
+                503,
+            ),
+            (AccessError::Malformed("x".into()), "malformed_token", 401),
             (
                 AccessError::UnsupportedAlgorithm("none".into()),
                 "unsupported_algorithm",
+                401,
             ),
-            (AccessError::InvalidSignature, "invalid_signature"),
-            (AccessError::Expired, "token_expired"),
-            (AccessError::NotYetValid, "token_not_yet_valid"),
-            (AccessError::InvalidScope("x".into()), "invalid_scope"),
-            (AccessError::InvalidTtl, "invalid_ttl"),
-            (AccessError::InvalidBody("x".into()), "invalid_body"),
+            (AccessError::InvalidSignature, "invalid_signature", 401),
+            (AccessError::Expired, "token_expired", 401),
+            (AccessError::NotYetValid, "token_not_yet_valid", 401),
+            (AccessError::InvalidScope("x".into()), "invalid_scope", 400),
+            (AccessError::InvalidTtl, "invalid_ttl", 400),
+            (AccessError::InvalidBody("x".into()), "invalid_body", 400),
         ];
-        for (error, code) in cases {
-            assert_eq!(error.code(), code);
+        for (error, code, status) in cases {
+            assert_eq!(error.code().as_str(), code);
+            assert_eq!(error.code().status(), status, "{code}");
         }
     }
 

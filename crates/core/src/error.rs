@@ -3,6 +3,9 @@
 //! Every variant has a stable machine-readable [`code`](WebhookError::code) (part of the public
 //! API: the worker returns it as `{"error": code}` and logs it) and a [`class`](WebhookError::class)
 //! that the worker maps to an HTTP status. Messages never contain a secret, a signature or a body.
+//! The worker's own codes are [`ErrorCode`]s: [`ErrorCode::ALL`] and [`WebhookError::CODES`] are
+//! every `error` the worker can answer, which its OpenAPI document's `Error` schema lists
+//! (`crates/core/tests/openapi.rs`).
 
 /// The most characters of request text that an error message or a log line repeats: enough to
 /// recognize a word, too few to carry a payload back or flood a log.
@@ -30,6 +33,143 @@ pub enum ErrorClass {
     UnsupportedMediaType,
     /// The provider should retry later; nothing was stored (503).
     RetryLater,
+}
+
+impl ErrorClass {
+    /// The HTTP status the worker answers.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Malformed => 400,
+            Self::Unauthorized => 401,
+            Self::UnsupportedMediaType => 415,
+            Self::RetryLater => 503,
+        }
+    }
+}
+
+/// The `error` codes the worker answers for reasons of its own (a refused webhook answers its
+/// [`WebhookError::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    NotFound,
+    UnknownProvider,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    TooEarly,
+    InvalidParameter,
+    Unauthorized,
+    OriginNotAllowed,
+    /// A browser token asked for what it does not cover (the raw-request export, new tokens,
+    /// another subject).
+    OutOfScope,
+    /// A WebSocket route was called without `Upgrade: websocket`.
+    UpgradeRequired,
+    TooManySockets,
+    /// A request to mint a browser token named a scope Switchboard does not know.
+    InvalidScope,
+    InvalidTtl,
+    /// A request to mint a browser token that is not `{"scope": [...], "ttl_seconds": n}`.
+    InvalidBody,
+    /// Browser tokens (`crate::access`) refused: their codes name what failed, so that a client
+    /// knows to fetch a fresh token.
+    MalformedToken,
+    UnsupportedTokenAlgorithm,
+    TokenSignatureMismatch,
+    TokenExpired,
+    TokenNotYetValid,
+    /// Minting while `BROWSER_TOKEN_SECRET` is unset.
+    BrowserTokensNotConfigured,
+    SourceNotConfigured,
+    ConfigInvalid,
+    StorageUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 24] = [
+        Self::NotFound,
+        Self::UnknownProvider,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::TooEarly,
+        Self::InvalidParameter,
+        Self::Unauthorized,
+        Self::OriginNotAllowed,
+        Self::OutOfScope,
+        Self::UpgradeRequired,
+        Self::TooManySockets,
+        Self::InvalidScope,
+        Self::InvalidTtl,
+        Self::InvalidBody,
+        Self::MalformedToken,
+        Self::UnsupportedTokenAlgorithm,
+        Self::TokenSignatureMismatch,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::BrowserTokensNotConfigured,
+        Self::SourceNotConfigured,
+        Self::ConfigInvalid,
+        Self::StorageUnavailable,
+        Self::InternalError,
+    ];
+
+    /// The stable code returned in the `error` field of the JSON body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::UnknownProvider => "unknown_provider",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::TooEarly => "too_early",
+            Self::InvalidParameter => "invalid_parameter",
+            Self::Unauthorized => "unauthorized",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::OutOfScope => "out_of_scope",
+            Self::UpgradeRequired => "upgrade_required",
+            Self::TooManySockets => "too_many_sockets",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTtl => "invalid_ttl",
+            Self::InvalidBody => "invalid_body",
+            Self::MalformedToken => "malformed_token",
+            // The same words as a webhook's refusals: for a JWT they mean the same.
+            Self::UnsupportedTokenAlgorithm => "unsupported_algorithm",
+            Self::TokenSignatureMismatch => "invalid_signature",
+            Self::TokenExpired => "token_expired",
+            Self::TokenNotYetValid => "token_not_yet_valid",
+            Self::BrowserTokensNotConfigured => "browser_tokens_not_configured",
+            Self::SourceNotConfigured => "source_not_configured",
+            Self::ConfigInvalid => "config_invalid",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The HTTP status it is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidParameter | Self::InvalidScope | Self::InvalidTtl | Self::InvalidBody => {
+                400
+            }
+            Self::Unauthorized
+            | Self::MalformedToken
+            | Self::UnsupportedTokenAlgorithm
+            | Self::TokenSignatureMismatch
+            | Self::TokenExpired
+            | Self::TokenNotYetValid => 401,
+            Self::OriginNotAllowed | Self::OutOfScope => 403,
+            Self::NotFound | Self::UnknownProvider => 404,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::TooEarly => 425,
+            Self::UpgradeRequired => 426,
+            Self::TooManySockets => 429,
+            Self::InternalError => 500,
+            Self::SourceNotConfigured
+            | Self::ConfigInvalid
+            | Self::StorageUnavailable
+            | Self::BrowserTokensNotConfigured => 503,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +222,23 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
+    /// Every [`code`](Self::code) with its [`class`](Self::class).
+    pub const CODES: [(&'static str, ErrorClass); 13] = [
+        ("malformed_request", ErrorClass::Malformed),
+        ("missing_field", ErrorClass::Malformed),
+        ("unsupported_content_type", ErrorClass::UnsupportedMediaType),
+        ("missing_signature", ErrorClass::Unauthorized),
+        ("invalid_signature", ErrorClass::Unauthorized),
+        ("unsupported_algorithm", ErrorClass::Unauthorized),
+        ("payload_hash_mismatch", ErrorClass::Unauthorized),
+        ("timestamp_out_of_tolerance", ErrorClass::Unauthorized),
+        ("missing_signed_field", ErrorClass::Unauthorized),
+        ("unsigned_callback", ErrorClass::RetryLater),
+        ("unsigned_content", ErrorClass::Unauthorized),
+        ("ambiguous_signed_string", ErrorClass::Unauthorized),
+        ("replayed_token", ErrorClass::Unauthorized),
+    ];
+
     /// The stable code returned in the `error` field of the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
@@ -136,6 +293,24 @@ mod tests {
         );
     }
 
+    fn variant_index(error: &WebhookError) -> usize {
+        match error {
+            WebhookError::Malformed(_) => 0,
+            WebhookError::MissingField(_) => 1,
+            WebhookError::UnsupportedContentType(_) => 2,
+            WebhookError::MissingSignature(_) => 3,
+            WebhookError::InvalidSignature(_) => 4,
+            WebhookError::UnsupportedAlgorithm(_) => 5,
+            WebhookError::PayloadHashMismatch => 6,
+            WebhookError::TimestampOutOfTolerance(_) => 7,
+            WebhookError::MissingSignedField(_) => 8,
+            WebhookError::UnsignedCallback => 9,
+            WebhookError::UnsignedContent(_) => 10,
+            WebhookError::AmbiguousSignedString(_) => 11,
+            WebhookError::ReplayedToken => 12,
+        }
+    }
+
     #[test]
     fn codes_are_stable_and_classes_match() {
         let cases = [
@@ -165,8 +340,23 @@ mod tests {
                 ErrorClass::Unauthorized,
             ),
             (
+                WebhookError::UnsupportedAlgorithm("RS256".into()),
+                "unsupported_algorithm",
+                ErrorClass::Unauthorized,
+            ),
+            (
                 WebhookError::PayloadHashMismatch,
                 "payload_hash_mismatch",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::TimestampOutOfTolerance("0".into()),
+                "timestamp_out_of_tolerance",
+                ErrorClass::Unauthorized,
+            ),
+            (
+                WebhookError::MissingSignedField("iat"),
+                "missing_signed_field",
                 ErrorClass::Unauthorized,
             ),
             (
@@ -190,9 +380,32 @@ mod tests {
                 ErrorClass::Unauthorized,
             ),
         ];
-        for (error, code, class) in cases {
-            assert_eq!(error.code(), code);
-            assert_eq!(error.class(), class);
+        for (error, code, class) in &cases {
+            assert_eq!(error.code(), *code);
+            assert_eq!(error.class(), *class);
+        }
+        // One case per variant, in declaration order (a new variant does not compile in
+        // `variant_index` until it has its case), and `CODES` is exactly theirs.
+        for (index, (error, _, _)) in cases.iter().enumerate() {
+            assert_eq!(variant_index(error), index, "{error:?}");
+        }
+        let listed: Vec<_> = cases
+            .iter()
+            .map(|(_, code, class)| (*code, *class))
+            .collect();
+        assert_eq!(listed, WebhookError::CODES);
+    }
+
+    #[test]
+    fn error_codes_are_distinct_and_statuses_are_errors() {
+        let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        codes.extend(WebhookError::CODES.iter().map(|(code, _)| *code));
+        let count = codes.len();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), count, "a code is listed twice");
+        for code in ErrorCode::ALL {
+            assert!((400..600).contains(&code.status()), "{code:?}");
         }
     }
 }

@@ -10,6 +10,7 @@
 //! * [`protocol`]: the routes, RPC methods and messages between the worker and its Durable
 //!   Objects;
 //! * [`access`]: who may read what through the status API (status API and browser tokens);
+//! * [`route`]: the routes the worker serves, for its router and its OpenAPI document;
 //! * [`config`], [`secret`]: typed configuration and constant-time comparison;
 //! * [`crypto`]: the primitives the providers share (HMAC, constant-time tag checks, SHA-256 hex).
 //!
@@ -30,12 +31,13 @@ pub mod provider;
 pub mod providers;
 pub mod registry;
 pub mod request;
+pub mod route;
 pub mod secret;
 pub mod state;
 pub mod time;
 
 pub use config::Config;
-pub use error::{ErrorClass, WebhookError};
+pub use error::{ErrorClass, ErrorCode, WebhookError};
 pub use model::{Event, Kind, ProviderId, Status};
 pub use provider::{Provider, Scheme, Signer, SingleUseToken};
 pub use registry::{configured_provider, configured_signer, PROVIDERS};

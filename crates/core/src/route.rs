@@ -1,0 +1,264 @@
+//! The routes the worker serves: one table for the router ([`Route::parse`]) and for the OpenAPI
+//! document `public/openapi.json` ([`TEMPLATES`], [`ASSET_PATHS`]), which
+//! `crates/core/tests/openapi.rs` holds to exactly these paths and methods.
+
+use crate::Kind;
+
+/// One route, with the path parameters as the request spelled them (percent-decoded, not yet
+/// checked: an unknown provider is the router's 404 `unknown_provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/healthz`
+    Healthz,
+    /// `/webhooks/{provider}`
+    Webhook { provider: &'a str },
+    /// `/v1/{collection}`: one page of calls or messages.
+    List { kind: Kind },
+    /// `/v1/{collection}/{provider}/{id}`: the current state of one call or message.
+    Subject {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+    },
+    /// `/v1/{collection}/{provider}/{id}/events`: its timeline.
+    Events {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+    },
+    /// `/v1/{collection}/{provider}/{id}/events/{event_id}/request`: one event's raw request.
+    Request {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+        event_id: &'a str,
+    },
+    /// `/v1/{collection}/{provider}/{id}/live`: its state and events over a WebSocket.
+    Live {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+    },
+    /// `/v1/tokens`: issues browser tokens.
+    Tokens,
+}
+
+/// A route's OpenAPI path template and the methods it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteTemplate {
+    pub path: &'static str,
+    /// Upper-case, as received. `OPTIONS` is not listed: see [`RouteTemplate::answers_preflight`].
+    pub methods: &'static [&'static str],
+}
+
+impl RouteTemplate {
+    /// Whether the route also answers a CORS preflight (`OPTIONS`): every `/v1/*` route does.
+    pub fn answers_preflight(&self) -> bool {
+        self.path.starts_with("/v1/")
+    }
+}
+
+pub const HEALTHZ: RouteTemplate = RouteTemplate {
+    path: "/healthz",
+    methods: &["GET", "HEAD"],
+};
+pub const WEBHOOK: RouteTemplate = RouteTemplate {
+    path: "/webhooks/{provider}",
+    methods: &["GET", "POST"],
+};
+pub const LIST: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}",
+    methods: &["GET"],
+};
+pub const SUBJECT: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}",
+    methods: &["GET"],
+};
+pub const EVENTS: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}/events",
+    methods: &["GET"],
+};
+pub const REQUEST: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}/events/{event_id}/request",
+    methods: &["GET"],
+};
+pub const LIVE: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}/live",
+    methods: &["GET"],
+};
+pub const TOKENS: RouteTemplate = RouteTemplate {
+    path: "/v1/tokens",
+    methods: &["POST"],
+};
+
+/// Every route the worker serves, one template per [`Route`] variant.
+pub const TEMPLATES: &[RouteTemplate] = &[
+    HEALTHZ, WEBHOOK, LIST, SUBJECT, EVENTS, REQUEST, LIVE, TOKENS,
+];
+
+/// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the runtime
+/// answers them before the worker runs, so no [`Route`] has them.
+pub const ASSET_PATHS: &[&str] = &["/openapi.json", "/client/switchboard.js"];
+
+/// The kind whose collection is `/v1/{collection}`.
+fn kind_of(collection: &str) -> Option<Kind> {
+    match collection {
+        "calls" => Some(Kind::Call),
+        "messages" => Some(Kind::Message),
+        _ => None,
+    }
+}
+
+impl<'a> Route<'a> {
+    /// The route of a path split at `/` after its leading one, each segment percent-decoded
+    /// (`/v1/calls` is `["v1", "calls"]`); `None` for a path the worker does not serve.
+    pub fn parse(segments: &[&'a str]) -> Option<Route<'a>> {
+        let route = match *segments {
+            ["healthz"] => Route::Healthz,
+            ["webhooks", provider] => Route::Webhook { provider },
+            ["v1", "tokens"] => Route::Tokens,
+            ["v1", collection] => Route::List {
+                kind: kind_of(collection)?,
+            },
+            ["v1", collection, provider, id] => Route::Subject {
+                kind: kind_of(collection)?,
+                provider,
+                id,
+            },
+            ["v1", collection, provider, id, "events"] => Route::Events {
+                kind: kind_of(collection)?,
+                provider,
+                id,
+            },
+            ["v1", collection, provider, id, "events", event_id, "request"] => Route::Request {
+                kind: kind_of(collection)?,
+                provider,
+                id,
+                event_id,
+            },
+            ["v1", collection, provider, id, "live"] => Route::Live {
+                kind: kind_of(collection)?,
+                provider,
+                id,
+            },
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    /// The template this route was parsed from.
+    pub fn template(&self) -> &'static RouteTemplate {
+        match self {
+            Route::Healthz => &HEALTHZ,
+            Route::Webhook { .. } => &WEBHOOK,
+            Route::List { .. } => &LIST,
+            Route::Subject { .. } => &SUBJECT,
+            Route::Events { .. } => &EVENTS,
+            Route::Request { .. } => &REQUEST,
+            Route::Live { .. } => &LIVE,
+            Route::Tokens => &TOKENS,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `template` with each `{parameter}` replaced by a sample value.
+    fn instantiate(template: &RouteTemplate, collection: &str) -> String {
+        template
+            .path
+            .replace("{collection}", collection)
+            .replace("{provider}", "twilio")
+            .replace("{id}", "CA123")
+            .replace("{event_id}", "ev-1")
+    }
+
+    fn segments(path: &str) -> Vec<&str> {
+        path.trim_start_matches('/').split('/').collect()
+    }
+
+    #[test]
+    fn every_template_parses_to_its_own_variant() {
+        for template in TEMPLATES {
+            for collection in ["calls", "messages"] {
+                let path = instantiate(template, collection);
+                let route = Route::parse(&segments(&path))
+                    .unwrap_or_else(|| panic!("{path} does not parse"));
+                assert_eq!(route.template(), template, "{path} parsed as {route:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_are_taken_from_their_segments() {
+        assert_eq!(
+            Route::parse(&segments("/v1/messages/vonage/m 1/events/e%2F1/request")),
+            Some(Route::Request {
+                kind: Kind::Message,
+                provider: "vonage",
+                id: "m 1",
+                event_id: "e%2F1",
+            })
+        );
+        assert_eq!(
+            Route::parse(&segments("/webhooks/nobody")),
+            Some(Route::Webhook { provider: "nobody" })
+        );
+        assert_eq!(
+            Route::parse(&segments("/v1/calls")),
+            Some(Route::List { kind: Kind::Call })
+        );
+    }
+
+    #[test]
+    fn templates_are_distinct() {
+        for (index, template) in TEMPLATES.iter().enumerate() {
+            assert!(
+                !TEMPLATES[index + 1..].contains(template),
+                "{} listed twice",
+                template.path
+            );
+            assert!(!template.methods.is_empty(), "{}", template.path);
+            assert!(!template.methods.contains(&"OPTIONS"), "{}", template.path);
+        }
+    }
+
+    #[test]
+    fn near_misses_are_not_routes() {
+        for path in [
+            "/",
+            "/healthz/x",
+            "/webhooks",
+            "/webhooks/twilio/extra",
+            "/v1",
+            "/v1/sessions",
+            "/v1/call",
+            "/v1/calls/twilio",
+            "/v1/sessions/twilio/CA123",
+            "/v1/calls/twilio/CA123/extra",
+            "/v1/calls/twilio/CA123/events/ev-1",
+            "/v1/calls/twilio/CA123/events/ev-1/request/extra",
+            "/v1/calls/twilio/CA123/event/ev-1/request",
+            "/v1/calls/twilio/CA123/live/extra",
+            "/v1/tokens/x",
+            "/v2/calls",
+            "/openapi.json",
+            "/client/switchboard.js",
+        ] {
+            assert_eq!(Route::parse(&segments(path)), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_template_but_healthz_and_webhooks_answers_preflight() {
+        let preflight: Vec<&str> = TEMPLATES
+            .iter()
+            .filter(|template| template.answers_preflight())
+            .map(|template| template.path)
+            .collect();
+        assert_eq!(preflight.len(), TEMPLATES.len() - 2);
+        assert!(!preflight.contains(&HEALTHZ.path) && !preflight.contains(&WEBHOOK.path));
+    }
+}
