@@ -61,9 +61,10 @@ soak: setup build
 	SWITCHBOARD_HTTP_FUZZ_REQUESTS=20000 cargo test -p switchboard-worker --test e2e -- --nocapture malformed
 	sh scripts/fuzz.sh 30
 
-## Switchboard beside the TypeScript peer (bench/peer-ts) under the same load, CPU per webhook
-## in wasm and native, and the bundle: bench/results/latest.json and a table (BENCHMARKS.md).
-## Not a test: nothing here asserts a time. About 5 minutes warm on 2 cores.
+## Switchboard beside the TypeScript peer (bench/peer-ts) under the same load, one call's
+## acknowledgement latency with 0 and 100 live sockets (bench/live.mjs), CPU per webhook in wasm
+## and native, and the bundle: bench/results/latest.json and a table (BENCHMARKS.md).
+## Not a test: nothing here asserts a time. About 6 minutes warm on 2 cores.
 bench: setup build
 	sh scripts/bench.sh
 

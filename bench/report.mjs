@@ -7,7 +7,8 @@
 // `switchboard` or `peer_ts`; a round number where both workers ran the scenario several
 // times), `<scenario>.<target>[.<round>].cpu` (CPU ticks of the target's processes before and
 // after: `TOOLING WORKERD TOOLING WORKERD CLK_TCK`) and `cpu.json` (bench/cpu/run.sh);
-// DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`.
+// DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`. `live.sockets-<n>.<round>.json`
+// are runs of bench/live.mjs (issue 14: acknowledgement latency with n sockets on the call).
 //
 // A target's rounds are added up: req/s is all requests over all measured seconds, CPU per
 // request all ticks over all requests, errors the sum, and p50/p90/p99 the mean of the rounds'
@@ -63,6 +64,46 @@ function combine(rounds) {
     figures.rounds = rounds.map(({ report }) => ({ rps: report.rps, p99_ms: report.p99_ms }));
   }
   return figures;
+}
+
+/// Nearest-rank percentile of sorted `values`.
+function percentile(values, p) {
+  return values[Math.max(Math.ceil((p / 100) * values.length) - 1, 0)];
+}
+
+function latencyFigures(latencies) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { n: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), max_ms: round(sorted.at(-1)) };
+}
+
+/// Issue 14: per socket count, each round's acknowledgement percentiles and those of all rounds'
+/// latencies together; the event frames the sockets received, and workerd's CPU per webhook.
+function live(resultsDir) {
+  const runs = {};
+  for (const file of readdirSync(resultsDir)) {
+    const match = /^live\.sockets-(\d+)\.(\d+)\.json$/.exec(file);
+    if (match) (runs[match[1]] ??= []).push({ round: Number(match[2]), ...readJson(join(resultsDir, file)) });
+  }
+  if (Object.keys(runs).length === 0) return undefined;
+  const bySockets = {};
+  for (const [sockets, rounds] of Object.entries(runs).sort(([a], [b]) => a - b)) {
+    rounds.sort((a, b) => a.round - b.round);
+    const sum = (value) => rounds.reduce((total, run) => total + value(run), 0);
+    const requests = sum((run) => run.latencies_ms.length);
+    bySockets[sockets] = {
+      ...latencyFigures(rounds.flatMap((run) => run.latencies_ms)),
+      errors: sum((run) => run.errors),
+      frames_expected: sum((run) => run.frames_expected),
+      frames_received: sum((run) => run.frames_received),
+      cpu_ms_per_request: {
+        worker: round(sum((run) => run.workerd_cpu_ms.worker) / requests),
+        proxy: round(sum((run) => run.workerd_cpu_ms.proxy) / requests),
+      },
+      rounds: rounds.map((run) => ({ round: run.round, ...latencyFigures(run.latencies_ms) })),
+    };
+  }
+  const [first] = Object.values(runs)[0];
+  return { provider: "telnyx", events_per_run: first.events, warmup_per_run: first.warmup, sockets: bySockets };
 }
 
 /// CPU ms used during one run by workerd and by wrangler's own processes (node, esbuild), which
@@ -129,6 +170,7 @@ function assemble([resultsDir, deployDir, connections, seconds]) {
     switchboard_over_peer: ratios(measured),
     cpu_us: readJson(join(resultsDir, "cpu.json")),
     bundle: bundle(deployDir),
+    live: live(resultsDir),
   };
 }
 
@@ -160,6 +202,17 @@ function table(results) {
     lines.push(`| ${provider} | ${figures.wasm} | ${figures.native} | ${figures.ratio ?? round(figures.wasm / figures.native)} |`);
   }
   lines.push("");
+  if (results.live) {
+    lines.push("| sockets | ack p50 ms | ack p99 ms | max ms | n | errors | frames received | CPU ms/req worker | CPU ms/req proxy | p50 by round | p99 by round |");
+    lines.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const [sockets, figures] of Object.entries(results.live.sockets)) {
+      const byRound = (field) => figures.rounds.map((round) => round[field]).join(", ");
+      const frames = `${figures.frames_received} of ${figures.frames_expected}`;
+      const cpu = [figures.cpu_ms_per_request.worker, figures.cpu_ms_per_request.proxy];
+      lines.push(`| ${sockets} | ${figures.p50_ms} | ${figures.p99_ms} | ${figures.max_ms} | ${figures.n} | ${figures.errors} | ${frames} | ${cpu.join(" | ")} | ${byRound("p50_ms")} | ${byRound("p99_ms")} |`);
+    }
+    lines.push("");
+  }
   const { bundle } = results;
   lines.push(`bundle: wasm ${bundle.wasm_bytes} B (gzip -9 ${bundle.wasm_gzip_bytes} B), JS ${bundle.js_bytes} B (gzip -9 ${bundle.js_gzip_bytes} B)`);
   return lines.join("\n");

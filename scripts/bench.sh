@@ -8,6 +8,8 @@
 #
 # BENCH_SECONDS (10) per measured run, BENCH_CONNECTIONS (16), BENCH_WARMUP_SECONDS (5),
 # BENCH_ROUNDS (2): measured runs per worker of each scenario both workers implement.
+# BENCH_LIVE_EVENTS (1000) sequential webhooks per run of the live-sockets scenario (issue 14),
+# BENCH_LIVE_ROUNDS (3) runs each with 0 and with 100 sockets on the call, alternating.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,6 +18,8 @@ seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-16}
 warmup=${BENCH_WARMUP_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-2}
+live_events=${BENCH_LIVE_EVENTS:-1000}
+live_rounds=${BENCH_LIVE_ROUNDS:-3}
 run_dir="$root/target/bench/run-$$"
 results="$run_dir/results"
 mkdir -p "$results"
@@ -196,6 +200,27 @@ compare telnyx+twilio telnyx twilio
 measure_switchboard mix
 for provider in vonage vonage-business bird messagebird plivo; do
   measure_switchboard "$provider" "$provider"
+done
+
+# live SOCKETS ROUND: bench/live.mjs, one call's acknowledgements with SOCKETS sockets on it.
+live() {
+  workerd_pids=$(for pid in $(pgrep -g "$switchboard_group"); do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = workerd ]; then echo "$pid"; fi
+  done)
+  node bench/live.mjs --target "$switchboard_url" --dev-vars "$vars" --sockets "$1" \
+    --events "$live_events" --workerd-pids "$(echo $workerd_pids)" > "$results/live.sockets-$1.$2.json"
+  echo "bench: live, $1 sockets, round $2: $(node -e 'const r = require(process.argv[1]); const l = r.latencies_ms.sort((a, b) => a - b); const at = (p) => l[Math.ceil(p * l.length) - 1]; console.log(`${l.length} webhooks, ack p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, ${r.errors} errors, ${r.frames_received} of ${r.frames_expected} frames`)' "$results/live.sockets-$1.$2.json")" >&2
+}
+
+# Issue 14: sequential webhooks, each a new event of one call, with 0 and 100 sockets watching
+# it; the socket counts alternate which goes first, round by round.
+round=1
+while [ "$round" -le "$live_rounds" ]; do
+  if [ $((round % 2)) -eq 1 ]; then order="0 100"; else order="100 0"; fi
+  for sockets in $order; do
+    live "$sockets" "$round"
+  done
+  round=$((round + 1))
 done
 cleanup
 groups=""
