@@ -23,35 +23,31 @@
 //! whose status key may exist are the rows of `indexed_statuses` (created with `events`), so a
 //! later flush deletes the keys of a status the subject has left.
 //!
-//! Frontends watch the subject through sockets the object holds (`switchboard_core::live`):
-//! accepted with the Hibernation API, each keeping its token's expiry as its attachment. Each
-//! newly committed event is sent to them as it commits, and the one alarm also closes the
-//! sockets whose token has expired.
+//! Frontends watch the subject through the sockets the object holds (`src/sockets.rs`): each
+//! newly committed event is sent to them just after the append answers, and the one alarm also
+//! closes the sockets whose token has expired.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
-use switchboard_core::live::{
-    event_frame, snapshot_frame, CLOSE_TOKEN_EXPIRED, MAX_SOCKETS_PER_SUBJECT, PING, PONG,
-    SUBPROTOCOL,
-};
+use switchboard_core::live::{event_frame, snapshot_frame, MAX_SOCKETS_PER_SUBJECT};
 use switchboard_core::protocol::subject::{
-    object_name, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+    object_name, AppendAnswer, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+    PUBLISH_URL,
 };
 use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::JsValue;
 use worker::js_sys::{Date, Object, TypeError};
-use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    WebSocket, WebSocketIncomingMessage,
 };
 
 use crate::index;
+use crate::sockets::Sockets;
 
 /// What an instance knows of its subject: the state folded from the committed events.
 struct Folded {
@@ -84,18 +80,11 @@ enum Alarm {
     At(f64),
 }
 
-/// What a socket keeps through hibernation: when its token expires.
-#[derive(Serialize, Deserialize)]
-struct SocketGrant {
-    /// Unix milliseconds; `None` for a token that does not expire.
-    expires_ms: Option<f64>,
-}
-
 #[durable_object]
 pub struct Subject {
     env: Env,
-    state: State,
     storage: Storage,
+    sockets: Sockets,
     sql: SqlStorage,
     /// The events table is known to exist.
     schema_ready: Cell<bool>,
@@ -122,7 +111,7 @@ impl DurableObject for Subject {
         Self {
             sql: storage.sql(),
             storage,
-            state,
+            sockets: Sockets::new(state),
             env,
             schema_ready: Cell::new(false),
             folded: RefCell::new(None),
@@ -139,6 +128,10 @@ impl DurableObject for Subject {
         let url = request.inner().url();
         if let Some(watch) = Watch::parse(method.as_ref(), &url) {
             return self.watch(watch).await;
+        }
+        if url == PUBLISH_URL {
+            self.sockets.send_unsent();
+            return Ok(Response::empty()?.with_status(204));
         }
         match Read::parse(method.as_ref(), &url) {
             Some(Read::Summary) => match self.summary()? {
@@ -159,7 +152,8 @@ impl DurableObject for Subject {
     /// event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm.set(Alarm::Unset);
-        let next_expiry = self.close_expired_sockets(Date::now());
+        self.sockets.send_unsent();
+        let next_expiry = self.sockets.close_expired(Date::now());
         if !self.index_current.replace(true) {
             match self.flush_index().await {
                 Ok(()) => self.flush_failures.set(0),
@@ -237,11 +231,13 @@ impl Subject {
     ///
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
     /// (see [`Subject::arm_by`] on why the alarm is not awaited).
-    pub(crate) fn append_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
+    pub(crate) fn append_json(&self, body: &str) -> std::result::Result<u32, JsValue> {
         let append: AppendBody = serde_json::from_str(body).map_err(|error| {
             JsValue::from(TypeError::new(&format!("not an append request: {error}")))
         })?;
-        self.commit(append).map_err(JsValue::from)
+        self.commit(append)
+            .map(AppendAnswer::code)
+            .map_err(JsValue::from)
     }
 }
 
@@ -336,79 +332,19 @@ impl Subject {
         self.arm_by(expiry)
     }
 
-    /// Accepts a socket that watches this subject (hibernatable: an idle socket costs no
-    /// duration) and sends it the snapshot. Its token's expiry is kept with it, and the alarm
-    /// is set to close it then.
+    /// Accepts a socket that watches this subject and sends it the snapshot; the alarm is set
+    /// to close it when its token expires.
     async fn watch(&self, watch: Watch) -> Result<Response> {
-        if self.state.get_websockets().len() >= MAX_SOCKETS_PER_SUBJECT {
+        if self.sockets.count() >= MAX_SOCKETS_PER_SUBJECT {
             return Ok(Response::empty()?.with_status(WatchAnswer::TooManySockets.status()));
         }
-        let pair = WebSocketPair::new()?;
-        self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(SocketGrant {
-            expires_ms: watch.expires_ms.map(|ms| ms as f64),
-        })?;
-        self.state
-            .set_websocket_auto_response(&WebSocketRequestResponsePair::new(PING, PONG)?);
-        pair.server
-            .send_with_str(snapshot_frame(self.summary()?.as_ref()))?;
+        let response = self
+            .sockets
+            .accept(&watch, &snapshot_frame(self.summary()?.as_ref()))?;
         if let Some(expiry) = watch.expires_ms {
             self.arm_for_expiry(expiry as f64).await?;
         }
-        let mut response = Response::from_websocket(pair.client)?;
-        if watch.answer_subprotocol {
-            response
-                .headers_mut()
-                .set("sec-websocket-protocol", SUBPROTOCOL)?;
-        }
         Ok(response)
-    }
-
-    /// When the socket's token expires; `None` for one that does not.
-    fn socket_expiry(ws: &WebSocket) -> Option<f64> {
-        ws.deserialize_attachment::<SocketGrant>()
-            .ok()
-            .flatten()
-            .and_then(|grant| grant.expires_ms)
-    }
-
-    /// Closes every socket whose token expired by `now` ([`CLOSE_TOKEN_EXPIRED`]); answers the
-    /// earliest expiry still ahead.
-    fn close_expired_sockets(&self, now: f64) -> Option<f64> {
-        let mut next: Option<f64> = None;
-        for ws in self.state.get_websockets() {
-            match Self::socket_expiry(&ws) {
-                Some(expiry) if expiry <= now => {
-                    // A socket closing already has nothing left to tell.
-                    let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
-                }
-                Some(expiry) => next = Some(next.map_or(expiry, |at| at.min(expiry))),
-                None => {}
-            }
-        }
-        next
-    }
-
-    /// Sends a newly committed event, with the state after it, to every socket whose token is
-    /// still valid. `send` only queues the frame: the append does not wait for any client.
-    fn broadcast(&self, event: &RawValue) {
-        let sockets = self.state.get_websockets();
-        if sockets.is_empty() {
-            return;
-        }
-        let Some(frame) = self
-            .with_folded(|folded| event_frame(event, &folded.state.summary(folded.event_count)))
-        else {
-            return;
-        };
-        let now = Date::now();
-        for ws in sockets {
-            if Self::socket_expiry(&ws).is_none_or(|expiry| expiry > now) {
-                // A socket closing concurrently misses the frame; its client reconnects and
-                // starts from a snapshot.
-                let _ = ws.send_with_str(&frame);
-            }
-        }
     }
 
     fn with_folded<T>(&self, read: impl FnOnce(&Folded) -> T) -> Option<T> {
@@ -483,13 +419,13 @@ impl Subject {
         Ok(statuses)
     }
 
-    /// Stores the event (once per event id) and merges it into the state. Answers whether the
-    /// event was a duplicate: its first copy is already in the state, so a duplicate changes
-    /// nothing but the alarm (set again if an earlier append failed before setting it). The
-    /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
-    /// (see [`Subject::arm_by`]); sockets get the event as the row commits (see
-    /// [`Subject::broadcast`]).
-    fn commit(&self, append: AppendBody) -> Result<bool> {
+    /// Stores the event (once per event id) and merges it into the state. A duplicate's first
+    /// copy is already in the state, so it changes nothing but the alarm (set again if an
+    /// earlier append failed before setting it). The answer, and with it the webhook's 200,
+    /// leaves once the row and the alarm are committed (see [`Subject::arm_by`]); a new event's
+    /// frame is queued for the sockets, and sent once the caller has answered (see
+    /// `src/sockets.rs`).
+    fn commit(&self, append: AppendBody) -> Result<AppendAnswer> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
         if self.has_schema()? {
@@ -511,13 +447,23 @@ impl Subject {
             )?
             .rows_written()
             > 0;
-        if inserted {
-            Folded::add(&mut self.folded.borrow_mut(), &event);
-            self.broadcast(&append.event);
-        }
         self.index_current.set(false);
         self.arm_by(Date::now() + FLUSH_DELAY_MS as f64)?;
-        Ok(!inserted)
+        if !inserted {
+            return Ok(AppendAnswer::Duplicate);
+        }
+        Folded::add(&mut self.folded.borrow_mut(), &event);
+        let queued = self.sockets.queue(|| {
+            self.with_folded(|folded| {
+                event_frame(&append.event, &folded.state.summary(folded.event_count))
+            })
+            .unwrap_or_default()
+        });
+        Ok(if queued {
+            AppendAnswer::StoredAndWatched
+        } else {
+            AppendAnswer::Stored
+        })
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.

@@ -1,0 +1,155 @@
+//! The live sockets one `Subject` holds (`switchboard_core::live`): accepted with the WebSocket
+//! Hibernation API, so an idle socket costs the object no duration; each keeps its token's
+//! expiry as its attachment, which survives hibernation.
+//!
+//! Event frames are queued as their events commit and sent once the webhook has been answered:
+//! the append answers that sockets are waiting, and the worker asks the object to publish after
+//! its answer (`src/webhook.rs`). So a subject's sockets cost its webhooks' acknowledgement one
+//! queue push, not one send per socket. Should that request fail, the object's alarm, set by
+//! every append, sends what is still queued about a second later. Frames leave in commit
+//! order, and a new socket is accepted only after the queued frames have gone to the sockets
+//! before it, so it never gets an event its snapshot already holds.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::live::{CLOSE_TOKEN_EXPIRED, PING, PONG, SUBPROTOCOL};
+use switchboard_core::protocol::subject::Watch;
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use wasm_bindgen::JsCast;
+use worker::js_sys::{Date, JsString};
+use worker::worker_sys::WebSocketRequestResponsePair;
+use worker::{Response, Result, State, WebSocket, WebSocketPair};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A runtime `WebSocket`, for `send` with a JavaScript string: one string for every
+    /// socket, instead of one copy out of wasm memory per socket (`send_with_str`).
+    type TextSocket;
+
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &TextSocket, text: &JsString) -> std::result::Result<(), JsValue>;
+}
+
+/// What a socket keeps through hibernation: when its token expires.
+#[derive(Serialize, Deserialize)]
+struct SocketGrant {
+    /// Unix milliseconds; `None` for a token that does not expire.
+    expires_ms: Option<f64>,
+}
+
+/// When the socket's token expires; `None` for one that does not.
+fn expiry_of(ws: &WebSocket) -> Option<f64> {
+    ws.deserialize_attachment::<SocketGrant>()
+        .ok()
+        .flatten()
+        .and_then(|grant| grant.expires_ms)
+}
+
+pub struct Sockets {
+    state: State,
+    /// Frames of committed events not sent yet, in commit order.
+    unsent: RefCell<VecDeque<String>>,
+    /// No socket's token expires before this (unix milliseconds; infinity for none), once this
+    /// instance has looked: until then every send checks each socket's expiry.
+    no_expiry_before: Cell<Option<f64>>,
+}
+
+impl Sockets {
+    pub fn new(state: State) -> Self {
+        Self {
+            state,
+            unsent: RefCell::new(VecDeque::new()),
+            no_expiry_before: Cell::new(None),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.state.get_websockets().len()
+    }
+
+    /// Accepts a socket for `watch`, sends it `snapshot` first, and answers the 101 with the
+    /// client's end.
+    pub fn accept(&self, watch: &Watch, snapshot: &str) -> Result<Response> {
+        self.send_unsent();
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        let expires_ms = watch.expires_ms.map(|ms| ms as f64);
+        pair.server
+            .serialize_attachment(SocketGrant { expires_ms })?;
+        if let (Some(known), Some(expiry)) = (self.no_expiry_before.get(), expires_ms) {
+            self.no_expiry_before.set(Some(known.min(expiry)));
+        }
+        self.state
+            .set_websocket_auto_response(&WebSocketRequestResponsePair::new(PING, PONG)?);
+        pair.server.send_with_str(snapshot)?;
+        let mut response = Response::from_websocket(pair.client)?;
+        if watch.answer_subprotocol {
+            response
+                .headers_mut()
+                .set("sec-websocket-protocol", SUBPROTOCOL)?;
+        }
+        Ok(response)
+    }
+
+    /// Queues a committed event's frame, unless no socket watches; answers whether it did.
+    pub fn queue(&self, frame: impl FnOnce() -> String) -> bool {
+        if self.state.get_websockets().is_empty() {
+            return false;
+        }
+        self.unsent.borrow_mut().push_back(frame());
+        true
+    }
+
+    /// Sends the queued frames, in order, to every socket whose token is still valid. `send`
+    /// only queues a frame in the runtime: no client is waited for. A socket closing meanwhile
+    /// misses it; its client reconnects and starts from a snapshot.
+    pub fn send_unsent(&self) {
+        let frames: Vec<JsString> = self
+            .unsent
+            .borrow_mut()
+            .drain(..)
+            .map(|frame| JsString::from(frame.as_str()))
+            .collect();
+        if frames.is_empty() {
+            return;
+        }
+        let now = Date::now();
+        let check_each = self.no_expiry_before.get().is_none_or(|at| at <= now);
+        let mut earliest = f64::INFINITY;
+        for ws in self.state.get_websockets() {
+            if check_each {
+                let expiry = expiry_of(&ws).unwrap_or(f64::INFINITY);
+                earliest = earliest.min(expiry);
+                if expiry <= now {
+                    continue;
+                }
+            }
+            for frame in &frames {
+                let _ = ws.as_ref().unchecked_ref::<TextSocket>().send(frame);
+            }
+        }
+        if check_each {
+            self.no_expiry_before.set(Some(earliest));
+        }
+    }
+
+    /// Closes every socket whose token expired by `now` ([`CLOSE_TOKEN_EXPIRED`]); answers the
+    /// earliest expiry still ahead.
+    pub fn close_expired(&self, now: f64) -> Option<f64> {
+        let mut next = f64::INFINITY;
+        for ws in self.state.get_websockets() {
+            match expiry_of(&ws) {
+                Some(expiry) if expiry <= now => {
+                    // A socket closing already has nothing left to tell.
+                    let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+                }
+                Some(expiry) => next = next.min(expiry),
+                None => {}
+            }
+        }
+        self.no_expiry_before.set(Some(next));
+        next.is_finite().then_some(next)
+    }
+}
