@@ -102,10 +102,11 @@ grep -E '^[A-Z_]+=' .dev.vars.example > "$vars"
 
 # Switchboard: the release build, as `make dev` serves it, without the build step.
 mkdir -p "$run_dir/switchboard"
-awk -v main="$root/build/entry.mjs" '
-  /^\[/ { skip = ($0 == "[build]") }
-  skip { next }
+awk -v main="$root/build/entry.mjs" -v assets="$root/public" '
+  /^\[/ { table = $0 }
+  table == "[build]" { next }
   /^main = / { print "main = \"" main "\""; next }
+  table == "[assets]" && /^directory = / { print "directory = \"" assets "\""; next }
   { print }
 ' wrangler.toml > "$run_dir/switchboard/wrangler.toml"
 cp "$vars" "$run_dir/switchboard/.dev.vars"

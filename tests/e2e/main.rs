@@ -11,6 +11,7 @@ macro_rules! tests {
     };
 }
 
+mod client;
 mod concurrency;
 mod http;
 mod http_fuzz;
@@ -81,6 +82,7 @@ fn main() {
     tests.extend(http_fuzz::tests());
     tests.extend(live::tests());
     tests.extend(tokens::tests());
+    tests.extend(client::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
