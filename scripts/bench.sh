@@ -107,10 +107,10 @@ grep -E '^[A-Z_]+=' .dev.vars.example > "$vars"
 # Switchboard: the release build, as `make dev` serves it, without the build step.
 mkdir -p "$run_dir/switchboard"
 awk -v main="$root/build/entry.mjs" -v assets="$root/public" '
-  /^\[/ { skip = ($0 == "[build]") }
-  skip { next }
+  /^\[/ { table = $0 }
+  table == "[build]" { next }
   /^main = / { print "main = \"" main "\""; next }
-  /^directory = / { print "directory = \"" assets "\""; next }
+  table == "[assets]" && /^directory = / { print "directory = \"" assets "\""; next }
   { print }
 ' wrangler.toml > "$run_dir/switchboard/wrangler.toml"
 cp "$vars" "$run_dir/switchboard/.dev.vars"

@@ -12,6 +12,7 @@ macro_rules! tests {
 }
 
 mod assets;
+mod client;
 mod concurrency;
 mod http;
 mod http_fuzz;
@@ -84,6 +85,7 @@ fn main() {
     tests.extend(live::tests());
     tests.extend(tokens::tests());
     tests.extend(assets::tests());
+    tests.extend(client::tests());
     if arguments.list {
         let trials = tests
             .into_iter()

@@ -44,7 +44,7 @@ fn request_token(client: &Client, credential: &str, body: &str) -> Response {
 }
 
 /// A browser token for `scope`, minted by the worker.
-fn minted(client: &Client, scope: &[&str]) -> String {
+pub fn minted(client: &Client, scope: &[&str]) -> String {
     let response = request_token(client, TOKEN, &json!({ "scope": scope }).to_string());
     assert_eq!(response.status, 201, "{}", response.body);
     response.json()["token"].as_str().expect("token").to_owned()
@@ -52,7 +52,7 @@ fn minted(client: &Client, scope: &[&str]) -> String {
 
 /// A browser token as an app's backend mints it with its own JWT library and `secret`, issued
 /// `age_seconds` ago.
-fn self_minted(secret: &str, scope: &[&str], ttl_seconds: u32, age_seconds: i64) -> String {
+pub fn self_minted(secret: &str, scope: &[&str], ttl_seconds: u32, age_seconds: i64) -> String {
     let request = MintRequest {
         scopes: scope
             .iter()

@@ -3,10 +3,10 @@
 //! exits on a client closing mid-body), and stops it.
 //!
 //! Each instance gets its own directory under `target/e2e/` holding a copy of the project's
-//! `wrangler.toml` (with `main` made absolute and the build step removed, so nothing is rebuilt)
-//! and its own `.dev.vars`, so tests never depend on a developer's `.dev.vars`. State persists in
-//! a directory the caller chooses, so a restart can reuse it. The server runs in its own process
-//! group, and [`Drop`] stops the whole group (node and workerd).
+//! `wrangler.toml` (`main` and the static assets' directory made absolute, the build step removed
+//! so that nothing is rebuilt) and its own `.dev.vars`, so tests never depend on a developer's
+//! `.dev.vars`. State persists in a directory the caller chooses, so a restart can reuse it. The
+//! server runs in its own process group, and [`Drop`] stops the whole group (node and workerd).
 
 use std::fs;
 use std::net::TcpListener;
@@ -95,7 +95,7 @@ impl Worker {
         const ATTEMPTS: usize = 5;
         let mut attempt = 1;
         loop {
-            match self.launch_once() {
+            match self.launch_once(free_port()?) {
                 Err(Launch::AddressInUse(port)) if attempt < ATTEMPTS => {
                     eprintln!("worker `{}`: port {port} taken, another port", self.name);
                     attempt += 1;
@@ -112,10 +112,9 @@ impl Worker {
         }
     }
 
-    fn launch_once(&mut self) -> Result<(), Launch> {
+    fn launch_once(&mut self, port: u16) -> Result<(), Launch> {
         use std::os::unix::process::CommandExt;
 
-        let port = free_port().map_err(Launch::Failed)?;
         let root = project_root();
         let log_path = self.dir.join("server.log");
         // Appended to, so that the log of a worker killed or restarted by a test is kept; this
@@ -205,6 +204,34 @@ impl Worker {
         self.launch()
     }
 
+    /// Starts a worker [`Worker::stop`]ped before again, on its persisted state and on its
+    /// port, so that a client holding its URL can reconnect. The port was this worker's: it is
+    /// retried for a while if the system has not released it yet.
+    pub fn start_again(&mut self) -> Result<(), String> {
+        const ATTEMPTS: usize = 20;
+        let port = self.port();
+        for _ in 0..ATTEMPTS {
+            match self.launch_once(port) {
+                Err(Launch::AddressInUse(_)) => sleep(Duration::from_millis(500)),
+                Err(Launch::Failed(error)) => return Err(error),
+                Ok(()) => return Ok(()),
+            }
+        }
+        Err(format!(
+            "worker `{}`: port {port} still taken after {ATTEMPTS} attempts",
+            self.name
+        ))
+    }
+
+    /// The port the worker listens on.
+    pub fn port(&self) -> u16 {
+        self.base_url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("a base URL with a port")
+    }
+
     /// Stops the worker, replaces its vars/secrets (e.g. a rotated secret) and starts it again on
     /// the same persisted state (a new port).
     pub fn restart_with(&mut self, vars: &[(&str, &str)]) -> Result<(), String> {
@@ -257,8 +284,8 @@ impl Drop for Worker {
     }
 }
 
-/// The project's `wrangler.toml` with `main` pointing at the built entry, the `[assets]`
-/// directory made absolute (the copy lives elsewhere), and no `[build]`.
+/// The project's `wrangler.toml` with `main` pointing at the built entry, the static assets'
+/// directory made absolute (wrangler reads it relative to the copy), and no `[build]`.
 fn test_config(root: &Path, entry: &Path) -> Result<String, String> {
     let original = fs::read_to_string(root.join("wrangler.toml")).map_err(|e| e.to_string())?;
     let mut output = String::new();
@@ -271,10 +298,13 @@ fn test_config(root: &Path, entry: &Path) -> Result<String, String> {
         if table == "[build]" {
             continue;
         }
+        let assets_directory = trimmed
+            .strip_prefix("directory =")
+            .filter(|_| table == "[assets]")
+            .map(|value| value.trim().trim_matches('"'));
         if trimmed.starts_with("main =") {
             output.push_str(&format!("main = {:?}\n", entry.display().to_string()));
-        } else if table == "[assets]" && trimmed.starts_with("directory =") {
-            let directory = trimmed["directory =".len()..].trim().trim_matches('"');
+        } else if let Some(directory) = assets_directory {
             let directory = root.join(directory).display().to_string();
             output.push_str(&format!("directory = {directory:?}\n"));
         } else {
