@@ -33,7 +33,7 @@ if (process.argv[2] === "--sockets-child") {
 }
 
 function options(argv) {
-  const values = { events: "1000", warmup: "20", "gap-ms": "0", "workerd-pids": "" };
+  const values = { events: "1000", warmup: "20", "workerd-pids": "" };
   for (let i = 0; i < argv.length; i += 2) {
     if (!argv[i].startsWith("--") || argv[i + 1] === undefined) throw new Error(`bad argument ${argv[i]}`);
     values[argv[i].slice(2)] = argv[i + 1];
@@ -134,7 +134,7 @@ async function main() {
   const token = vars.STATUS_API_TOKEN.split(",")[0].trim();
   const key = ed25519Key(vars.TELNYX_SIGNING_PRIVATE_KEY);
   const sockets = Number(args.sockets);
-  const [warmup, events, gapMs] = [Number(args.warmup), Number(args.events), Number(args["gap-ms"])];
+  const [warmup, events] = [Number(args.warmup), Number(args.events)];
   const pids = args["workerd-pids"].split(/\s+/).filter(Boolean);
   const url = `${args.target}/webhooks/telnyx`;
   const call = {
@@ -155,7 +155,6 @@ async function main() {
     const ms = await post(agent, url, telnyxWebhook(key, url, call, index));
     if (ms === null) errors += 1;
     else if (index >= warmup) latencies.push(Math.round(ms * 1000) / 1000);
-    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
   const framesExpected = sockets * (warmup + events - errors);
   const framesReceived = child ? await request(child, { type: "wait", frames: warmup + events - errors }) : 0;
