@@ -31,7 +31,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
 use switchboard_core::live::{
@@ -45,6 +45,7 @@ use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
 use wasm_bindgen::prelude::JsValue;
 use worker::js_sys::{Date, Object, TypeError};
+use worker::worker_sys::ext::WebSocketExt;
 use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, Storage,
@@ -84,11 +85,22 @@ enum Alarm {
     At(f64),
 }
 
-/// What a socket keeps through hibernation: when its token expires.
-#[derive(Serialize, Deserialize)]
-struct SocketGrant {
-    /// Unix milliseconds; `None` for a token that does not expire.
-    expires_ms: Option<f64>,
+/// What a socket keeps through hibernation (its attachment): when its token expires, in unix
+/// milliseconds, as a bare JS number; `null` for a token that does not expire. A number, not a
+/// serde struct: `serialize_attachment`/`deserialize_attachment` would bring
+/// serde_wasm_bindgen's serializer and a deserializer for it into the wasm.
+struct SocketGrant;
+
+impl SocketGrant {
+    fn attach(ws: &WebSocket, expires_ms: Option<f64>) -> Result<()> {
+        let value = expires_ms.map_or(JsValue::NULL, JsValue::from_f64);
+        ws.as_ref().serialize_attachment(value)?;
+        Ok(())
+    }
+
+    fn expires_ms(ws: &WebSocket) -> Option<f64> {
+        ws.as_ref().deserialize_attachment().ok()?.as_f64()
+    }
 }
 
 #[durable_object]
@@ -345,9 +357,7 @@ impl Subject {
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(SocketGrant {
-            expires_ms: watch.expires_ms.map(|ms| ms as f64),
-        })?;
+        SocketGrant::attach(&pair.server, watch.expires_ms.map(|ms| ms as f64))?;
         self.state
             .set_websocket_auto_response(&WebSocketRequestResponsePair::new(PING, PONG)?);
         pair.server
@@ -366,10 +376,7 @@ impl Subject {
 
     /// When the socket's token expires; `None` for one that does not.
     fn socket_expiry(ws: &WebSocket) -> Option<f64> {
-        ws.deserialize_attachment::<SocketGrant>()
-            .ok()
-            .flatten()
-            .and_then(|grant| grant.expires_ms)
+        SocketGrant::expires_ms(ws)
     }
 
     /// Closes every socket whose token expired by `now` ([`CLOSE_TOKEN_EXPIRED`]); answers the
