@@ -7,13 +7,13 @@
 
 use std::borrow::Cow;
 
-use switchboard_core::access::{self, Access, Decision};
+use switchboard_core::access::{self, Access, Decision, SubjectNames};
 use switchboard_core::error::echo;
 use switchboard_core::index::{decode_cursor, Filter, Position};
 use switchboard_core::protocol::subject::{object_name, Read, StoredRequest};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::{matches_any, Secret};
-use switchboard_core::{Config, Kind, ProviderId, Status, Summary, Timestamp};
+use switchboard_core::{Config, Kind, ProviderId, Status, Timestamp};
 use worker::{Date, Env, Request, Response};
 
 use crate::error::AppError;
@@ -134,10 +134,11 @@ pub async fn mint(
     Ok(Response::from_json(&minted)?.with_status(201))
 }
 
-/// The subject a path names, found: its object and its state.
+/// The subject a path names, found: its object, and what a scope can name it by (read from its
+/// summary).
 pub struct Located {
     pub name: String,
-    pub summary: Summary,
+    pub names: SubjectNames,
 }
 
 /// Finds the subject `id` names: its own, or the one it is an alias of; `None` if neither has
@@ -150,8 +151,8 @@ async fn locate(
 ) -> Result<Option<Located>, AppError> {
     let name = object_name(provider, kind, id);
     if let Some(mut response) = protocol::read(env, &name, &Read::Summary).await? {
-        let summary = response.json().await?;
-        return Ok(Some(Located { name, summary }));
+        let names = response.json().await?;
+        return Ok(Some(Located { name, names }));
     }
     let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
     let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? else {
@@ -161,7 +162,7 @@ async fn locate(
     match protocol::read(env, &name, &Read::Summary).await? {
         Some(mut response) => Ok(Some(Located {
             name,
-            summary: response.json().await?,
+            names: response.json().await?,
         })),
         None => Ok(None),
     }
@@ -189,8 +190,8 @@ pub async fn locate_in_scope(
         Decision::Denied => Err(out_of_scope()),
         Decision::NeedsSubject => {
             let located = locate(env, kind, provider, id).await?;
-            let summary = located.as_ref().map(|located| &located.summary);
-            if caller.access.may_read_subject(kind, provider, id, summary) {
+            let names = located.as_ref().map(|located| &located.names);
+            if caller.access.may_read_subject(kind, provider, id, names) {
                 Ok(located)
             } else {
                 Err(out_of_scope())

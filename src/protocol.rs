@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{Promise, TypeError};
-use worker::{wasm_bindgen_futures, Env, Headers, Request, RequestInit, Response, Stub};
+use worker::{wasm_bindgen_futures, web_sys, Env, Headers, Request, Response, Stub};
 
 use crate::error::AppError;
 use crate::subject::Subject;
@@ -114,7 +114,14 @@ pub async fn read(env: &Env, name: &str, read: &Read<'_>) -> Result<Option<Respo
 pub async fn watch(env: &Env, name: &str, watch: &Watch) -> Result<Response, AppError> {
     let headers = Headers::new();
     headers.set("upgrade", "websocket")?;
-    let request = Request::new_with_init(&watch.url(), RequestInit::new().with_headers(headers))?;
+    // The runtime's own `RequestInit`, not `worker::RequestInit`: converting that one brings
+    // its `cf` properties' serde_wasm_bindgen serializers into the wasm, for a request that
+    // sets none.
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers.0);
+    let request = web_sys::Request::new_with_str_and_init(&watch.url(), &init)
+        .map(Request::from)
+        .map_err(worker::Error::from)?;
     let response = stub(env, &subject::CLASS, name)?
         .fetch_with_request(request)
         .await

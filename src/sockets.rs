@@ -1,6 +1,6 @@
 //! The live sockets one `Subject` holds (`switchboard_core::live`): accepted with the WebSocket
 //! Hibernation API, so an idle socket costs the object no duration; each keeps its token's
-//! expiry as its attachment, which survives hibernation.
+//! expiry as its attachment ([`attach_expiry`]), which survives hibernation.
 //!
 //! Event frames are queued as their events commit and sent once the webhook has been answered:
 //! the append answers that sockets are waiting, and the worker asks the object to publish after
@@ -13,12 +13,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
 use switchboard_core::live::{CLOSE_TOKEN_EXPIRED, PING, PONG, SUBPROTOCOL};
 use switchboard_core::protocol::subject::Watch;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use wasm_bindgen::JsCast;
 use worker::js_sys::{Date, JsString};
+use worker::worker_sys::ext::WebSocketExt;
 use worker::worker_sys::WebSocketRequestResponsePair;
 use worker::{Response, Result, State, WebSocket, WebSocketPair};
 
@@ -32,19 +32,19 @@ extern "C" {
     fn send(this: &TextSocket, text: &JsString) -> std::result::Result<(), JsValue>;
 }
 
-/// What a socket keeps through hibernation: when its token expires.
-#[derive(Serialize, Deserialize)]
-struct SocketGrant {
-    /// Unix milliseconds; `None` for a token that does not expire.
-    expires_ms: Option<f64>,
+/// Keeps a socket's token expiry through hibernation, as its attachment: unix milliseconds as
+/// a bare JavaScript number, `null` for a token that does not expire. Not a serde struct:
+/// `serialize_attachment` would bring serde_wasm_bindgen's serializer and deserializer into the
+/// wasm for one number.
+fn attach_expiry(ws: &WebSocket, expires_ms: Option<f64>) -> Result<()> {
+    let value = expires_ms.map_or(JsValue::NULL, JsValue::from_f64);
+    ws.as_ref().serialize_attachment(value)?;
+    Ok(())
 }
 
 /// When the socket's token expires; `None` for one that does not.
 fn expiry_of(ws: &WebSocket) -> Option<f64> {
-    ws.deserialize_attachment::<SocketGrant>()
-        .ok()
-        .flatten()
-        .and_then(|grant| grant.expires_ms)
+    ws.as_ref().deserialize_attachment().ok()?.as_f64()
 }
 
 pub struct Sockets {
@@ -76,8 +76,7 @@ impl Sockets {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         let expires_ms = watch.expires_ms.map(|ms| ms as f64);
-        pair.server
-            .serialize_attachment(SocketGrant { expires_ms })?;
+        attach_expiry(&pair.server, expires_ms)?;
         if let (Some(known), Some(expiry)) = (self.no_expiry_before.get(), expires_ms) {
             self.no_expiry_before.set(Some(known.min(expiry)));
         }

@@ -263,7 +263,7 @@ fn browser_tokens_expire_rotate_and_accept_only_hs256(suite: &Suite) {
     let retired = self_minted("a-retired-browser-token-secret-of-32-bytes", &scope, 60, 0);
     assert_eq!(
         status(&client, "/v1/calls", &retired),
-        (401, "invalid_signature".into())
+        (401, "invalid_token_signature".into())
     );
 
     let [header, claims, signature]: [&str; 3] = current
@@ -283,7 +283,7 @@ fn browser_tokens_expire_rotate_and_accept_only_hs256(suite: &Suite) {
     );
     assert_eq!(
         status(&client, "/v1/calls", &widened),
-        (401, "invalid_signature".into())
+        (401, "invalid_token_signature".into())
     );
     for alg in [
         r#"{"alg":"none","typ":"JWT"}"#,
@@ -292,7 +292,7 @@ fn browser_tokens_expire_rotate_and_accept_only_hs256(suite: &Suite) {
         let confused = format!("{}.{claims}.{signature}", URL_SAFE_NO_PAD.encode(alg));
         assert_eq!(
             status(&client, "/v1/calls", &confused),
-            (401, "unsupported_algorithm".into()),
+            (401, "unsupported_token_algorithm".into()),
             "{alg}"
         );
         let unsigned = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(alg));

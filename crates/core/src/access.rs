@@ -19,7 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::{echo, ErrorCode};
@@ -180,7 +180,7 @@ impl Scope {
 
     /// Whether the scope allows `subject`: by its kind, its id or an alias, or (calls only) its
     /// session.
-    fn covers(&self, subject: &Summary) -> bool {
+    fn covers(&self, subject: &SubjectNames) -> bool {
         match self {
             Scope::Kind(granted) => *granted == subject.kind,
             Scope::Subject { kind, provider, id } => {
@@ -196,6 +196,31 @@ impl Scope {
                     && *provider == subject.provider
                     && subject.session_id.as_deref() == Some(session_id.as_str())
             }
+        }
+    }
+}
+
+/// What a scope can name a subject by: its kind, provider and id, its aliases, and its session.
+/// Deserialized from a [`Summary`]'s JSON (its other members are ignored), so that deciding a
+/// read needs no reader of the whole summary: the worker's wasm carries this one instead.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubjectNames {
+    pub provider: ProviderId,
+    pub kind: Kind,
+    pub id: String,
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+impl From<&Summary> for SubjectNames {
+    fn from(summary: &Summary) -> Self {
+        Self {
+            provider: summary.provider,
+            kind: summary.kind,
+            id: summary.id.clone(),
+            session_id: summary.session_id.clone(),
+            aliases: summary.aliases.clone(),
         }
     }
 }
@@ -271,7 +296,7 @@ impl Access {
     }
 
     /// The final answer for `/{kind}/{provider}/{path_id}` once the subject was looked up:
-    /// `found` is its summary, `None` when there is none. A missing subject is allowed only
+    /// `found` is what names it (from its summary), `None` when there is none. A missing subject is allowed only
     /// when the path alone allows it, so that a browser token cannot tell a subject outside its
     /// scope from one that does not exist. A summary of another kind or provider than the
     /// path's is never covered.
@@ -280,7 +305,7 @@ impl Access {
         kind: Kind,
         provider: ProviderId,
         path_id: &str,
-        found: Option<&Summary>,
+        found: Option<&SubjectNames>,
     ) -> bool {
         match self {
             Access::Full => true,
@@ -350,7 +375,7 @@ impl AccessError {
             Self::NotConfigured => ErrorCode::BrowserTokensNotConfigured,
             Self::Malformed(_) => ErrorCode::MalformedToken,
             Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedTokenAlgorithm,
-            Self::InvalidSignature => ErrorCode::TokenSignatureMismatch,
+            Self::InvalidSignature => ErrorCode::InvalidTokenSignature,
             Self::Expired => ErrorCode::TokenExpired,
             Self::NotYetValid => ErrorCode::TokenNotYetValid,
             Self::InvalidScope(_) => ErrorCode::InvalidScope,
@@ -596,8 +621,12 @@ mod tests {
         }
     }
 
-    fn call(provider: ProviderId, id: &str) -> Summary {
-        SubjectState::new(provider, Kind::Call, id).summary(1)
+    fn call(provider: ProviderId, id: &str) -> SubjectNames {
+        names(Kind::Call, provider, id)
+    }
+
+    fn names(kind: Kind, provider: ProviderId, id: &str) -> SubjectNames {
+        SubjectNames::from(&SubjectState::new(provider, kind, id).summary(1))
     }
 
     fn browser(texts: &[&str]) -> Access {
@@ -1138,7 +1167,7 @@ mod tests {
             access.may_read(Kind::Message, ProviderId::Vonage, "msg-1"),
             Decision::Denied
         );
-        let mut message = SubjectState::new(ProviderId::Vonage, Kind::Message, "msg-1").summary(1);
+        let mut message = names(Kind::Message, ProviderId::Vonage, "msg-1");
         message.session_id = Some("conv-1".into());
         assert!(!access.may_read_subject(
             Kind::Message,
@@ -1155,7 +1184,7 @@ mod tests {
             calls.may_read(Kind::Message, ProviderId::Vonage, "m-2"),
             Decision::NeedsSubject
         );
-        let other = SubjectState::new(ProviderId::Vonage, Kind::Message, "m-2").summary(1);
+        let other = names(Kind::Message, ProviderId::Vonage, "m-2");
         assert!(!calls.may_read_subject(Kind::Message, ProviderId::Vonage, "m-2", Some(&other)));
         assert!(!calls.may_list(Kind::Message));
         let message = browser(&["messages/vonage/x"]);
@@ -1176,10 +1205,10 @@ mod tests {
             (AccessError::Malformed("x".into()), "malformed_token", 401),
             (
                 AccessError::UnsupportedAlgorithm("none".into()),
-                "unsupported_algorithm",
+                "unsupported_token_algorithm",
                 401,
             ),
-            (AccessError::InvalidSignature, "invalid_signature", 401),
+            (AccessError::InvalidSignature, "invalid_token_signature", 401),
             (AccessError::Expired, "token_expired", 401),
             (AccessError::NotYetValid, "token_not_yet_valid", 401),
             (AccessError::InvalidScope("x".into()), "invalid_scope", 400),
@@ -1275,5 +1304,24 @@ mod tests {
             let changed = String::from_utf8(changed).unwrap();
             prop_assert!(verify(&changed, &secrets(&[NEW]), at(ISSUED + 1)).is_err());
         }
+    }
+
+    #[test]
+    fn subject_names_read_from_a_summary_s_json() {
+        let mut summary = SubjectState::new(ProviderId::Vonage, Kind::Call, "leg-1").summary(3);
+        summary.aliases = vec!["alias-1".into(), "alias-2".into()];
+        summary.session_id = Some("conv-1".into());
+        summary.from = Some("447700900000".into());
+        summary.duration_seconds = Some(45);
+        let json = serde_json::to_string(&summary).unwrap();
+        let names: SubjectNames = serde_json::from_str(&json).unwrap();
+        assert_eq!(names, SubjectNames::from(&summary));
+        assert_eq!(names.aliases, ["alias-1", "alias-2"]);
+        assert_eq!(names.session_id.as_deref(), Some("conv-1"));
+
+        let mut without_aliases: Json = serde_json::from_str(&json).unwrap();
+        without_aliases.as_object_mut().unwrap().remove("aliases");
+        let names: SubjectNames = serde_json::from_value(without_aliases).unwrap();
+        assert!(names.aliases.is_empty());
     }
 }

@@ -74,7 +74,7 @@ pub enum ErrorCode {
     /// knows to fetch a fresh token.
     MalformedToken,
     UnsupportedTokenAlgorithm,
-    TokenSignatureMismatch,
+    InvalidTokenSignature,
     TokenExpired,
     TokenNotYetValid,
     /// Minting while `BROWSER_TOKEN_SECRET` is unset.
@@ -103,7 +103,7 @@ impl ErrorCode {
         Self::InvalidBody,
         Self::MalformedToken,
         Self::UnsupportedTokenAlgorithm,
-        Self::TokenSignatureMismatch,
+        Self::InvalidTokenSignature,
         Self::TokenExpired,
         Self::TokenNotYetValid,
         Self::BrowserTokensNotConfigured,
@@ -131,9 +131,8 @@ impl ErrorCode {
             Self::InvalidTtl => "invalid_ttl",
             Self::InvalidBody => "invalid_body",
             Self::MalformedToken => "malformed_token",
-            // The same words as a webhook's refusals: for a JWT they mean the same.
-            Self::UnsupportedTokenAlgorithm => "unsupported_algorithm",
-            Self::TokenSignatureMismatch => "invalid_signature",
+            Self::UnsupportedTokenAlgorithm => "unsupported_token_algorithm",
+            Self::InvalidTokenSignature => "invalid_token_signature",
             Self::TokenExpired => "token_expired",
             Self::TokenNotYetValid => "token_not_yet_valid",
             Self::BrowserTokensNotConfigured => "browser_tokens_not_configured",
@@ -153,7 +152,7 @@ impl ErrorCode {
             Self::Unauthorized
             | Self::MalformedToken
             | Self::UnsupportedTokenAlgorithm
-            | Self::TokenSignatureMismatch
+            | Self::InvalidTokenSignature
             | Self::TokenExpired
             | Self::TokenNotYetValid => 401,
             Self::OriginNotAllowed | Self::OutOfScope => 403,
