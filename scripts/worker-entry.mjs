@@ -40,7 +40,7 @@ export class Subject extends DurableObject {
     return this.#inner.webSocketError(ws, error);
   }
 
-  /** `body`: an append request as JSON text. Answers a number: stored, duplicate, or stored and watched. */
+  /** `body`: an append request as JSON text. Answers whether the event was a duplicate. */
   append(body) {
     return this.#inner.append(body);
   }

@@ -66,7 +66,7 @@ struct RequestLog {
 /// API wraps it in a `worker::Request` (which copies the method, the path and `request.cf` out
 /// of the runtime, work a webhook does not need).
 #[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, context: Context) -> Result<Response> {
+async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let headers = Headers(request.headers());
     let mut log = RequestLog {
@@ -77,7 +77,7 @@ async fn fetch(request: web_sys::Request, env: Env, context: Context) -> Result<
         ..RequestLog::default()
     };
 
-    let mut response = match route(request, &headers, &env, &context, &mut log).await {
+    let mut response = match route(request, &headers, &env, &mut log).await {
         Ok(response) => {
             log.outcome = "ok";
             response
@@ -109,7 +109,6 @@ async fn route(
     request: web_sys::Request,
     headers: &Headers,
     env: &Env,
-    context: &Context,
     log: &mut RequestLog,
 ) -> std::result::Result<Response, AppError> {
     let url = request.url();
@@ -144,10 +143,7 @@ async fn route(
             log.provider = Some(echo(provider));
             let provider = parse_provider(provider)?;
             let config = load_config(env)?;
-            let (response, publish) =
-                webhook::receive(&request, &url, headers, env, &config, provider, log).await?;
-            publish.after_answer(env, context);
-            Ok(response)
+            webhook::receive(&request, &url, headers, env, &config, provider, log).await
         }
         Route::Tokens => {
             let config = load_config(env)?;

@@ -7,7 +7,7 @@
 //! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
 //! one side, `AppError::Internal`.
 
-use switchboard_core::protocol::subject::{self, AppendAnswer, Read, Watch, WatchAnswer};
+use switchboard_core::protocol::subject::{self, Read, Watch, WatchAnswer};
 use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
 use switchboard_core::protocol::{Class, ReadAnswer};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -39,7 +39,7 @@ const fn same_name(a: &str, b: &str) -> bool {
 /// method of the wasm `Subject`, which the entry module's wrapper forwards to), the callers'
 /// binding on [`SubjectStub`], and a compile-time check that the identifier is the protocol's
 /// name and that every method of `subject::RPC` is declared. Each takes a JSON text and
-/// answers a number; `$object` is the `Subject` method that serves it.
+/// answers a boolean; `$object` is the `Subject` method that serves it.
 macro_rules! subject_rpc {
     ($($name:ident = $method:path => $object:ident;)*) => {
         $(
@@ -61,7 +61,7 @@ macro_rules! subject_rpc {
         impl Subject {
             $(
                 #[wasm_bindgen(js_name = $name)]
-                pub fn $name(&self, body: String) -> std::result::Result<u32, JsValue> {
+                pub fn $name(&self, body: String) -> std::result::Result<bool, JsValue> {
                     self.$object(&body)
                 }
             )*
@@ -136,8 +136,9 @@ pub async fn watch(env: &Env, name: &str, watch: &Watch) -> Result<Response, App
     }
 }
 
-/// Commits one event (`body`: a `subject::AppendRequest` as JSON text) in the subject `name`.
-pub async fn append(env: &Env, name: &str, body: &str) -> Result<AppendAnswer, AppError> {
+/// Commits one event (`body`: a `subject::AppendRequest` as JSON text) in the subject `name`;
+/// answers whether it was a duplicate.
+pub async fn append(env: &Env, name: &str, body: &str) -> Result<bool, AppError> {
     let rpc_failure = |error: JsValue| {
         let bug = error.is_instance_of::<TypeError>();
         let detail = format!("subject {name}: {}", worker::Error::from(error));
@@ -152,20 +153,8 @@ pub async fn append(env: &Env, name: &str, body: &str) -> Result<AppendAnswer, A
         .await
         .map_err(rpc_failure)?;
     answer
-        .as_f64()
-        .and_then(AppendAnswer::from_code)
+        .as_bool()
         .ok_or_else(|| AppError::Internal(format!("subject {name} answered {answer:?} to append")))
-}
-
-/// Has the subject `name` send the frames of its committed events to its sockets. Called
-/// after the webhook's answer, so no socket delays it; a failure only delays the frames until
-/// the object's alarm.
-pub async fn publish(env: &Env, name: &str) -> Result<(), AppError> {
-    stub(env, &subject::CLASS, name)?
-        .fetch_with_str(subject::PUBLISH_URL)
-        .await
-        .map_err(|error| AppError::Storage(format!("subject {name}: {error}")))?;
-    Ok(())
 }
 
 /// Holds the single-use token `token_id` to the claim's events in its `TokenGuard`.

@@ -2,16 +2,12 @@
 //! Hibernation API, so an idle socket costs the object no duration; each keeps its token's
 //! expiry as its attachment ([`attach_expiry`]), which survives hibernation.
 //!
-//! Event frames are queued as their events commit and sent once the webhook has been answered:
-//! the append answers that sockets are waiting, and the worker asks the object to publish after
-//! its answer (`src/webhook.rs`). So a subject's sockets cost its webhooks' acknowledgement one
-//! queue push, not one send per socket. Should that request fail, the object's alarm, set by
-//! every append, sends what is still queued about a second later. Frames leave in commit
-//! order, and a new socket is accepted only after the queued frames have gone to the sockets
-//! before it, so it never gets an event its snapshot already holds.
+//! A newly committed event's frame is sent to every socket as the event commits: `send` only
+//! hands the frame to the runtime, so no client is waited for, and the runtime holds it, like
+//! the append's answer, until the row is durable. Frames leave in commit order, since the
+//! object commits one event at a time.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::Cell;
 
 use switchboard_core::live::{CLOSE_TOKEN_EXPIRED, PING, PONG, SUBPROTOCOL};
 use switchboard_core::protocol::subject::Watch;
@@ -49,8 +45,6 @@ fn expiry_of(ws: &WebSocket) -> Option<f64> {
 
 pub struct Sockets {
     state: State,
-    /// Frames of committed events not sent yet, in commit order.
-    unsent: RefCell<VecDeque<String>>,
     /// No socket's token expires before this (unix milliseconds; infinity for none), once this
     /// instance has looked: until then every send checks each socket's expiry.
     no_expiry_before: Cell<Option<f64>>,
@@ -60,7 +54,6 @@ impl Sockets {
     pub fn new(state: State) -> Self {
         Self {
             state,
-            unsent: RefCell::new(VecDeque::new()),
             no_expiry_before: Cell::new(None),
         }
     }
@@ -72,7 +65,6 @@ impl Sockets {
     /// Accepts a socket for `watch`, sends it `snapshot` first, and answers the 101 with the
     /// client's end.
     pub fn accept(&self, watch: &Watch, snapshot: &str) -> Result<Response> {
-        self.send_unsent();
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         let expires_ms = watch.expires_ms.map(|ms| ms as f64);
@@ -92,32 +84,19 @@ impl Sockets {
         Ok(response)
     }
 
-    /// Queues a committed event's frame, unless no socket watches; answers whether it did.
-    pub fn queue(&self, frame: impl FnOnce() -> String) -> bool {
-        if self.state.get_websockets().is_empty() {
-            return false;
-        }
-        self.unsent.borrow_mut().push_back(frame());
-        true
-    }
-
-    /// Sends the queued frames, in order, to every socket whose token is still valid. `send`
-    /// only queues a frame in the runtime: no client is waited for. A socket closing meanwhile
-    /// misses it; its client reconnects and starts from a snapshot.
-    pub fn send_unsent(&self) {
-        let frames: Vec<JsString> = self
-            .unsent
-            .borrow_mut()
-            .drain(..)
-            .map(|frame| JsString::from(frame.as_str()))
-            .collect();
-        if frames.is_empty() {
+    /// Sends a committed event's frame (built only if some socket watches) to every socket whose
+    /// token is still valid, as one JavaScript string for all of them. A socket closing
+    /// meanwhile misses it; its client reconnects and starts from a snapshot.
+    pub fn broadcast(&self, frame: impl FnOnce() -> String) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
             return;
         }
+        let frame = JsString::from(frame().as_str());
         let now = Date::now();
         let check_each = self.no_expiry_before.get().is_none_or(|at| at <= now);
         let mut earliest = f64::INFINITY;
-        for ws in self.state.get_websockets() {
+        for ws in sockets {
             if check_each {
                 let expiry = expiry_of(&ws).unwrap_or(f64::INFINITY);
                 earliest = earliest.min(expiry);
@@ -125,9 +104,7 @@ impl Sockets {
                     continue;
                 }
             }
-            for frame in &frames {
-                let _ = ws.as_ref().unchecked_ref::<TextSocket>().send(frame);
-            }
+            let _ = ws.as_ref().unchecked_ref::<TextSocket>().send(&frame);
         }
         if check_each {
             self.no_expiry_before.set(Some(earliest));

@@ -24,8 +24,8 @@
 //! later flush deletes the keys of a status the subject has left.
 //!
 //! Frontends watch the subject through the sockets the object holds (`src/sockets.rs`): each
-//! newly committed event is sent to them just after the append answers, and the one alarm also
-//! closes the sockets whose token has expired.
+//! newly committed event is sent to them as it commits, and the one alarm also closes the
+//! sockets whose token has expired.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -34,8 +34,7 @@ use serde::Deserialize;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
 use switchboard_core::live::{event_frame, snapshot_frame, MAX_SOCKETS_PER_SUBJECT};
 use switchboard_core::protocol::subject::{
-    object_name, AppendAnswer, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
-    PUBLISH_URL,
+    object_name, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
 };
 use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
@@ -129,10 +128,6 @@ impl DurableObject for Subject {
         if let Some(watch) = Watch::parse(method.as_ref(), &url) {
             return self.watch(watch).await;
         }
-        if url == PUBLISH_URL {
-            self.sockets.send_unsent();
-            return Ok(Response::empty()?.with_status(204));
-        }
         match Read::parse(method.as_ref(), &url) {
             Some(Read::Summary) => match self.summary()? {
                 Some(summary) => Response::from_json(&summary),
@@ -152,7 +147,6 @@ impl DurableObject for Subject {
     /// event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm.set(Alarm::Unset);
-        self.sockets.send_unsent();
         let next_expiry = self.sockets.close_expired(Date::now());
         if !self.index_current.replace(true) {
             match self.flush_index().await {
@@ -231,13 +225,11 @@ impl Subject {
     ///
     /// Synchronous: nothing here waits, so the runtime needs no promise and no task per event
     /// (see [`Subject::arm_by`] on why the alarm is not awaited).
-    pub(crate) fn append_json(&self, body: &str) -> std::result::Result<u32, JsValue> {
+    pub(crate) fn append_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
         let append: AppendBody = serde_json::from_str(body).map_err(|error| {
             JsValue::from(TypeError::new(&format!("not an append request: {error}")))
         })?;
-        self.commit(append)
-            .map(AppendAnswer::code)
-            .map_err(JsValue::from)
+        self.commit(append).map_err(JsValue::from)
     }
 }
 
@@ -419,13 +411,13 @@ impl Subject {
         Ok(statuses)
     }
 
-    /// Stores the event (once per event id) and merges it into the state. A duplicate's first
-    /// copy is already in the state, so it changes nothing but the alarm (set again if an
-    /// earlier append failed before setting it). The answer, and with it the webhook's 200,
-    /// leaves once the row and the alarm are committed (see [`Subject::arm_by`]); a new event's
-    /// frame is queued for the sockets, and sent once the caller has answered (see
+    /// Stores the event (once per event id) and merges it into the state. Answers whether the
+    /// event was a duplicate: its first copy is already in the state, so a duplicate changes
+    /// nothing but the alarm (set again if an earlier append failed before setting it). The
+    /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
+    /// (see [`Subject::arm_by`]); a new event goes to the sockets as it commits (see
     /// `src/sockets.rs`).
-    fn commit(&self, append: AppendBody) -> Result<AppendAnswer> {
+    fn commit(&self, append: AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
         if self.has_schema()? {
@@ -447,23 +439,18 @@ impl Subject {
             )?
             .rows_written()
             > 0;
+        if inserted {
+            Folded::add(&mut self.folded.borrow_mut(), &event);
+            self.sockets.broadcast(|| {
+                self.with_folded(|folded| {
+                    event_frame(&append.event, &folded.state.summary(folded.event_count))
+                })
+                .unwrap_or_default()
+            });
+        }
         self.index_current.set(false);
         self.arm_by(Date::now() + FLUSH_DELAY_MS as f64)?;
-        if !inserted {
-            return Ok(AppendAnswer::Duplicate);
-        }
-        Folded::add(&mut self.folded.borrow_mut(), &event);
-        let queued = self.sockets.queue(|| {
-            self.with_folded(|folded| {
-                event_frame(&append.event, &folded.state.summary(folded.event_count))
-            })
-            .unwrap_or_default()
-        });
-        Ok(if queued {
-            AppendAnswer::StoredAndWatched
-        } else {
-            AppendAnswer::Stored
-        })
+        Ok(!inserted)
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use switchboard_core::config::secret_setting;
 use switchboard_core::error::echo;
-use switchboard_core::protocol::subject::{object_name, AppendAnswer, AppendRequest};
+use switchboard_core::protocol::subject::{object_name, AppendRequest};
 use switchboard_core::protocol::token_guard::{Claim, ClaimAnswer};
 use switchboard_core::request::rebase_url;
 use switchboard_core::{
@@ -19,7 +19,7 @@ use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{self, Object, Promise, Reflect, Uint8Array};
 use worker::web_sys::{ReadableStream, Request};
-use worker::{wasm_bindgen_futures, Context, Date, Env, Headers, Response};
+use worker::{wasm_bindgen_futures, Date, Env, Headers, Response};
 
 use crate::error::AppError;
 use crate::{protocol, RequestLog};
@@ -49,7 +49,7 @@ pub async fn receive(
     config: &Config,
     provider_id: ProviderId,
     log: &mut RequestLog,
-) -> Result<(Response, Publish), AppError> {
+) -> Result<Response, AppError> {
     let provider = switchboard_core::configured_provider(config, provider_id)
         .ok_or(AppError::SourceNotConfigured(secret_setting(provider_id)))?;
 
@@ -83,54 +83,18 @@ pub async fn receive(
     }
 
     let mut accepted = Vec::with_capacity(events.len());
-    let mut watched = Vec::new();
     for event in events {
-        let name = object_name(event.provider, event.kind, &event.subject_id);
-        let answer = append(env, &name, &event, &captured).await?;
-        if answer == AppendAnswer::StoredAndWatched {
-            watched.push(name);
-        }
+        let duplicate = append(env, &event, &captured).await?;
         accepted.push(Accepted {
             kind: event.kind,
             id: event.subject_id,
             event_id: event.event_id,
-            duplicate: answer == AppendAnswer::Duplicate,
+            duplicate,
         });
     }
     log.events = Some(accepted.len());
     log.duplicates = Some(accepted.iter().filter(|item| item.duplicate).count());
-    let response = Response::from_json(&Acknowledgement { accepted })?;
-    Ok((response, Publish { subjects: watched }))
-}
-
-/// The subjects whose sockets wait for the frames of the events just committed.
-#[must_use = "the frames wait for `after_answer` (or the subject's alarm)"]
-pub struct Publish {
-    subjects: Vec<String>,
-}
-
-impl Publish {
-    /// Has each subject send its new frames once the answer has left, so that no socket delays
-    /// it. Best effort: a frame this misses goes out with the subject's alarm, about a second
-    /// after its event.
-    pub fn after_answer(self, env: &Env, context: &Context) {
-        if self.subjects.is_empty() {
-            return;
-        }
-        let env = env.clone();
-        context.wait_until(async move {
-            for name in self.subjects {
-                if let Err(error) = protocol::publish(&env, &name).await {
-                    let line = serde_json::json!({
-                        "event": "publish_failed",
-                        "subject": name,
-                        "detail": error.log_detail(),
-                    });
-                    worker::console_error!("{line}");
-                }
-            }
-        });
-    }
+    Ok(Response::from_json(&Acknowledgement { accepted })?)
 }
 
 /// Reads the body, refusing it with 413 as soon as it exceeds `limit` bytes: from
@@ -269,17 +233,14 @@ async fn claim(env: &Env, token: &SingleUseToken, events: &[Event]) -> Result<()
     }
 }
 
-/// Commits one event in its subject's Durable Object `name`, over RPC.
-async fn append(
-    env: &Env,
-    name: &str,
-    event: &Event,
-    raw: &CapturedRequest,
-) -> Result<AppendAnswer, AppError> {
+/// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
+/// duplicate.
+async fn append(env: &Env, event: &Event, raw: &CapturedRequest) -> Result<bool, AppError> {
+    let name = object_name(event.provider, event.kind, &event.subject_id);
     let body = serde_json::to_string(&AppendRequest {
         event,
         raw: raw.redacted(),
     })
     .map_err(|error| AppError::Internal(format!("encode append: {error}")))?;
-    protocol::append(env, name, &body).await
+    protocol::append(env, &name, &body).await
 }

@@ -1208,7 +1208,11 @@ mod tests {
                 "unsupported_token_algorithm",
                 401,
             ),
-            (AccessError::InvalidSignature, "invalid_token_signature", 401),
+            (
+                AccessError::InvalidSignature,
+                "invalid_token_signature",
+                401,
+            ),
             (AccessError::Expired, "token_expired", 401),
             (AccessError::NotYetValid, "token_not_yet_valid", 401),
             (AccessError::InvalidScope("x".into()), "invalid_scope", 400),

@@ -131,47 +131,16 @@ pub mod subject {
         },
     };
 
-    /// Commits one event: `body` is an [`AppendRequest`] as JSON text; answers an
-    /// [`AppendAnswer`] as a number. Throws a `TypeError` for a body that is not an
+    /// Commits one event: `body` is an [`AppendRequest`] as JSON text; answers a boolean,
+    /// whether the event was a duplicate. Throws a `TypeError` for a body that is not an
     /// append request (a bug on one side: workerd throws one too for a method the object does
     /// not have, and keeps the type of a standard error across RPC), and another error when
     /// the object or its storage failed.
     pub const APPEND: Method = Method {
         name: "append",
         params: &["body"],
-        doc: "`body`: an append request as JSON text. Answers a number: stored, duplicate, or stored and watched.",
+        doc: "`body`: an append request as JSON text. Answers whether the event was a duplicate.",
     };
-
-    /// What an append did, by the number [`APPEND`] answers.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum AppendAnswer {
-        Stored,
-        Duplicate,
-        /// Stored, and sockets watch the subject: its frame waits for [`PUBLISH_URL`], which the
-        /// caller fetches once it has answered the webhook (or the object's alarm sends it).
-        StoredAndWatched,
-    }
-
-    impl AppendAnswer {
-        pub const fn code(self) -> u32 {
-            match self {
-                Self::Stored => 0,
-                Self::Duplicate => 1,
-                Self::StoredAndWatched => 2,
-            }
-        }
-
-        /// `None` for a number the protocol does not allow (a bug on one side).
-        pub fn from_code(code: f64) -> Option<Self> {
-            [Self::Stored, Self::Duplicate, Self::StoredAndWatched]
-                .into_iter()
-                .find(|answer| f64::from(answer.code()) == code)
-        }
-    }
-
-    /// `GET` (the `fetch` handler): sends the frames of committed events to the sockets; answers
-    /// 204.
-    pub const PUBLISH_URL: &str = "https://subject/publish";
 
     /// The methods called over RPC.
     pub const RPC: &[Method] = &[APPEND];
@@ -484,8 +453,7 @@ pub fn entry_module() -> String {
 #[cfg(test)]
 mod tests {
     use super::subject::{
-        AppendAnswer, AppendBody, AppendRequest, Read, StoredRequest, Timeline, Watch, WatchAnswer,
-        PUBLISH_URL,
+        AppendBody, AppendRequest, Read, StoredRequest, Timeline, Watch, WatchAnswer,
     };
     use super::token_guard::{Claim, ClaimAnswer};
     use super::*;
@@ -538,21 +506,6 @@ mod tests {
             assert_eq!(WatchAnswer::from_status(answer.status()), Some(answer));
         }
         assert_eq!(WatchAnswer::from_status(200), None);
-        assert_eq!(Watch::parse("GET", PUBLISH_URL), None);
-        assert_eq!(Read::parse("GET", PUBLISH_URL), None);
-    }
-
-    #[test]
-    fn append_answers_are_read_back_from_their_code() {
-        for answer in [
-            AppendAnswer::Stored,
-            AppendAnswer::Duplicate,
-            AppendAnswer::StoredAndWatched,
-        ] {
-            assert_eq!(AppendAnswer::from_code(answer.code().into()), Some(answer));
-        }
-        assert_eq!(AppendAnswer::from_code(0.5), None);
-        assert_eq!(AppendAnswer::from_code(3.0), None);
     }
 
     #[test]
