@@ -143,7 +143,7 @@ pub struct Located {
 
 /// Finds the subject `id` names: its own, or the one it is an alias of; `None` if neither has
 /// an event.
-async fn locate(
+pub async fn locate(
     env: &Env,
     kind: Kind,
     provider: ProviderId,

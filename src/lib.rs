@@ -11,8 +11,9 @@
 //! * `GET /v1/{calls|messages}/{provider}/{id}/live`: a WebSocket that watches one subject.
 //! * `GET /healthz`.
 //!
-//! Every route, the ones still to be served included, is in `switchboard_core::route`'s table,
-//! which `public/openapi.json` (a static asset, `GET /openapi.json`) documents.
+//! The router dispatches through `switchboard_core::route`'s table, which `public/openapi.json`
+//! (a static asset, `GET /openapi.json`) documents; static assets (that document, the browser
+//! client) are answered before the worker runs.
 
 mod api;
 mod cors;

@@ -54,10 +54,12 @@ pub async fn upgrade(
         .or(query_token.as_deref())
         .unwrap_or("");
     let caller = api::authorize(credential, config)?;
-    let name = match api::locate_in_scope(env, &caller, kind, provider, id).await? {
-        Some(located) => located.name,
-        None => object_name(provider, kind, id),
+    // The path may name the subject by an alias: the socket belongs to the subject's object.
+    let located = match api::locate_in_scope(env, &caller, kind, provider, id).await? {
+        Some(located) => Some(located),
+        None => api::locate(env, kind, provider, id).await?,
     };
+    let name = located.map_or_else(|| object_name(provider, kind, id), |located| located.name);
     let watch = Watch {
         expires_ms: caller.expires_ms(),
         answer_subprotocol: offered.any,

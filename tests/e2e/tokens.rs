@@ -236,6 +236,20 @@ fn every_scope_kind_reads_what_it_covers_and_nothing_else(suite: &Suite) {
         assert_eq!(refusal.status, 403, "{scope}");
     }
 
+    // A socket opened by an alias watches the call itself, whatever the credential.
+    for credential in [TOKEN.to_owned(), minted(&client, &["calls"])] {
+        let authorization = format!("Bearer {credential}");
+        let mut socket = open(
+            &suite.configured.base_url,
+            &format!("{by_alias}/live"),
+            &[("authorization", &authorization)],
+        )
+        .expect("socket by alias");
+        let snapshot = socket.next_frame();
+        assert_eq!(snapshot["state"], call_state, "{snapshot}");
+        socket.close();
+    }
+
     // Every call, lists included; no message, no export.
     let calls = minted(&client, &["calls"]);
     allowed(&calls, &subject_reads);
