@@ -149,17 +149,17 @@ pub async fn locate(
     provider: ProviderId,
     id: &str,
 ) -> Result<Option<Located>, AppError> {
-    let name = object_name(provider, kind, id);
-    if let Some(mut response) = protocol::read(env, &name, &Read::Summary).await? {
-        let names = response.json().await?;
-        return Ok(Some(Located { name, names }));
+    let mut name = object_name(provider, kind, id);
+    let mut summary = protocol::read(env, &name, &Read::Summary).await?;
+    if summary.is_none() {
+        let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
+        let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? else {
+            return Ok(None);
+        };
+        name = object_name(provider, kind, &target);
+        summary = protocol::read(env, &name, &Read::Summary).await?;
     }
-    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
-    let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? else {
-        return Ok(None);
-    };
-    let name = object_name(provider, kind, &target);
-    match protocol::read(env, &name, &Read::Summary).await? {
+    match summary {
         Some(mut response) => Ok(Some(Located {
             name,
             names: response.json().await?,

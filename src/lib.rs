@@ -33,7 +33,7 @@ use serde::Serialize;
 use switchboard_core::error::echo;
 use switchboard_core::protocol::subject::Read;
 use switchboard_core::request::url_path;
-use switchboard_core::route::Route;
+use switchboard_core::route::{path_segments, Route};
 use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
@@ -113,15 +113,7 @@ async fn route(
     log: &mut RequestLog,
 ) -> std::result::Result<Response, AppError> {
     let url = request.url();
-    let segments: Vec<String> = url_path(&url)
-        .trim_start_matches('/')
-        .split('/')
-        .map(|segment| {
-            percent_encoding::percent_decode_str(segment)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments = path_segments(url_path(&url));
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
 
     let Some(route) = Route::parse(&segments) else {

@@ -8,9 +8,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use jsonschema::{Draft, Validator};
-use serde_json::{json, Value};
-use switchboard_core::route::{Route, ASSET_PATHS};
+use jsonschema::Validator;
+use serde_json::Value;
+use switchboard_core::route::{path_segments, Route, ASSET_PATHS};
+
+#[path = "../../crates/core/tests/common/openapi_schema.rs"]
+mod openapi_schema;
 
 use crate::http::Response;
 use crate::worker::project_root;
@@ -65,15 +68,7 @@ fn template_of(path: &str) -> Option<&'static str> {
     if let Some(asset) = ASSET_PATHS.iter().find(|asset| **asset == path) {
         return Some(asset);
     }
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|segment| {
-            percent_encoding::percent_decode_str(segment)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments = path_segments(path);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     Route::parse(&segments).map(|route| route.template().path)
 }
@@ -147,24 +142,8 @@ fn validator(pointer: &str, schema: &Value) -> Arc<Validator> {
     let mut validators = VALIDATORS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let validator = validators.entry(pointer.to_owned()).or_insert_with(|| {
-        let root = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$defs": DOCUMENT["components"]["schemas"],
-            "allOf": [schema],
-        });
-        let root: Value = serde_json::from_str(
-            &root
-                .to_string()
-                .replace("#/components/schemas/", "#/$defs/"),
-        )
-        .expect("JSON");
-        let validator = jsonschema::options()
-            .with_draft(Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(&root)
-            .unwrap_or_else(|error| panic!("{pointer} is not a valid schema: {error}"));
-        Arc::new(validator)
-    });
+    let validator = validators
+        .entry(pointer.to_owned())
+        .or_insert_with(|| Arc::new(openapi_schema::validator(&DOCUMENT, schema, pointer)));
     Arc::clone(validator)
 }

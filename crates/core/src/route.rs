@@ -100,6 +100,20 @@ pub const TEMPLATES: &[RouteTemplate] = &[
 /// answers them before the worker runs, so no [`Route`] has them.
 pub const ASSET_PATHS: &[&str] = &["/openapi.json", "/client/switchboard.js"];
 
+/// The segments of a URL path after its leading `/`, each percent-decoded (invalid UTF-8 as
+/// U+FFFD), as [`Route::parse`] takes them: `/v1/calls/twilio/CA%2F1` is
+/// `["v1", "calls", "twilio", "CA/1"]`.
+pub fn path_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 /// The kind whose collection is `/v1/{collection}`.
 fn kind_of(collection: &str) -> Option<Kind> {
     match collection {
@@ -164,6 +178,17 @@ impl<'a> Route<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_are_percent_decoded_after_the_leading_slash() {
+        assert_eq!(
+            path_segments("/v1/calls/twilio/CA%2F1"),
+            ["v1", "calls", "twilio", "CA/1"]
+        );
+        assert_eq!(path_segments("/healthz"), ["healthz"]);
+        assert_eq!(path_segments("/"), [""]);
+        assert_eq!(path_segments("/webhooks/%FF"), ["webhooks", "\u{fffd}"]);
+    }
 
     /// `template` with each `{parameter}` replaced by a sample value.
     fn instantiate(template: &RouteTemplate, collection: &str) -> String {

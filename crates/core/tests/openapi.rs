@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use jsonschema::{Draft, Validator};
+use jsonschema::Validator;
 use serde_json::{json, Value};
 use switchboard_core::model::{AnsweredBy, Details, Direction};
 use switchboard_core::route::{Route, ASSET_PATHS, TEMPLATES};
@@ -16,6 +16,9 @@ use switchboard_core::{
     CapturedRequest, ErrorCode, Event, Kind, ProviderId, Status, SubjectState, Summary, Timestamp,
     WebhookError,
 };
+
+#[path = "common/openapi_schema.rs"]
+mod openapi_schema;
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -80,22 +83,7 @@ fn operations(document: &Value) -> Vec<(&str, &str, &Value)> {
 
 /// A validator of `schema` (which may `$ref` the document's component schemas).
 fn validator(document: &Value, schema: &Value) -> Validator {
-    let root = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$defs": document["components"]["schemas"],
-        "allOf": [schema],
-    });
-    let root: Value = serde_json::from_str(
-        &root
-            .to_string()
-            .replace("#/components/schemas/", "#/$defs/"),
-    )
-    .expect("JSON");
-    jsonschema::options()
-        .with_draft(Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap_or_else(|error| panic!("{schema} is not a valid schema: {error}"))
+    openapi_schema::validator(document, schema, &schema.to_string())
 }
 
 fn component(name: &str) -> Validator {
