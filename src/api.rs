@@ -23,13 +23,13 @@ const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
 
 /// Largest `POST /v1/tokens` body read: a token request is a few scopes.
-const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
+pub const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
 
-/// Who is asking: what the credential allows, and the credential itself (list cursors are
-/// tagged under it).
+/// Who is asking: what the credential allows, and the key its list cursors are tagged under
+/// (bound to the credential, and secret from its holder: `switchboard_core::access::cursor_key`).
 pub struct Caller {
     pub access: Access,
-    credential: Secret,
+    cursor_key: Secret,
 }
 
 impl Caller {
@@ -55,11 +55,10 @@ pub fn authorize(presented: &str, config: &Config) -> Result<Caller, AppError> {
     if presented.is_empty() {
         return Err(AppError::Unauthorized);
     }
-    let credential = Secret::new(presented);
     if matches_any(presented, &config.status_api_tokens) {
         return Ok(Caller {
             access: Access::Full,
-            credential,
+            cursor_key: Secret::new(presented),
         });
     }
     // Only what has a JWT's form is worth checking as one: a mistyped status API token is
@@ -71,7 +70,7 @@ pub fn authorize(presented: &str, config: &Config) -> Result<Caller, AppError> {
         .map_err(AppError::Access)?;
     Ok(Caller {
         access: Access::Browser(grant),
-        credential,
+        cursor_key: access::cursor_key(&config.browser_token_secrets, presented),
     })
 }
 
@@ -110,25 +109,15 @@ fn collection(kind: Kind) -> &'static str {
     }
 }
 
-/// `POST /v1/tokens`: mints a browser token with the first `BROWSER_TOKEN_SECRET` (503 while
-/// none is set).
-pub async fn mint(
-    request: &mut Request,
-    config: &Config,
-    caller: &Caller,
-) -> Result<Response, AppError> {
+/// `POST /v1/tokens` with `body` (read up to [`MAX_TOKEN_REQUEST_BYTES`]): mints a browser
+/// token with the first `BROWSER_TOKEN_SECRET` (503 while none is set).
+pub fn mint(body: &[u8], config: &Config, caller: &Caller) -> Result<Response, AppError> {
     if !caller.access.may_mint() {
         return Err(AppError::OutOfScope(
             "minting a token needs the status API token".into(),
         ));
     }
-    let body = request.bytes().await?;
-    if body.len() > MAX_TOKEN_REQUEST_BYTES {
-        return Err(AppError::PayloadTooLarge {
-            limit: MAX_TOKEN_REQUEST_BYTES,
-        });
-    }
-    let minted = access::parse_mint_request(&body)
+    let minted = access::parse_mint_request(body)
         .and_then(|mint| access::mint(&config.browser_token_secrets, &mint, now()))
         .map_err(AppError::Access)?;
     Ok(Response::from_json(&minted)?.with_status(201))
@@ -265,8 +254,8 @@ async fn export_request(mut response: Response, config: &Config) -> Result<Respo
     Ok(response)
 }
 
-/// One page of a list. Its cursor is tagged under the caller's credential `token` (see
-/// `switchboard_core::index::encode_cursor`): only a cursor this API issued to that token is
+/// One page of a list. Its cursor is tagged under the caller's cursor key (see
+/// `switchboard_core::index::encode_cursor`): only a cursor this API issued to that caller is
 /// read, so KV never sees one it did not issue, and a KV error is an outage (503).
 pub async fn list(
     request: &Request,
@@ -281,7 +270,6 @@ pub async fn list(
             collection(kind)
         )));
     }
-    let token = &caller.credential;
     let mut filter = Filter {
         kind,
         provider: None,
@@ -338,7 +326,7 @@ pub async fn list(
             .filter(|&provider| switchboard_core::configured_provider(config, provider).is_some())
             .collect(),
     };
-    let key = token.expose().as_bytes();
+    let key = caller.cursor_key.expose().as_bytes();
     let positions = match cursor {
         Some(cursor) => decode_cursor(&cursor, &filter, &providers, key).ok_or_else(|| {
             AppError::InvalidParameter(

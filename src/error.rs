@@ -146,9 +146,10 @@ impl AppError {
             Self::MethodNotAllowed(allowed) => headers.set("allow", &allowed.join(", "))?,
             Self::Unauthorized => headers.set("www-authenticate", "Bearer")?,
             Self::Access(_) if self.status() == 401 => headers.set("www-authenticate", "Bearer")?,
-            Self::SourceNotConfigured(_) | Self::Config(_) | Self::Storage(_) => {
-                headers.set("retry-after", "60")?
-            }
+            Self::SourceNotConfigured(_)
+            | Self::Config(_)
+            | Self::Storage(_)
+            | Self::Access(AccessError::NotConfigured) => headers.set("retry-after", "60")?,
             Self::TooEarly {
                 retry_after_seconds,
             } => headers.set("retry-after", &retry_after_seconds.to_string())?,

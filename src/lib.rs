@@ -94,7 +94,8 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
             error.into_response()?
         }
     };
-    if log.route == "status_api" {
+    // A live socket's 101 carries the object's socket: its headers stay as the object set them.
+    if matches!(log.route, "status_api" | "live") && response.status_code() != 101 {
         let origin = allowed_origin(&env, headers.get("origin")?);
         response = cors::apply(response, origin.as_deref())?;
     }
@@ -140,9 +141,11 @@ async fn route(
         }
         Route::Tokens => {
             let config = load_config(env)?;
-            let mut request = Request::from(request);
+            let request = Request::from(request);
             let caller = api::authorize_request(&request, &config)?;
-            api::mint(&mut request, &config, &caller).await
+            let body =
+                webhook::read_body(request.inner(), headers, api::MAX_TOKEN_REQUEST_BYTES).await?;
+            api::mint(&body, &config, &caller)
         }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));

@@ -330,13 +330,12 @@ impl Subject {
         if self.sockets.count() >= MAX_SOCKETS_PER_SUBJECT {
             return Ok(Response::empty()?.with_status(WatchAnswer::TooManySockets.status()));
         }
-        let response = self
-            .sockets
-            .accept(&watch, &snapshot_frame(self.summary()?.as_ref()))?;
+        // The alarm first: a socket is never accepted without the alarm that will close it.
         if let Some(expiry) = watch.expires_ms {
             self.arm_for_expiry(expiry as f64).await?;
         }
-        Ok(response)
+        self.sockets
+            .accept(&watch, &snapshot_frame(self.summary()?.as_ref()))
     }
 
     fn with_folded<T>(&self, read: impl FnOnce(&Folded) -> T) -> Option<T> {

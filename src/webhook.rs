@@ -101,7 +101,7 @@ pub async fn receive(
 /// `Content-Length` before reading when the header is present (the runtime then reads exactly
 /// that many bytes, natively, in one call), else while reading, so an oversized chunked body is
 /// never buffered whole (also when a request names both a length and a transfer encoding).
-async fn read_body(
+pub async fn read_body(
     request: &Request,
     headers: &Headers,
     limit: usize,

@@ -326,6 +326,17 @@ fn a_socket_is_refused_without_upgrade_credential_or_allowed_origin(suite: &Suit
     assert_eq!(response.status, 426, "{}", response.body);
     assert_eq!(response.error_code(), "upgrade_required");
 
+    // Its preflight and its refusals carry CORS headers like the rest of the status API.
+    let preflight = client
+        .send("OPTIONS", &path, &[("origin", ALLOWED_ORIGIN)], b"")
+        .expect("worker reachable");
+    assert_eq!(preflight.status, 204, "{}", preflight.body);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(ALLOWED_ORIGIN)
+    );
+    assert_eq!(response.header("vary"), Some("Origin"));
+
     let refused = open(&worker.base_url, &path, &[]).expect_err("no credential");
     assert_eq!(
         (refused.status, refused.error_code()),

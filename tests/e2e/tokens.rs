@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use switchboard_core::access::{self, MintRequest};
+use switchboard_core::index::{encode_cursor, Filter, Position};
 use switchboard_core::secret::Secret;
 use switchboard_core::{Kind, ProviderId, Timestamp};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -264,6 +265,40 @@ fn every_scope_kind_reads_what_it_covers_and_nothing_else(suite: &Suite) {
     let messages = minted(&client, &["messages"]);
     allowed(&messages, &[&message.path(), "/v1/messages"]);
     refused(&messages, &[&call.path(), "/v1/calls"]);
+
+    // A browser token pages with the cursors it is given, and cannot tag one itself: the key is
+    // bound to the token under the server's secret, not the token the page holds.
+    let first = client
+        .api("/v1/calls?limit=1", &calls)
+        .expect("worker reachable");
+    let cursor = first.json()["cursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned();
+    let next = format!("/v1/calls?limit=1&cursor={cursor}");
+    assert_eq!(status(&client, &next, &calls).0, 200);
+    assert_eq!(
+        status(&client, &next, TOKEN),
+        (400, "invalid_parameter".into())
+    );
+    let filter = Filter {
+        kind: Kind::Call,
+        provider: None,
+        status: None,
+    };
+    let forged = encode_cursor(
+        &filter,
+        &[Position::start(ProviderId::Telnyx)],
+        calls.as_bytes(),
+    );
+    assert_eq!(
+        status(
+            &client,
+            &format!("/v1/calls?limit=1&cursor={forged}"),
+            &calls
+        ),
+        (400, "invalid_parameter".into())
+    );
 }
 
 fn browser_tokens_expire_rotate_and_accept_only_hs256(suite: &Suite) {

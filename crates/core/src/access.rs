@@ -490,6 +490,18 @@ const PROFILE: Profile = Profile {
     non_string_alg: NonStringAlg::NoneGiven,
 };
 
+/// The key list cursors are tagged under for a browser token (`crate::index::encode_cursor`):
+/// the token itself is in the browser, so a key made from it alone would let the page forge a
+/// cursor; this one is an HMAC of the token under the first of `secrets`, which stays on the
+/// server (hex). A status API token, which never leaves it, is its own key.
+pub fn cursor_key(secrets: &[Secret], token: &str) -> Secret {
+    let secret = secrets
+        .first()
+        .map_or(&[][..], |secret| secret.expose().as_bytes());
+    let key = crate::crypto::hmac::<hmac::Hmac<sha2::Sha256>>(secret, token.as_bytes());
+    Secret::new(hex::encode(key))
+}
+
 /// Verifies a browser token at `now` against every one of `secrets` (rotation; each compared
 /// in constant time), then its claims: `iat` and `exp` whole numbers with
 /// `iat < exp <= iat + MAX_TTL_SECONDS`, `iat` (and `nbf`, if present) at most
@@ -856,6 +868,41 @@ mod tests {
                 expires_at: at(ISSUED + 60),
             })
         );
+    }
+
+    /// Made with PyJWT 2.15.1 (`jwt.encode({"scope": [...], "iat": ISSUED, "exp": ISSUED + 900},
+    /// NEW, algorithm="HS256")`), the way the README shows an app's backend minting one.
+    const PYJWT_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6WyJjYWxscy90d2lsaW8vQ0ExMjMiLCJzZXNzaW9ucy90ZWxueXgvcy0xIl0sImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAwOTAwfQ.ecvhigRk9M1CaXwsLEbqrkU2S35dHP6xf57D7GFspDM";
+
+    #[test]
+    fn a_token_minted_by_pyjwt_verifies() {
+        assert_eq!(
+            verify(PYJWT_TOKEN, &secrets(&[NEW]), at(ISSUED + 10)),
+            Ok(Grant {
+                scopes: scopes(&["calls/twilio/CA123", "sessions/telnyx/s-1"]),
+                expires_at: at(ISSUED + 900),
+            })
+        );
+        assert_eq!(
+            verify(PYJWT_TOKEN, &secrets(&[NEW]), at(ISSUED + 900)),
+            Err(AccessError::Expired)
+        );
+        assert_eq!(
+            verify(PYJWT_TOKEN, &secrets(&[OLD]), at(ISSUED + 10)),
+            Err(AccessError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn a_cursor_key_is_bound_to_the_token_and_the_server_secret() {
+        let key =
+            |values: &[&str], token: &str| cursor_key(&secrets(values), token).expose().to_owned();
+        let bound = key(&[NEW, OLD], PYJWT_TOKEN);
+        assert_eq!(bound.len(), 64);
+        assert_ne!(bound, PYJWT_TOKEN);
+        assert_eq!(bound, key(&[NEW], PYJWT_TOKEN));
+        assert_ne!(bound, key(&[OLD, NEW], PYJWT_TOKEN));
+        assert_ne!(bound, key(&[NEW], "another.token.here"));
     }
 
     #[test]

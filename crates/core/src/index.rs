@@ -278,8 +278,9 @@ fn cursor_tag(key: &[u8], signed: &str) -> Vec<u8> {
     tag
 }
 
-/// A cursor for `positions` of the list `filter`, tagged under `key` (the worker's: the status
-/// API token the caller presented, so a cursor is good only with the token that listed it).
+/// A cursor for `positions` of the list `filter`, tagged under `key` (the worker's: the caller's
+/// `crate::access::cursor_key`, so a cursor is good only with the token that listed it, and a
+/// browser cannot tag one itself).
 pub fn encode_cursor(filter: &Filter, positions: &[Position], key: &[u8]) -> String {
     let cursor = Cursor {
         list: filter.scope(),
