@@ -101,14 +101,6 @@ pub async fn export(
     export_request(response, config).await
 }
 
-/// The collection's name in paths and scopes.
-fn collection(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Call => "calls",
-        Kind::Message => "messages",
-    }
-}
-
 /// `POST /v1/tokens` with `body` (read up to [`MAX_TOKEN_REQUEST_BYTES`]): mints a browser
 /// token with the first `BROWSER_TOKEN_SECRET` (503 while none is set).
 pub fn mint(body: &[u8], config: &Config, caller: &Caller) -> Result<Response, AppError> {
@@ -170,8 +162,8 @@ pub async fn locate_in_scope(
     let out_of_scope = || {
         AppError::OutOfScope(format!(
             "`{}/{provider}/…`, its session, or `{}`",
-            collection(kind),
-            collection(kind)
+            kind.collection(),
+            kind.collection()
         ))
     };
     match caller.access.may_read(kind, provider, id) {
@@ -267,7 +259,7 @@ pub async fn list(
     if !caller.access.may_list(kind) {
         return Err(AppError::OutOfScope(format!(
             "the `{}` scope",
-            collection(kind)
+            kind.collection()
         )));
     }
     let mut filter = Filter {

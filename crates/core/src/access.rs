@@ -84,14 +84,6 @@ pub struct InvalidScope {
     pub problem: &'static str,
 }
 
-/// The path segment of a kind's collection, which is also the first segment of its scopes.
-fn collection(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Call => "calls",
-        Kind::Message => "messages",
-    }
-}
-
 impl FromStr for Scope {
     type Err = InvalidScope;
 
@@ -105,10 +97,11 @@ impl FromStr for Scope {
         }
         let mut segments = text.splitn(3, '/');
         let kind = match segments.next() {
-            Some("calls") => Some(Kind::Call),
-            Some("messages") => Some(Kind::Message),
             Some("sessions") => None,
-            _ => return Err(invalid(UNRECOGNIZED)),
+            Some(collection) => {
+                Some(Kind::of_collection(collection).ok_or_else(|| invalid(UNRECOGNIZED))?)
+            }
+            None => return Err(invalid(UNRECOGNIZED)),
         };
         let (provider, id) = match (kind, segments.next(), segments.next()) {
             (Some(kind), None, None) => return Ok(Scope::Kind(kind)),
@@ -138,9 +131,9 @@ const UNRECOGNIZED: &str = "is not `calls`, `messages`, `calls/{provider}/{id}`,
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scope::Kind(kind) => f.write_str(collection(*kind)),
+            Scope::Kind(kind) => f.write_str(kind.collection()),
             Scope::Subject { kind, provider, id } => {
-                write!(f, "{}/{provider}/{id}", collection(*kind))
+                write!(f, "{}/{provider}/{id}", kind.collection())
             }
             Scope::Session {
                 provider,

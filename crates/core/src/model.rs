@@ -75,11 +75,29 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Call, Kind::Message];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Call => "call",
             Kind::Message => "message",
         }
+    }
+
+    /// The collection of this kind: its path segment (`/v1/calls`) and the first segment of
+    /// its browser-token scopes.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Kind::Call => "calls",
+            Kind::Message => "messages",
+        }
+    }
+
+    /// The kind whose collection is `collection`.
+    pub fn of_collection(collection: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|kind| kind.collection() == collection)
     }
 }
 

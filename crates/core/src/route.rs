@@ -114,15 +114,6 @@ pub fn path_segments(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The kind whose collection is `/v1/{collection}`.
-fn kind_of(collection: &str) -> Option<Kind> {
-    match collection {
-        "calls" => Some(Kind::Call),
-        "messages" => Some(Kind::Message),
-        _ => None,
-    }
-}
-
 impl<'a> Route<'a> {
     /// The route of a path split at `/` after its leading one, each segment percent-decoded
     /// (`/v1/calls` is `["v1", "calls"]`); `None` for a path the worker does not serve.
@@ -132,26 +123,26 @@ impl<'a> Route<'a> {
             ["webhooks", provider] => Route::Webhook { provider },
             ["v1", "tokens"] => Route::Tokens,
             ["v1", collection] => Route::List {
-                kind: kind_of(collection)?,
+                kind: Kind::of_collection(collection)?,
             },
             ["v1", collection, provider, id] => Route::Subject {
-                kind: kind_of(collection)?,
+                kind: Kind::of_collection(collection)?,
                 provider,
                 id,
             },
             ["v1", collection, provider, id, "events"] => Route::Events {
-                kind: kind_of(collection)?,
+                kind: Kind::of_collection(collection)?,
                 provider,
                 id,
             },
             ["v1", collection, provider, id, "events", event_id, "request"] => Route::Request {
-                kind: kind_of(collection)?,
+                kind: Kind::of_collection(collection)?,
                 provider,
                 id,
                 event_id,
             },
             ["v1", collection, provider, id, "live"] => Route::Live {
-                kind: kind_of(collection)?,
+                kind: Kind::of_collection(collection)?,
                 provider,
                 id,
             },
