@@ -481,6 +481,7 @@ const PROFILE: Profile = Profile {
     algorithms: &[Algorithm::Hs256],
     secret_name: "BROWSER_TOKEN_SECRET",
     non_string_alg: NonStringAlg::NoneGiven,
+    refuse_critical: true,
 };
 
 /// The key list cursors are tagged under for a browser token (`crate::index::encode_cursor`):
@@ -896,6 +897,22 @@ mod tests {
         assert_eq!(bound, key(&[NEW], PYJWT_TOKEN));
         assert_ne!(bound, key(&[OLD, NEW], PYJWT_TOKEN));
         assert_ne!(bound, key(&[NEW], "another.token.here"));
+    }
+
+    #[test]
+    fn a_header_with_critical_extensions_is_refused() {
+        let claims = valid_claims();
+        let plain = hand_made(&json!({"alg": "HS256", "typ": "JWT"}), &claims, NEW);
+        assert!(verify_now(&plain).is_ok());
+        let critical = hand_made(
+            &json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"], "exp": 0}),
+            &claims,
+            NEW,
+        );
+        assert!(matches!(
+            verify_now(&critical),
+            Err(AccessError::Malformed(reason)) if reason.contains("crit")
+        ));
     }
 
     #[test]

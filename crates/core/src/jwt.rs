@@ -74,6 +74,10 @@ pub(crate) struct Profile {
     pub secret_name: &'static str,
     /// How an `alg` that is present but not a string is named in the refusal.
     pub non_string_alg: NonStringAlg,
+    /// Refuse a header with `crit`: RFC 7515 §4.1.11 has a recipient refuse extensions it does
+    /// not understand, and this module understands none. Off where the provider's own
+    /// verifier does not check it, so that Switchboard accepts what the provider sends.
+    pub refuse_critical: bool,
 }
 
 /// The name given to an `alg` that is present but not a string.
@@ -186,6 +190,11 @@ impl<'a> Parts<'a> {
     /// The header's `alg`, which must be one of the profile's.
     fn algorithm(&self, profile: &Profile) -> Result<Algorithm, JwtError> {
         let header = decode_object(self.header, "header")?;
+        if profile.refuse_critical && header.contains_key("crit") {
+            return Err(JwtError::Malformed(
+                "JWT header names critical extensions (`crit`), which are not supported".into(),
+            ));
+        }
         match header.get("alg") {
             Some(Json::String(name)) => Algorithm::from_name(name, profile.algorithms)
                 .ok_or_else(|| unsupported_algorithm(name)),
@@ -226,12 +235,14 @@ mod tests {
         algorithms: &[Algorithm::Hs256],
         secret_name: "secret",
         non_string_alg: NonStringAlg::Json,
+        refuse_critical: false,
     };
 
     const EVERY_HS: Profile = Profile {
         algorithms: &ALL,
         secret_name: "signing key",
         non_string_alg: NonStringAlg::NoneGiven,
+        refuse_critical: false,
     };
 
     fn claims() -> Json {

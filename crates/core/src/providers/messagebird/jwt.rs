@@ -47,6 +47,7 @@ const PROFILE: Profile = Profile {
     algorithms: &[Algorithm::Hs256, Algorithm::Hs384, Algorithm::Hs512],
     secret_name: "signing key",
     non_string_alg: NonStringAlg::NoneGiven,
+    refuse_critical: false,
 };
 
 /// The claims of a MessageBird token, as the reference implementation reads them.

@@ -36,6 +36,7 @@ const PROFILE: Profile = Profile {
     algorithms: &[Algorithm::Hs256],
     secret_name: "secret",
     non_string_alg: NonStringAlg::Json,
+    refuse_critical: false,
 };
 
 /// Call `status` words. `None`: the event joins the timeline without moving the status.
