@@ -15,8 +15,8 @@ use switchboard_core::ProviderId;
 use crate::concurrency::lifecycle;
 use crate::support::{accepted, deliver, summary, unique_id};
 use crate::tokens::{minted, self_minted};
-use crate::worker::{project_root, run_dir, Worker};
-use crate::{configured_vars, Suite, Test, BROWSER_SECRET, TOKEN};
+use crate::worker::project_root;
+use crate::{start_configured, Suite, Test, BROWSER_SECRET, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
@@ -212,10 +212,7 @@ fn the_client_pings_and_ignores_the_pong(suite: &Suite) {
 
 fn the_client_follows_a_call_and_resumes_from_a_snapshot_after_a_restart(suite: &Suite) {
     let _ = suite;
-    let state = run_dir().join("state").join("client-restart");
-    let vars = configured_vars();
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut worker = Worker::start("client-restart", &vars, &state).expect("worker starts");
+    let mut worker = start_configured("client-restart");
     let client = worker.client();
     // Telnyx signs no URL: its requests stay valid whatever the worker's port.
     let lifecycle = lifecycle(ProviderId::Telnyx, &worker.base_url);

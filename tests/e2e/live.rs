@@ -15,8 +15,7 @@ use tungstenite::{Message, WebSocket};
 use crate::concurrency::{lifecycle, seed_from_env, Rng};
 use crate::http::{exchange, AfterSending};
 use crate::support::{accepted, deliver, summary, unique_id};
-use crate::worker::{run_dir, Worker};
-use crate::{configured_vars, Suite, Test, ALLOWED_ORIGIN, TOKEN};
+use crate::{start_configured, Suite, Test, ALLOWED_ORIGIN, TOKEN};
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
@@ -409,10 +408,7 @@ fn the_socket_after_the_limit_is_refused(suite: &Suite) {
 
 fn a_socket_reconnected_after_a_restart_gets_a_fresh_snapshot(suite: &Suite) {
     let _ = suite;
-    let state = run_dir().join("state").join("live-restart");
-    let vars = configured_vars();
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut worker = Worker::start("live-restart", &vars, &state).expect("worker starts");
+    let mut worker = start_configured("live-restart");
     let client = worker.client();
     // Telnyx signs no URL: its requests stay valid on the restarted worker's new port.
     let lifecycle = lifecycle(ProviderId::Telnyx, &worker.base_url);

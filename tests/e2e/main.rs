@@ -141,6 +141,13 @@ pub fn configured_vars() -> Vec<(&'static str, String)> {
     vars
 }
 
+/// A worker of its own with the `configured` worker's settings, for a test that restarts it.
+pub fn start_configured(name: &str) -> Worker {
+    let vars = configured_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Worker::start(name, &vars, &run_dir().join("state").join(name)).expect("worker starts")
+}
+
 fn start_suite() -> Result<Suite, String> {
     let state = run_dir().join("state");
     let configured_vars = configured_vars();
