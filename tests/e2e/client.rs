@@ -14,7 +14,7 @@ use switchboard_core::ProviderId;
 
 use crate::concurrency::lifecycle;
 use crate::support::{accepted, deliver, summary, unique_id};
-use crate::tokens::{minted, self_minted};
+use crate::tokens::{minted, self_minted, SHORT_TTL_SECONDS};
 use crate::worker::project_root;
 use crate::{start_configured, Suite, Test, BROWSER_SECRET, TOKEN};
 
@@ -272,7 +272,7 @@ fn the_client_reports_an_expired_token_and_reconnects_with_a_fresh_one(suite: &S
     let lifecycle = lifecycle(ProviderId::Bird, &worker.base_url);
     let path = lifecycle.path();
     let scope = format!("calls/bird/{}", lifecycle.id);
-    let expiring = || self_minted(BROWSER_SECRET, &[&scope], 2, 0);
+    let expiring = || self_minted(BROWSER_SECRET, &[&scope], SHORT_TTL_SECONDS, 0);
 
     let mut driver = Driver::spawn(&worker.base_url, &path, Token::Asked, &[]);
     driver.answer_token(&expiring());

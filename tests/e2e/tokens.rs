@@ -51,6 +51,10 @@ pub fn minted(client: &Client, scope: &[&str]) -> String {
     response.json()["token"].as_str().expect("token").to_owned()
 }
 
+/// The lifetime of a token a test waits out: `iat` is whole seconds, so it expires 3 to 4 s after
+/// minting, long enough to open a socket on a loaded machine, well within a frame's timeout.
+pub const SHORT_TTL_SECONDS: u32 = 4;
+
 /// A browser token as an app's backend mints it with its own JWT library and `secret`, issued
 /// `age_seconds` ago.
 pub fn self_minted(secret: &str, scope: &[&str], ttl_seconds: u32, age_seconds: i64) -> String {
@@ -353,7 +357,12 @@ fn a_socket_is_closed_when_its_token_expires(suite: &Suite) {
     let worker = &suite.configured;
     let id = unique_id("live-expiry");
     let path = format!("/v1/calls/bird/{id}");
-    let token = self_minted(BROWSER_SECRET, &[&format!("calls/bird/{id}")], 2, 0);
+    let token = self_minted(
+        BROWSER_SECRET,
+        &[&format!("calls/bird/{id}")],
+        SHORT_TTL_SECONDS,
+        0,
+    );
     let authorization = format!("Bearer {token}");
     let mut socket = open(
         &worker.base_url,
