@@ -12,8 +12,8 @@
 //! * `GET /healthz`.
 //!
 //! The router dispatches through `switchboard_core::route`'s table, which `public/openapi.json`
-//! (a static asset, `GET /openapi.json`) documents; static assets (that document, the browser
-//! client) are answered before the worker runs.
+//! (a static asset, `GET /openapi.json`) documents; the static assets (that document, the
+//! browser client) are fetched from the `ASSETS` binding for `GET` and `HEAD`.
 
 mod api;
 mod cors;
@@ -33,7 +33,7 @@ use serde::Serialize;
 use switchboard_core::error::echo;
 use switchboard_core::protocol::subject::Read;
 use switchboard_core::request::url_path;
-use switchboard_core::route::{path_segments, Route};
+use switchboard_core::route::{path_segments, Route, ASSET_PATHS};
 use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
@@ -118,6 +118,17 @@ async fn route(
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
 
     let Some(route) = Route::parse(&segments) else {
+        let path = url_path(&url);
+        if ASSET_PATHS.contains(&path) {
+            log.route = "asset";
+            require_method(&log.method, &["GET", "HEAD"])?;
+            return env
+                .assets(ASSETS_BINDING)
+                .map_err(AppError::storage)?
+                .fetch_request(Request::from(request))
+                .await
+                .map_err(AppError::storage);
+        }
         log.route = "unknown";
         return Err(AppError::NotFound("route"));
     };
@@ -217,6 +228,9 @@ fn allowed_origin(env: &Env, origin: Option<String>) -> Option<String> {
         .contains(&origin)
         .then_some(origin)
 }
+
+/// The static assets' binding (wrangler.toml `[assets]`).
+const ASSETS_BINDING: &str = "ASSETS";
 
 thread_local! {
     /// The configuration, parsed once per isolate: vars and secrets do not change while an

@@ -96,8 +96,8 @@ pub const TEMPLATES: &[RouteTemplate] = &[
     HEALTHZ, WEBHOOK, LIST, SUBJECT, EVENTS, REQUEST, LIVE, TOKENS,
 ];
 
-/// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the runtime
-/// answers them before the worker runs, so no [`Route`] has them.
+/// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
+/// fetches them from its assets binding for `GET` and `HEAD`, so no [`Route`] has them.
 pub const ASSET_PATHS: &[&str] = &["/openapi.json", "/client/switchboard.js"];
 
 /// The segments of a URL path after its leading `/`, each percent-decoded (invalid UTF-8 as
