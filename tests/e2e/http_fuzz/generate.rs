@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use switchboard_core::ProviderId;
+
 use super::{Case, Expect, MAX_BODY_BYTES};
 use crate::concurrency::Rng;
 use crate::{ALLOWED_ORIGIN, TOKEN};
@@ -13,16 +15,6 @@ const METHODS: [&str; 10] = [
 ];
 /// Methods workerd's HTTP server does not implement (it answers them itself).
 const FOREIGN_METHODS: [&str; 6] = ["FOO", "BREW", "QUERY", "X-ANYTHING", "get", "Post"];
-
-const PROVIDER_NAMES: [&str; 7] = [
-    "vonage",
-    "vonage-business",
-    "telnyx",
-    "bird",
-    "messagebird",
-    "twilio",
-    "plivo",
-];
 
 pub(super) const CONTENT_TYPES: [&str; 16] = [
     "application/json",
@@ -79,6 +71,10 @@ const HEADER_NAMES: [&str; 19] = [
 
 pub(super) fn pick<T: Copy>(rng: &mut Rng, items: &[T]) -> T {
     items[rng.below(items.len())]
+}
+
+pub(super) fn pick_owned(rng: &mut Rng, items: &[String]) -> String {
+    items[rng.below(items.len())].clone()
 }
 
 pub(super) fn chance(rng: &mut Rng, percent: usize) -> bool {
@@ -139,7 +135,7 @@ fn random_provider(rng: &mut Rng) -> String {
         0 => random_segment(rng),
         1 => "Twilio".into(),
         2 => "twilio%20".into(),
-        _ => pick(rng, &PROVIDER_NAMES).into(),
+        _ => pick(rng, &ProviderId::ALL).as_str().into(),
     }
 }
 
@@ -165,12 +161,23 @@ pub(super) fn random_path(rng: &mut Rng) -> String {
         .into(),
         7 => format!(
             "/webhooks/{}/{}",
-            pick(rng, &PROVIDER_NAMES),
+            pick(rng, &ProviderId::ALL),
             random_segment(rng)
         ),
         8 => pick(
             rng,
-            &["/v1", "/v1/", "/v1/calls", "/v1/messages", "/v1/calls/"],
+            &[
+                "/v1",
+                "/v1/",
+                "/v1/calls",
+                "/v1/messages",
+                "/v1/calls/",
+                "/v1/tokens",
+                "/v1/tokens/",
+                "/openapi.json",
+                "/client/switchboard.js",
+                "/client/",
+            ],
         )
         .into(),
         9 | 10 => format!(
@@ -180,9 +187,10 @@ pub(super) fn random_path(rng: &mut Rng) -> String {
             random_id(rng)
         ),
         11 => format!(
-            "/v1/calls/{}/{}/events",
+            "/v1/calls/{}/{}/{}",
             random_provider(rng),
-            random_id(rng)
+            random_id(rng),
+            pick(rng, &["events", "live"])
         ),
         12 => format!(
             "/v1/messages/{}/{}/events/{}/request",

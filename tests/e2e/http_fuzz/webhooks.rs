@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use switchboard_core::{CapturedRequest, ProviderId};
 
 use super::generate::{
-    chance, expect_for, message, pick, random_bytes, random_framing, random_query, random_token,
-    Framing, CONTENT_TYPES, INVALID_UTF8,
+    chance, expect_for, message, pick, pick_owned, random_bytes, random_framing, random_query,
+    random_token, Framing, CONTENT_TYPES, INVALID_UTF8,
 };
 use super::Case;
 use crate::concurrency::{lifecycle, provider, Rng};
@@ -111,14 +111,7 @@ pub(super) fn signed_then_mutated(rng: &mut Rng, host: &str, base_url: &str) -> 
         match rng.below(12) {
             0..=3 => did.push(mutate_bytes(rng, &mut request.body)),
             4 if !signature_headers.is_empty() => {
-                let name = pick(
-                    rng,
-                    &signature_headers
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>(),
-                )
-                .to_owned();
+                let name = pick_owned(rng, &signature_headers);
                 let mut value = request
                     .header(&name)
                     .unwrap_or_default()
@@ -129,14 +122,7 @@ pub(super) fn signed_then_mutated(rng: &mut Rng, host: &str, base_url: &str) -> 
                 did.push("damaged a signature header");
             }
             5 if !signature_headers.is_empty() => {
-                let name = pick(
-                    rng,
-                    &signature_headers
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>(),
-                )
-                .to_owned();
+                let name = pick_owned(rng, &signature_headers);
                 request.headers.remove(&name);
                 did.push("dropped a signature header");
             }
