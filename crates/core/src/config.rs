@@ -4,6 +4,9 @@
 //! A provider whose secret is missing is `None` here: the worker answers its endpoint with 503
 //! `source_not_configured` and never skips verification.
 
+use std::borrow::Cow;
+
+use crate::delivery::DeliveryConfig;
 use crate::registry::ProviderConfigs;
 use crate::secret::Secret;
 
@@ -18,7 +21,7 @@ pub const MIN_BROWSER_TOKEN_SECRET_BYTES: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration `{name}`: {problem}")]
 pub struct ConfigError {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub problem: String,
 }
 
@@ -45,6 +48,8 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// Each provider's configuration, `None` while its secret is not set.
     pub providers: ProviderConfigs,
+    /// `DELIVERY_*`: where committed events are delivered (`crate::delivery`).
+    pub delivery: DeliveryConfig,
 }
 
 impl Config {
@@ -56,7 +61,7 @@ impl Config {
             parse_number(&lookup, "MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES);
         if max_body_bytes == 0 {
             return Err(ConfigError {
-                name: "MAX_BODY_BYTES",
+                name: "MAX_BODY_BYTES".into(),
                 problem: "must be at least 1".into(),
             });
         }
@@ -71,6 +76,7 @@ impl Config {
             tolerance_seconds,
         };
         let providers = ProviderConfigs::from_settings(&settings)?;
+        let delivery = DeliveryConfig::from_settings(&settings)?;
 
         let secrets = |name| settings.secrets(name);
         let mut status_api_tokens = secrets("STATUS_API_TOKEN");
@@ -81,7 +87,7 @@ impl Config {
             .any(|secret| secret.expose().len() < MIN_BROWSER_TOKEN_SECRET_BYTES)
         {
             return Err(ConfigError {
-                name: "BROWSER_TOKEN_SECRET",
+                name: "BROWSER_TOKEN_SECRET".into(),
                 problem: "each secret must be at least 32 bytes long".into(),
             });
         }
@@ -101,6 +107,7 @@ impl Config {
             max_body_bytes,
             public_base_url,
             providers,
+            delivery,
         })
     }
 }
@@ -113,7 +120,14 @@ pub struct Settings<'a> {
     pub tolerance_seconds: u32,
 }
 
-impl Settings<'_> {
+impl<'a> Settings<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>, tolerance_seconds: u32) -> Self {
+        Self {
+            lookup,
+            tolerance_seconds,
+        }
+    }
+
     /// The value of `name`, `None` if unset or blank.
     pub fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|value| !value.trim().is_empty())
@@ -136,7 +150,7 @@ impl Settings<'_> {
 /// optional `/` (which is dropped).
 fn parse_origin(value: &str, name: &'static str) -> Result<String, ConfigError> {
     let invalid = |problem: &str| ConfigError {
-        name,
+        name: name.into(),
         problem: format!("`{value}` {problem}"),
     };
     let authority = value
@@ -163,7 +177,7 @@ fn parse_flag(
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
             _ => Err(ConfigError {
-                name,
+                name: name.into(),
                 problem: format!("`{}` is not true or false", value.trim()),
             }),
         },
@@ -177,7 +191,7 @@ fn parse_number<T: std::str::FromStr>(
     match lookup(name).filter(|value| !value.trim().is_empty()) {
         None => Ok(None),
         Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError {
-            name,
+            name: name.into(),
             problem: format!("`{}` is not a whole number", value.trim()),
         }),
     }

@@ -278,6 +278,25 @@ fn cursor_tag(key: &[u8], signed: &str) -> Vec<u8> {
     tag
 }
 
+/// `{prefix}{base64url(json)}.{tag}`: a cursor that only the holder of `key` can make.
+pub fn seal_cursor(prefix: &str, json: &[u8], key: &[u8]) -> String {
+    let signed = format!("{prefix}{}", BASE64URL.encode(json));
+    let tag = BASE64URL.encode(cursor_tag(key, &signed));
+    format!("{signed}.{tag}")
+}
+
+/// The JSON inside a cursor that [`seal_cursor`] made with this `prefix` and `key`; `None` for
+/// anything else. The tag is compared in constant time before anything inside is read.
+pub fn open_cursor(cursor: &str, prefix: &str, key: &[u8]) -> Option<Vec<u8>> {
+    // base64url has no `.`: the last one ends what the tag covers.
+    let (signed, tag) = cursor.rsplit_once('.')?;
+    let tag = BASE64URL.decode(tag).ok()?;
+    if !constant_time_eq(&tag, &cursor_tag(key, signed)) {
+        return None;
+    }
+    BASE64URL.decode(signed.strip_prefix(prefix)?).ok()
+}
+
 /// A cursor for `positions` of the list `filter`, tagged under `key` (the worker's: the caller's
 /// `crate::access::cursor_key`, so a cursor is good only with the token that listed it, and a
 /// browser cannot tag one itself).
@@ -287,9 +306,7 @@ pub fn encode_cursor(filter: &Filter, positions: &[Position], key: &[u8]) -> Str
         positions: positions.to_vec(),
     };
     let json = serde_json::to_vec(&cursor).unwrap_or_default();
-    let signed = format!("{CURSOR_PREFIX}{}", BASE64URL.encode(json));
-    let tag = BASE64URL.encode(cursor_tag(key, &signed));
-    format!("{signed}.{tag}")
+    seal_cursor(CURSOR_PREFIX, &json, key)
 }
 
 /// The positions inside one of our cursors, or `None` if `cursor` is not one, tagged under
@@ -302,13 +319,7 @@ pub fn decode_cursor(
     providers: &[ProviderId],
     key: &[u8],
 ) -> Option<Vec<Position>> {
-    // base64url has no `.`: the last one ends what the tag covers.
-    let (signed, tag) = cursor.rsplit_once('.')?;
-    let tag = BASE64URL.decode(tag).ok()?;
-    if !constant_time_eq(&tag, &cursor_tag(key, signed)) {
-        return None;
-    }
-    let json = BASE64URL.decode(signed.strip_prefix(CURSOR_PREFIX)?).ok()?;
+    let json = open_cursor(cursor, CURSOR_PREFIX, key)?;
     let Cursor { list, positions } = serde_json::from_slice(&json).ok()?;
     let valid = list == filter.scope()
         && !positions.is_empty()

@@ -9,6 +9,7 @@
 //! * [`live`]: the frames and subprotocols of the live sockets;
 //! * [`protocol`]: the routes, RPC methods and messages between the worker and its Durable
 //!   Objects;
+//! * [`delivery`]: the endpoints events are delivered to, their payload, signature and retries;
 //! * [`access`]: who may read what through the status API (status API and browser tokens);
 //! * [`route`]: the routes the worker serves, for its router and its OpenAPI document;
 //! * [`config`], [`secret`]: typed configuration and constant-time comparison;
@@ -21,6 +22,7 @@
 pub mod access;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod error;
 pub mod index;
 mod jwt;

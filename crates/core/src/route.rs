@@ -41,6 +41,23 @@ pub enum Route<'a> {
     },
     /// `/v1/tokens`: issues browser tokens.
     Tokens,
+    /// `/v1/{collection}/{provider}/{id}/deliveries`: its deliveries to the endpoints.
+    Deliveries {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+    },
+    /// `/v1/{collection}/{provider}/{id}/deliveries/retry`: sends its failed deliveries (or
+    /// every event) again.
+    RetryDeliveries {
+        kind: Kind,
+        provider: &'a str,
+        id: &'a str,
+    },
+    /// `/v1/deliveries`: failed deliveries across subjects.
+    FailedDeliveries,
+    /// `/v1/deliveries/retry`: sends failed deliveries across subjects again.
+    RetryFailedDeliveries,
 }
 
 /// A route's OpenAPI path template and the methods it answers.
@@ -90,10 +107,37 @@ pub const TOKENS: RouteTemplate = RouteTemplate {
     path: "/v1/tokens",
     methods: &["POST"],
 };
+pub const DELIVERIES: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}/deliveries",
+    methods: &["GET"],
+};
+pub const RETRY_DELIVERIES: RouteTemplate = RouteTemplate {
+    path: "/v1/{collection}/{provider}/{id}/deliveries/retry",
+    methods: &["POST"],
+};
+pub const FAILED_DELIVERIES: RouteTemplate = RouteTemplate {
+    path: "/v1/deliveries",
+    methods: &["GET"],
+};
+pub const RETRY_FAILED_DELIVERIES: RouteTemplate = RouteTemplate {
+    path: "/v1/deliveries/retry",
+    methods: &["POST"],
+};
 
 /// Every route the worker serves, one template per [`Route`] variant.
 pub const TEMPLATES: &[RouteTemplate] = &[
-    HEALTHZ, WEBHOOK, LIST, SUBJECT, EVENTS, REQUEST, LIVE, TOKENS,
+    HEALTHZ,
+    WEBHOOK,
+    LIST,
+    SUBJECT,
+    EVENTS,
+    REQUEST,
+    LIVE,
+    TOKENS,
+    DELIVERIES,
+    RETRY_DELIVERIES,
+    FAILED_DELIVERIES,
+    RETRY_FAILED_DELIVERIES,
 ];
 
 /// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
@@ -122,6 +166,8 @@ impl<'a> Route<'a> {
             ["healthz"] => Route::Healthz,
             ["webhooks", provider] => Route::Webhook { provider },
             ["v1", "tokens"] => Route::Tokens,
+            ["v1", "deliveries"] => Route::FailedDeliveries,
+            ["v1", "deliveries", "retry"] => Route::RetryFailedDeliveries,
             ["v1", collection] => Route::List {
                 kind: Kind::of_collection(collection)?,
             },
@@ -146,6 +192,16 @@ impl<'a> Route<'a> {
                 provider,
                 id,
             },
+            ["v1", collection, provider, id, "deliveries"] => Route::Deliveries {
+                kind: Kind::of_collection(collection)?,
+                provider,
+                id,
+            },
+            ["v1", collection, provider, id, "deliveries", "retry"] => Route::RetryDeliveries {
+                kind: Kind::of_collection(collection)?,
+                provider,
+                id,
+            },
             _ => return None,
         };
         Some(route)
@@ -162,6 +218,10 @@ impl<'a> Route<'a> {
             Route::Request { .. } => &REQUEST,
             Route::Live { .. } => &LIVE,
             Route::Tokens => &TOKENS,
+            Route::Deliveries { .. } => &DELIVERIES,
+            Route::RetryDeliveries { .. } => &RETRY_DELIVERIES,
+            Route::FailedDeliveries => &FAILED_DELIVERIES,
+            Route::RetryFailedDeliveries => &RETRY_FAILED_DELIVERIES,
         }
     }
 }
@@ -259,6 +319,10 @@ mod tests {
             "/v1/calls/twilio/CA123/event/ev-1/request",
             "/v1/calls/twilio/CA123/live/extra",
             "/v1/tokens/x",
+            "/v1/deliveries/x",
+            "/v1/deliveries/retry/x",
+            "/v1/calls/twilio/CA123/deliveries/x",
+            "/v1/calls/twilio/CA123/deliveries/retry/x",
             "/v2/calls",
             "/openapi.json",
             "/client/switchboard.js",

@@ -61,7 +61,10 @@ impl TelnyxConfig {
         };
         let name = secret_setting(ProviderId::Telnyx);
         let public_keys = Self::parse_public_keys(&settings.get(name).unwrap_or_default())
-            .map_err(|problem| ConfigError { name, problem })?;
+            .map_err(|problem| ConfigError {
+                name: name.into(),
+                problem,
+            })?;
         if public_keys.is_empty() {
             return Ok(None);
         }
@@ -70,7 +73,10 @@ impl TelnyxConfig {
             .get(name)
             .map(|value| Self::parse_signing_key(&value))
             .transpose()
-            .map_err(|problem| ConfigError { name, problem })?;
+            .map_err(|problem| ConfigError {
+                name: name.into(),
+                problem,
+            })?;
         Ok(Some(Self {
             public_keys,
             signing_key,

@@ -80,7 +80,7 @@ impl VonageConfig {
         let sms_method = match settings.get(name) {
             None => None,
             Some(value) => Some(value.trim().parse::<SmsMethod>().map_err(|_| ConfigError {
-                name,
+                name: name.into(),
                 problem: format!(
                     "`{}` is not one of md5hash, md5, sha1, sha256, sha512",
                     value.trim()
