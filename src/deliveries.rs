@@ -133,7 +133,7 @@ pub async fn list_failed(
     #[derive(Serialize)]
     struct Page {
         deliveries: Vec<FailedDelivery>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        /// `null` on the last page, as in the subject lists.
         cursor: Option<String>,
     }
     Ok(Response::from_json(&Page {
