@@ -357,6 +357,18 @@ impl Outbox {
                     head.event_id.as_str().into(),
                 ],
             )?;
+            if !outcome.is_success() {
+                let line = serde_json::json!({
+                    "event": if state == DeliveryState::Failed { "delivery_failed" } else { "delivery_attempt_failed" },
+                    "endpoint": endpoint.name,
+                    "webhook_id": head.webhook_id,
+                    "attempt": head.attempts + 1,
+                    "status": outcome.status(),
+                    "detail": outcome.error(),
+                    "next_attempt_at": next_attempt_at.map(Timestamp::from_millis),
+                });
+                worker::console_log!("{line}");
+            }
             if let NextStep::RetryAt(at) = step {
                 progress.next_due_ms = Some(at.millis() as f64);
                 return Ok(progress);

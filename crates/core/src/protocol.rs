@@ -524,7 +524,7 @@ pub fn entry_module() -> String {
 #[cfg(test)]
 mod tests {
     use super::subject::{
-        AppendBody, AppendRequest, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+        AppendBody, AppendRequest, Read, Retry, StoredRequest, Timeline, Watch, WatchAnswer,
     };
     use super::token_guard::{Claim, ClaimAnswer};
     use super::*;
@@ -578,6 +578,32 @@ mod tests {
             assert_eq!(WatchAnswer::from_status(answer.status()), Some(answer));
         }
         assert_eq!(WatchAnswer::from_status(200), None);
+    }
+
+    #[test]
+    fn a_retry_is_read_as_written_and_nothing_else_is_one() {
+        for retry in [
+            Retry::default(),
+            Retry {
+                endpoint: Some("crm".into()),
+                all: true,
+                webhook_ids: None,
+            },
+            Retry {
+                endpoint: None,
+                all: false,
+                webhook_ids: Some(vec!["msg_1".into(), "msg_2".into()]),
+            },
+        ] {
+            let text = serde_json::to_string(&retry).unwrap();
+            assert_eq!(serde_json::from_str::<Retry>(&text).unwrap(), retry);
+        }
+        assert_eq!(serde_json::to_string(&Retry::default()).unwrap(), "{}");
+        assert!(serde_json::from_str::<Retry>(r#"{"everything": true}"#).is_err());
+        assert!(Retry::matches("POST", Retry::URL));
+        assert!(!Retry::matches("GET", Retry::URL));
+        assert!(!Retry::matches("POST", &Read::Deliveries.url()));
+        assert_eq!(Read::parse("POST", Retry::URL), None);
     }
 
     #[test]
