@@ -19,8 +19,23 @@ use worker::{Date, Env, Request, Response};
 use crate::error::AppError;
 use crate::{index, protocol};
 
-const DEFAULT_PAGE_SIZE: usize = 20;
-const MAX_PAGE_SIZE: usize = 100;
+/// Entries per page of a list, unless `limit` says otherwise (1 to [`MAX_PAGE_SIZE`]).
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// A list's `limit` parameter: a whole number from 1 to [`MAX_PAGE_SIZE`].
+pub fn page_limit(value: &str) -> Result<usize, AppError> {
+    value
+        .parse()
+        .ok()
+        .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
+        .ok_or_else(|| {
+            AppError::InvalidParameter(format!(
+                "limit: `{}` is not a whole number from 1 to {MAX_PAGE_SIZE}",
+                echo(value)
+            ))
+        })
+}
 
 /// Largest `POST /v1/tokens` body read: a token request is a few scopes.
 pub const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
@@ -298,18 +313,7 @@ pub async fn list(
                     })?;
                 filter.status = Some(status);
             }
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
-                    .ok_or_else(|| {
-                        AppError::InvalidParameter(format!(
-                            "limit: `{}` is not a whole number from 1 to {MAX_PAGE_SIZE}",
-                            echo(&value)
-                        ))
-                    })?;
-            }
+            "limit" => limit = page_limit(&value)?,
             "cursor" if !value.is_empty() => cursor = Some(value),
             _ => {}
         }

@@ -25,9 +25,6 @@ use crate::{index, protocol};
 /// Largest retry body read: a name and a time, or a flag.
 pub const MAX_RETRY_REQUEST_BYTES: usize = 4 * 1024;
 
-const DEFAULT_PAGE_SIZE: usize = 20;
-const MAX_PAGE_SIZE: usize = 100;
-
 /// The most subjects one `POST /v1/deliveries/retry` reaches: each is a request to its Durable
 /// Object, and a Worker's request may make only so many (50 on the Free plan, with the KV list).
 pub const MAX_SUBJECTS_PER_RETRY: usize = 40;
@@ -87,7 +84,7 @@ pub async fn list_failed(
 ) -> Result<Response, AppError> {
     require_full(caller)?;
     let mut endpoint = None;
-    let mut limit = DEFAULT_PAGE_SIZE;
+    let mut limit = api::DEFAULT_PAGE_SIZE;
     let mut cursor = None;
     for (name, value) in query_params(&request.inner().url()) {
         match name.as_str() {
@@ -101,18 +98,7 @@ pub async fn list_failed(
                 )));
             }
             "endpoint" if !value.is_empty() => endpoint = Some(value),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|limit| (1..=MAX_PAGE_SIZE).contains(limit))
-                    .ok_or_else(|| {
-                        AppError::InvalidParameter(format!(
-                            "limit: `{}` is not a whole number from 1 to {MAX_PAGE_SIZE}",
-                            echo(&value)
-                        ))
-                    })?;
-            }
+            "limit" => limit = api::page_limit(&value)?,
             "cursor" if !value.is_empty() => cursor = Some(value),
             _ => {}
         }

@@ -153,11 +153,8 @@ async fn route(
             webhook::receive(&request, &url, headers, env, &config, provider, log).await
         }
         Route::Tokens => {
-            let config = load_config(env)?;
-            let request = Request::from(request);
-            let caller = api::authorize_request(&request, &config)?;
-            let body =
-                webhook::read_body(request.inner(), headers, api::MAX_TOKEN_REQUEST_BYTES).await?;
+            let (config, caller, body) =
+                status_api_post(request, headers, env, api::MAX_TOKEN_REQUEST_BYTES).await?;
             api::mint(&body, &config, &caller)
         }
         Route::Deliveries { kind, provider, id } => {
@@ -165,13 +162,8 @@ async fn route(
             deliveries::list(env, &caller, kind, provider, id).await
         }
         Route::RetryDeliveries { kind, provider, id } => {
-            let (config, request, caller) = status_api(request, env)?;
-            let body = webhook::read_body(
-                request.inner(),
-                headers,
-                deliveries::MAX_RETRY_REQUEST_BYTES,
-            )
-            .await?;
+            let (config, caller, body) =
+                status_api_post(request, headers, env, deliveries::MAX_RETRY_REQUEST_BYTES).await?;
             deliveries::retry(&body, env, &config, &caller, kind, provider, id).await
         }
         Route::FailedDeliveries => {
@@ -179,13 +171,8 @@ async fn route(
             deliveries::list_failed(&request, env, &config, &caller).await
         }
         Route::RetryFailedDeliveries => {
-            let (config, request, caller) = status_api(request, env)?;
-            let body = webhook::read_body(
-                request.inner(),
-                headers,
-                deliveries::MAX_RETRY_REQUEST_BYTES,
-            )
-            .await?;
+            let (config, caller, body) =
+                status_api_post(request, headers, env, deliveries::MAX_RETRY_REQUEST_BYTES).await?;
             deliveries::retry_failed(&body, env, &config, &caller).await
         }
         Route::Live { kind, provider, id } => {
@@ -227,6 +214,19 @@ fn status_api(
     let request = Request::from(request);
     let caller = api::authorize_request(&request, &config)?;
     Ok((config, request, caller))
+}
+
+/// The configuration, the authorized caller and the body (up to `limit` bytes) of a status API
+/// `POST`.
+async fn status_api_post(
+    request: web_sys::Request,
+    headers: &Headers,
+    env: &Env,
+    limit: usize,
+) -> std::result::Result<(Rc<Config>, api::Caller, Vec<u8>), AppError> {
+    let (config, request, caller) = status_api(request, env)?;
+    let body = webhook::read_body(request.inner(), headers, limit).await?;
+    Ok((config, caller, body))
 }
 
 /// A provider named in a path: 404 `unknown_provider` when there is none of that name.

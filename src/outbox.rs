@@ -29,7 +29,9 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{Date, Math};
-use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Result, SqlStorage};
+use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Result, SqlStorage, SqlStorageValue};
+
+use crate::subject::table_exists;
 
 /// The table and its queue index, created with the subject's first event.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS deliveries (
@@ -101,18 +103,7 @@ impl Outbox {
         if self.ready.get() {
             return Ok(true);
         }
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let counts: Vec<Count> = self
-            .sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'",
-                None,
-            )?
-            .to_array()?;
-        let exists = counts.first().is_some_and(|count| count.n > 0);
+        let exists = table_exists(&self.sql, "deliveries")?;
         self.ready.set(exists);
         Ok(exists)
     }
@@ -211,18 +202,15 @@ impl Outbox {
                     .collect();
                 self.record(subject, &endpoints, committed)?;
                 for endpoint in endpoints {
-                    retried += self
-                        .sql
-                        .exec(
-                            "UPDATE deliveries SET state = 'pending', round_start = attempts, next_attempt_at = ?, failed_at = NULL
-                             WHERE endpoint = ? AND event_id = ? AND (state != 'pending' OR attempts = 0)",
-                            vec![
-                                now.into(),
-                                endpoint.name.as_str().into(),
-                                committed.event.event_id.as_str().into(),
-                            ],
-                        )?
-                        .rows_written() as u64;
+                    retried += self.updated(
+                        "UPDATE deliveries SET state = 'pending', round_start = attempts, next_attempt_at = ?, failed_at = NULL
+                         WHERE endpoint = ? AND event_id = ? AND (state != 'pending' OR attempts = 0)",
+                        vec![
+                            now.into(),
+                            endpoint.name.as_str().into(),
+                            committed.event.event_id.as_str().into(),
+                        ],
+                    )?;
                 }
             }
             return Ok(retried);
@@ -234,30 +222,36 @@ impl Outbox {
                       WHERE state = 'failed' AND (? IS NULL OR endpoint = ?)";
         let endpoint = retry.endpoint.as_deref();
         let retried = match &retry.webhook_ids {
-            None => self
-                .sql
-                .exec(update, vec![now.into(), endpoint.into(), endpoint.into()])?
-                .rows_written() as u64,
+            None => self.updated(update, vec![now.into(), endpoint.into(), endpoint.into()])?,
             Some(ids) => {
                 let mut retried = 0;
                 for id in ids {
-                    retried += self
-                        .sql
-                        .exec(
-                            &format!("{update} AND webhook_id = ?"),
-                            vec![
-                                now.into(),
-                                endpoint.into(),
-                                endpoint.into(),
-                                id.as_str().into(),
-                            ],
-                        )?
-                        .rows_written() as u64;
+                    retried += self.updated(
+                        &format!("{update} AND webhook_id = ?"),
+                        vec![
+                            now.into(),
+                            endpoint.into(),
+                            endpoint.into(),
+                            id.as_str().into(),
+                        ],
+                    )?;
                 }
                 retried
             }
         };
         Ok(retried)
+    }
+
+    /// How many rows the `UPDATE` `query` changed. Counted from `RETURNING`, since the cursor's
+    /// `rows_written` also counts the writes to the queue index.
+    fn updated(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Changed {}
+        let changed: Vec<Changed> = self
+            .sql
+            .exec(&format!("{query} RETURNING 1 AS changed"), bindings)?
+            .to_array()?;
+        Ok(changed.len() as u64)
     }
 
     /// When the next attempt to an endpoint of `config` is due (unix milliseconds), if any.

@@ -304,18 +304,7 @@ impl Subject {
         if self.schema_ready.get() {
             return Ok(true);
         }
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let counts: Vec<Count> = self
-            .sql
-            .exec(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-                None,
-            )?
-            .to_array()?;
-        let exists = counts.first().is_some_and(|count| count.n > 0);
+        let exists = table_exists(&self.sql, "events")?;
         self.schema_ready.set(exists);
         Ok(exists)
     }
@@ -705,6 +694,21 @@ impl Subject {
             None => not_found(),
         }
     }
+}
+
+/// Whether the object's storage has the table `name`.
+pub fn table_exists(sql: &SqlStorage, name: &str) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let counts: Vec<Count> = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+            vec![name.into()],
+        )?
+        .to_array()?;
+    Ok(counts.first().is_some_and(|count| count.n > 0))
 }
 
 /// The worker's configuration (the same as the routes', parsed once per isolate).
