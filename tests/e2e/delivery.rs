@@ -526,6 +526,11 @@ fn the_filtered_endpoint_gets_exactly_the_types_and_providers_it_asked_for(suite
                 .find(|other| other.event_id() == delivery.event_id())
                 .expect("the event at main too");
             assert_ne!(at_main.webhook_id(), delivery.webhook_id(), "{path}");
+            assert_eq!(
+                at_main.json(),
+                delivery.json(),
+                "{path}: one payload per event"
+            );
         }
     }
     assert!(wanted_somewhere >= 3, "the cases exercise no delivery");
