@@ -42,6 +42,6 @@ export class Subject extends DurableObject {
 
   /** `body`: an append request as JSON text. Answers whether the event was a duplicate. */
   append(body) {
-    return this.#inner.append(body);
+    return this.ctx.storage.transactionSync(() => this.#inner.append(body));
   }
 }

@@ -33,6 +33,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The key this caller's list cursors are tagged under.
+    pub fn cursor_key(&self) -> &[u8] {
+        self.cursor_key.expose().as_bytes()
+    }
+
     /// When the credential expires (unix milliseconds); `None` for a status API token.
     pub fn expires_ms(&self) -> Option<i64> {
         match &self.access {

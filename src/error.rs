@@ -25,6 +25,8 @@ pub enum AppError {
         retry_after_seconds: i64,
     },
     InvalidParameter(String),
+    /// A JSON body that is not the request the route takes.
+    InvalidBody(String),
     Unauthorized,
     /// A browser token refused (401: expired, forged, another `alg`), a request to mint one
     /// refused (400), or minting while `BROWSER_TOKEN_SECRET` is unset (503).
@@ -75,6 +77,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::TooEarly { .. } => ErrorCode::TooEarly,
             Self::InvalidParameter(_) => ErrorCode::InvalidParameter,
+            Self::InvalidBody(_) => ErrorCode::InvalidBody,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::Access(error) => error.code(),
             Self::OutOfScope(_) => ErrorCode::OutOfScope,
@@ -101,7 +104,7 @@ impl AppError {
             } => format!(
                 "its signature could still be replayed; available in {retry_after_seconds} s"
             ),
-            Self::InvalidParameter(problem) => problem.clone(),
+            Self::InvalidParameter(problem) | Self::InvalidBody(problem) => problem.clone(),
             Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
             Self::Access(error) => error.to_string(),
             Self::OutOfScope(need) => format!("this token's scope does not cover this: {need}"),

@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::delivery::{failed_keys, failed_prefix, FailedDelivery};
 use switchboard_core::index::{
     alias_key, all_key, encode_cursor, merge, status_key, Batch, Filter, Position,
 };
@@ -26,6 +27,8 @@ use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{Array, Object, Promise, Reflect, JSON};
 use worker::kv::KvStore;
 use worker::{wasm_bindgen, wasm_bindgen_futures, Env};
+
+use crate::outbox::FailedIndexChange;
 
 pub const BINDING: &str = "INDEX";
 
@@ -126,6 +129,64 @@ pub async fn write(
     }
     JsFuture::from(Promise::all(&writes)).await?;
     Ok(())
+}
+
+/// Brings the KV keys of a subject's failed deliveries in line with its outbox: deletes the
+/// keys of deliveries no longer failed (or failed again later), writes those of failed ones with
+/// the entry as metadata. All at once, like [`write`].
+pub async fn write_failed(env: &Env, changes: &[FailedIndexChange]) -> worker::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let namespace: KvNamespace = Reflect::get(env, &BINDING.into())?.unchecked_into();
+    let writes = Array::new();
+    for change in changes {
+        if let Some(deleted_ms) = change.delete_ms {
+            for key in failed_keys(&change.endpoint, deleted_ms, &change.webhook_id) {
+                writes.push(namespace.delete(&key)?.as_ref());
+            }
+        }
+        if let Some(entry) = &change.write {
+            let options = Object::new();
+            let mut entry = entry.clone();
+            entry.last_error = entry.last_error.map(|error| cut(&error, MAX_FIELD_BYTES));
+            let metadata = serde_json::to_string(&entry)?;
+            Reflect::set(&options, &"metadata".into(), &JSON::parse(&metadata)?)?;
+            let failed_ms = entry.failed_at.millis();
+            for key in failed_keys(&entry.endpoint, failed_ms, &entry.webhook_id) {
+                writes.push(namespace.put(&key, &"".into(), &options)?.as_ref());
+            }
+        }
+    }
+    JsFuture::from(Promise::all(&writes)).await?;
+    Ok(())
+}
+
+/// One page of failed deliveries (of `endpoint`, or of all), most recently failed first, from
+/// the KV `cursor` on; and the KV cursor of the next page, if there is one.
+pub async fn list_failed(
+    kv: &KvStore,
+    endpoint: Option<&str>,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<FailedDelivery>, Option<String>), worker::KvError> {
+    let mut request = kv
+        .list()
+        .prefix(failed_prefix(endpoint))
+        .limit(limit as u64);
+    if let Some(cursor) = cursor {
+        request = request.cursor(cursor);
+    }
+    let response = request.execute().await?;
+    let entries = response
+        .keys
+        .into_iter()
+        .filter_map(|key| serde_json::from_value(key.metadata?).ok())
+        .collect();
+    let next = (!response.list_complete)
+        .then_some(response.cursor)
+        .flatten();
+    Ok((entries, next))
 }
 
 #[wasm_bindgen]

@@ -17,9 +17,11 @@
 
 mod api;
 mod cors;
+mod deliveries;
 mod error;
 mod index;
 mod live;
+mod outbox;
 mod protocol;
 mod sockets;
 mod subject;
@@ -158,6 +160,34 @@ async fn route(
                 webhook::read_body(request.inner(), headers, api::MAX_TOKEN_REQUEST_BYTES).await?;
             api::mint(&body, &config, &caller)
         }
+        Route::Deliveries { kind, provider, id } => {
+            let (_, _, caller) = status_api(request, env)?;
+            deliveries::list(env, &caller, kind, provider, id).await
+        }
+        Route::RetryDeliveries { kind, provider, id } => {
+            let (config, request, caller) = status_api(request, env)?;
+            let body = webhook::read_body(
+                request.inner(),
+                headers,
+                deliveries::MAX_RETRY_REQUEST_BYTES,
+            )
+            .await?;
+            deliveries::retry(&body, env, &config, &caller, kind, provider, id).await
+        }
+        Route::FailedDeliveries => {
+            let (config, request, caller) = status_api(request, env)?;
+            deliveries::list_failed(&request, env, &config, &caller).await
+        }
+        Route::RetryFailedDeliveries => {
+            let (config, request, caller) = status_api(request, env)?;
+            let body = webhook::read_body(
+                request.inner(),
+                headers,
+                deliveries::MAX_RETRY_REQUEST_BYTES,
+            )
+            .await?;
+            deliveries::retry_failed(&body, env, &config, &caller).await
+        }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));
             let provider = parse_provider(provider)?;
@@ -240,7 +270,7 @@ thread_local! {
 
 /// The typed configuration from vars and secrets (`.dev.vars` locally). An invalid value is
 /// reported on every request until it is fixed, never cached.
-fn load_config(env: &Env) -> std::result::Result<Rc<Config>, AppError> {
+pub(crate) fn load_config(env: &Env) -> std::result::Result<Rc<Config>, AppError> {
     if let Some(config) = CONFIG.with(|cell| cell.get().cloned()) {
         return Ok(config);
     }

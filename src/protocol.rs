@@ -7,7 +7,7 @@
 //! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
 //! one side, `AppError::Internal`.
 
-use switchboard_core::protocol::subject::{self, Read, Watch, WatchAnswer};
+use switchboard_core::protocol::subject::{self, Read, Retried, Retry, Watch, WatchAnswer};
 use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
 use switchboard_core::protocol::{Class, ReadAnswer};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -131,6 +131,33 @@ pub async fn watch(env: &Env, name: &str, watch: &Watch) -> Result<Response, App
         Some(WatchAnswer::TooManySockets) => Err(AppError::TooManySockets),
         None => Err(AppError::Internal(format!(
             "subject {name} answered {} to a watch",
+            response.status_code()
+        ))),
+    }
+}
+
+/// Asks the subject `name` to send deliveries again: how many it made pending, `None` if it has
+/// no events.
+pub async fn retry(env: &Env, name: &str, retry: &Retry) -> Result<Option<Retried>, AppError> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers.0);
+    let body = serde_json::to_string(retry).map_err(worker::Error::from)?;
+    init.set_body(&body.into());
+    let request = web_sys::Request::new_with_str_and_init(Retry::URL, &init)
+        .map(Request::from)
+        .map_err(worker::Error::from)?;
+    let mut response = stub(env, &subject::CLASS, name)?
+        .fetch_with_request(request)
+        .await
+        .map_err(|error| AppError::Storage(format!("subject {name}: {error}")))?;
+    match ReadAnswer::from_status(response.status_code()) {
+        Some(ReadAnswer::Found) => Ok(Some(response.json().await?)),
+        Some(ReadAnswer::NotFound) => Ok(None),
+        None => Err(AppError::Internal(format!(
+            "subject {name} answered {} to a retry",
             response.status_code()
         ))),
     }

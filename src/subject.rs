@@ -26,6 +26,12 @@
 //! Frontends watch the subject through the sockets the object holds (`src/sockets.rs`): each
 //! newly committed event is sent to them as it commits, and the one alarm also closes the
 //! sockets whose token has expired.
+//!
+//! The application's endpoints receive each new event through the object's outbox
+//! (`src/outbox.rs`): its deliveries are recorded with the event, in the same transaction, and
+//! the alarm makes the attempts. The one alarm is thus the subject's scheduler: it runs
+//! whatever is due (index flush, delivery attempts, socket expiry) and sets itself for the
+//! earliest work left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -34,7 +40,8 @@ use serde::Deserialize;
 use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
 use switchboard_core::live::{event_frame, snapshot_frame, MAX_SOCKETS_PER_SUBJECT};
 use switchboard_core::protocol::subject::{
-    object_name, AppendBody, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+    object_name, AppendBody, Deliveries, Read, Retried, Retry, StoredRequest, Timeline, Watch,
+    WatchAnswer,
 };
 use switchboard_core::protocol::ReadAnswer;
 use switchboard_core::{Event, Status, SubjectState, Summary};
@@ -46,6 +53,7 @@ use worker::{
 };
 
 use crate::index;
+use crate::outbox::{Committed, Outbox, SubjectKey};
 use crate::sockets::Sockets;
 
 /// What an instance knows of its subject: the state folded from the committed events.
@@ -69,6 +77,30 @@ impl Folded {
     }
 }
 
+/// When the subject's KV index entries (its list entries, its failed deliveries) are to be
+/// written next.
+#[derive(Clone, Copy)]
+enum IndexFlush {
+    /// They hold what this instance committed.
+    Done,
+    /// A new instance cannot know: its first alarm flushes.
+    Unknown,
+    /// At this time (unix milliseconds): [`FLUSH_DELAY_MS`] after the first change since the
+    /// last flush, so a burst of events costs one write per key; or when a failed flush is
+    /// tried again.
+    DueAt(f64),
+}
+
+impl IndexFlush {
+    fn due(self) -> Option<f64> {
+        match self {
+            Self::Done => None,
+            Self::Unknown => Some(0.0),
+            Self::DueAt(at) => Some(at),
+        }
+    }
+}
+
 /// What this instance knows of the object's alarm.
 #[derive(Clone, Copy)]
 enum Alarm {
@@ -84,6 +116,7 @@ pub struct Subject {
     env: Env,
     storage: Storage,
     sockets: Sockets,
+    outbox: Outbox,
     sql: SqlStorage,
     /// The events table is known to exist.
     schema_ready: Cell<bool>,
@@ -97,11 +130,13 @@ pub struct Subject {
     /// The aliases this instance wrote to the index: later flushes skip them. A new instance
     /// writes them once more (the same value).
     indexed_aliases: RefCell<BTreeSet<String>>,
-    /// The KV index is known to hold what this instance committed. A new instance cannot know,
-    /// so its first alarm flushes.
-    index_current: Cell<bool>,
-    /// The one alarm serves every kind of due work: the index flush and socket expiry.
+    index_flush: Cell<IndexFlush>,
+    /// The one alarm serves every kind of due work: the index flush, delivery attempts and
+    /// socket expiry.
     alarm: Cell<Alarm>,
+    /// This instance has made sure the alarm is set for the deliveries it found pending (local
+    /// workerd may lose an alarm across a restart: the first read after one resumes them).
+    deliveries_resumed: Cell<bool>,
 }
 
 impl DurableObject for Subject {
@@ -109,6 +144,7 @@ impl DurableObject for Subject {
         let storage = state.storage();
         Self {
             sql: storage.sql(),
+            outbox: Outbox::new(storage.sql()),
             storage,
             sockets: Sockets::new(state),
             env,
@@ -117,16 +153,22 @@ impl DurableObject for Subject {
             indexed_statuses: RefCell::new(None),
             flush_failures: Cell::new(0),
             indexed_aliases: RefCell::new(BTreeSet::new()),
-            index_current: Cell::new(false),
+            index_flush: Cell::new(IndexFlush::Unknown),
             alarm: Cell::new(Alarm::Unknown),
+            deliveries_resumed: Cell::new(false),
         }
     }
 
-    async fn fetch(&self, request: Request) -> Result<Response> {
+    async fn fetch(&self, mut request: Request) -> Result<Response> {
+        self.resume_deliveries().await?;
         let method = request.method();
         let url = request.inner().url();
         if let Some(watch) = Watch::parse(method.as_ref(), &url) {
             return self.watch(watch).await;
+        }
+        if Retry::matches(method.as_ref(), &url) {
+            let retry: Retry = serde_json::from_str(&request.text().await?)?;
+            return self.retry(&retry);
         }
         match Read::parse(method.as_ref(), &url) {
             Some(Read::Summary) => match self.summary()? {
@@ -135,45 +177,68 @@ impl DurableObject for Subject {
             },
             Some(Read::Events) => self.events(),
             Some(Read::Request { event_id }) => self.raw_request(&event_id),
+            Some(Read::Deliveries) => match self.has_schema()? {
+                true => Response::from_json(&Deliveries {
+                    deliveries: self.outbox.list()?,
+                }),
+                false => not_found(),
+            },
             None => not_found(),
         }
     }
 
-    /// Closes the sockets whose token has expired, and refreshes this subject's KV index entries
-    /// from the committed state unless they are known to be current. An event merged while the
-    /// KV writes are in flight marks the index stale again and sets the next alarm. A failed
-    /// flush is logged and tried again later ([`flush_retry_delay_ms`]), for as long as it
-    /// fails: the runtime's own alarm retries stop after a few, and a subject with no further
-    /// event would then stay stale in the lists.
+    /// Runs the subject's due work and sets the alarm for the earliest work left: closes the
+    /// sockets whose token has expired, refreshes the subject's KV index entries when due, and
+    /// makes the delivery attempts that are due (`src/outbox.rs`). An event committed while
+    /// this runs makes the index due again and sets the alarm itself. A failed flush is logged
+    /// and tried again later ([`flush_retry_delay_ms`]), for as long as it fails: the runtime's
+    /// own alarm retries stop after a few, and a subject with no further event would then stay
+    /// stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm.set(Alarm::Unset);
         let next_expiry = self.sockets.close_expired(Date::now());
-        if !self.index_current.replace(true) {
+        if self
+            .index_flush
+            .get()
+            .due()
+            .is_some_and(|due| due <= Date::now())
+        {
+            self.index_flush.set(IndexFlush::Done);
             match self.flush_index().await {
                 Ok(()) => self.flush_failures.set(0),
                 Err(error) => {
-                    self.index_current.set(false);
                     let failures = self.flush_failures.get().saturating_add(1);
                     self.flush_failures.set(failures);
                     let retry_in_ms = flush_retry_delay_ms(failures);
+                    self.index_flush
+                        .set(IndexFlush::DueAt(Date::now() + retry_in_ms as f64));
                     let line = serde_json::json!({
                         "event": "index_flush_failed",
-                        "subject": self.with_folded(|folded| object_name(
-                            folded.state.provider(),
-                            folded.state.kind(),
-                            folded.state.subject_id(),
-                        )),
+                        "subject": self.name(),
                         "failures": failures,
                         "retry_in_ms": retry_in_ms,
                         "detail": error.to_string(),
                     });
                     worker::console_error!("{line}");
-                    self.arm_by(Date::now() + retry_in_ms as f64)?;
                 }
             }
         }
-        if let Some(expiry) = next_expiry {
-            self.arm_by(expiry)?;
+        let progress = self
+            .outbox
+            .deliver_due(&config(&self.env)?.delivery)
+            .await?;
+        if progress.failed_index_stale {
+            self.index_changed();
+        }
+        for at in [
+            next_expiry,
+            progress.next_due_ms,
+            self.index_flush.get().due(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.arm_by(at)?;
         }
         Response::empty()
     }
@@ -298,7 +363,7 @@ impl Subject {
     ///
     /// A new instance does not know the alarm an earlier one set, so it may move an earlier
     /// alarm back to `at`: from an append, by at most [`FLUSH_DELAY_MS`]; a watch asks the
-    /// runtime first ([`Subject::arm_for_expiry`]).
+    /// runtime first ([`Subject::arm_checked`]).
     fn arm_by(&self, at: f64) -> Result<()> {
         if let Alarm::At(set) = self.alarm.get() {
             if set <= at {
@@ -313,15 +378,50 @@ impl Subject {
         Ok(())
     }
 
-    /// Makes sure the alarm runs by `expiry`, without moving a pending index flush later.
-    async fn arm_for_expiry(&self, expiry: f64) -> Result<()> {
+    /// Makes sure the alarm runs by `at`, without moving an earlier alarm later: a new instance
+    /// asks the runtime when it is set first.
+    async fn arm_checked(&self, at: f64) -> Result<()> {
         if let Alarm::Unknown = self.alarm.get() {
             self.alarm.set(match self.storage.get_alarm().await? {
                 Some(at) => Alarm::At(at as f64),
                 None => Alarm::Unset,
             });
         }
-        self.arm_by(expiry)
+        self.arm_by(at)
+    }
+
+    /// Sets the alarm for the deliveries found pending, once per instance (see
+    /// `deliveries_resumed`).
+    async fn resume_deliveries(&self) -> Result<()> {
+        if self.deliveries_resumed.replace(true) {
+            return Ok(());
+        }
+        if let Some(due) = self.outbox.next_due(&config(&self.env)?.delivery)? {
+            self.arm_checked(due).await?;
+        }
+        Ok(())
+    }
+
+    /// The index entries no longer hold what is committed: they are written
+    /// [`FLUSH_DELAY_MS`] after the first such change.
+    fn index_changed(&self) -> f64 {
+        let due = match self.index_flush.get() {
+            IndexFlush::DueAt(at) => at,
+            IndexFlush::Done | IndexFlush::Unknown => Date::now() + FLUSH_DELAY_MS as f64,
+        };
+        self.index_flush.set(IndexFlush::DueAt(due));
+        due
+    }
+
+    /// The object's name, once it has an event (for logs).
+    fn name(&self) -> Option<String> {
+        self.with_folded(|folded| {
+            object_name(
+                folded.state.provider(),
+                folded.state.kind(),
+                folded.state.subject_id(),
+            )
+        })
     }
 
     /// Accepts a socket that watches this subject and sends it the snapshot; the alarm is set
@@ -332,7 +432,7 @@ impl Subject {
         }
         // The alarm first: a socket is never accepted without the alarm that will close it.
         if let Some(expiry) = watch.expires_ms {
-            self.arm_for_expiry(expiry as f64).await?;
+            self.arm_checked(expiry as f64).await?;
         }
         self.sockets
             .accept(&watch, &snapshot_frame(self.summary()?.as_ref()))
@@ -384,6 +484,16 @@ impl Subject {
             self.indexed_statuses
                 .replace(Some(summary.status.into_iter().collect()));
         }
+        let subject = SubjectKey {
+            kind: summary.kind,
+            provider: summary.provider,
+            id: summary.id,
+        };
+        let changes = self.outbox.failed_index_changes(&subject)?;
+        index::write_failed(&self.env, &changes).await?;
+        for change in &changes {
+            self.outbox.mark_indexed(change)?;
+        }
         Ok(())
     }
 
@@ -410,13 +520,23 @@ impl Subject {
         Ok(statuses)
     }
 
-    /// Stores the event (once per event id) and merges it into the state. Answers whether the
-    /// event was a duplicate: its first copy is already in the state, so a duplicate changes
-    /// nothing but the alarm (set again if an earlier append failed before setting it). The
-    /// answer, and with it the webhook's 200, leaves once the row and the alarm are committed
-    /// (see [`Subject::arm_by`]); a new event goes to the sockets as it commits (see
-    /// `src/sockets.rs`).
+    /// Stores the event (once per event id), records its deliveries to the endpoints that want
+    /// it, and merges it into the state. Answers whether the event was a duplicate: its first
+    /// copy is already in the state, so a duplicate changes nothing but the alarm (set again if
+    /// an earlier append failed before setting it). Runs inside `transactionSync` (the entry
+    /// module), so the event and its deliveries commit together; the answer, and with it the
+    /// webhook's 200, leaves once they and the alarm are committed (see [`Subject::arm_by`]). A
+    /// new event goes to the sockets as it commits (see `src/sockets.rs`).
     fn commit(&self, append: AppendBody) -> Result<bool> {
+        let committed = self.commit_event(&append);
+        if committed.is_err() {
+            // The transaction is rolled back: the state is folded again from storage.
+            self.folded.replace(None);
+        }
+        committed
+    }
+
+    fn commit_event(&self, append: &AppendBody) -> Result<bool> {
         let event: Event = serde_json::from_str(append.event.get())?;
         let sql = &self.sql;
         if self.has_schema()? {
@@ -426,9 +546,15 @@ impl Subject {
             self.schema_ready.set(true);
             self.indexed_statuses.replace(Some(Vec::new()));
         }
-        let inserted = sql
+        #[derive(Deserialize)]
+        struct Inserted {
+            seq: i64,
+        }
+        // `RETURNING` yields the new row only: nothing for a duplicate.
+        let inserted: Option<Inserted> = sql
             .exec(
-                "INSERT OR IGNORE INTO events (event_id, received_at, event, raw) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO events (event_id, received_at, event, raw) VALUES (?, ?, ?, ?)
+                 RETURNING rowid AS seq",
                 vec![
                     event.event_id.as_str().into(),
                     event.received_at.millis().into(),
@@ -436,20 +562,109 @@ impl Subject {
                     append.raw.get().into(),
                 ],
             )?
-            .rows_written()
-            > 0;
-        if inserted {
+            .to_array()?
+            .into_iter()
+            .next();
+        let mut deliveries_due = false;
+        if let Some(Inserted { seq }) = inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
-            self.sockets.broadcast(|| {
-                self.with_folded(|folded| {
-                    event_frame(&append.event, &folded.state.summary(folded.event_count))
-                })
-                .unwrap_or_default()
-            });
+            let summary = self
+                .with_folded(|folded| folded.state.summary(folded.event_count))
+                .ok_or_else(|| worker::Error::RustError("a committed event is folded".into()))?;
+            let config = config(&self.env)?;
+            let endpoints = Outbox::wanting(&config.delivery, &event);
+            if !endpoints.is_empty() {
+                let state_json = serde_json::to_string(&summary)?;
+                self.outbox.record(
+                    &object_name(event.provider, event.kind, &event.subject_id),
+                    &endpoints,
+                    &Committed {
+                        seq,
+                        event: &event,
+                        event_json: append.event.get(),
+                        state_json: &state_json,
+                    },
+                )?;
+                deliveries_due = true;
+            }
+            self.sockets
+                .broadcast(|| event_frame(&append.event, &summary));
         }
-        self.index_current.set(false);
-        self.arm_by(Date::now() + FLUSH_DELAY_MS as f64)?;
-        Ok(!inserted)
+        let flush_at = self.index_changed();
+        self.arm_by(if deliveries_due {
+            Date::now()
+        } else {
+            flush_at
+        })?;
+        Ok(inserted.is_none())
+    }
+
+    /// Makes deliveries pending again (see `Outbox::retry`) and sets the alarm for them.
+    fn retry(&self, retry: &Retry) -> Result<Response> {
+        if !self.has_schema()? {
+            return not_found();
+        }
+        let config = config(&self.env)?;
+        let name = self.stored_name()?;
+        let events = if retry.all {
+            self.replay()?
+        } else {
+            Vec::new()
+        };
+        let committed: Vec<Committed> = events
+            .iter()
+            .map(|(seq, event, event_json, state_json)| Committed {
+                seq: *seq,
+                event,
+                event_json,
+                state_json,
+            })
+            .collect();
+        let retried = self
+            .outbox
+            .retry(&name, &config.delivery, retry, &committed)?;
+        if retried > 0 {
+            self.index_changed();
+            self.arm_by(Date::now())?;
+        }
+        Response::from_json(&Retried { retried })
+    }
+
+    /// The object's name, from its state.
+    fn stored_name(&self) -> Result<String> {
+        self.fold()?;
+        self.name()
+            .ok_or_else(|| worker::Error::RustError("a subject with events has a state".into()))
+    }
+
+    /// Every stored event in commit order, each with its place in that order, its stored JSON
+    /// and the state right after it as JSON (what its delivery's body was made of).
+    fn replay(&self) -> Result<Vec<(i64, Event, String, String)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            event: String,
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT rowid AS seq, event FROM events ORDER BY rowid",
+                None,
+            )?
+            .to_array()?;
+        let mut folded: Option<Folded> = None;
+        let mut replayed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let event: Event = serde_json::from_str(&row.event)?;
+            Folded::add(&mut folded, &event);
+            let state_json = folded
+                .as_ref()
+                .map(|folded| serde_json::to_string(&folded.state.summary(folded.event_count)))
+                .transpose()?
+                .unwrap_or_default();
+            replayed.push((row.seq, event, row.event, state_json));
+        }
+        Ok(replayed)
     }
 
     /// The timeline in provider order (see `EventOrder`), not arrival order.
@@ -490,6 +705,11 @@ impl Subject {
             None => not_found(),
         }
     }
+}
+
+/// The worker's configuration (the same as the routes', parsed once per isolate).
+fn config(env: &Env) -> Result<std::rc::Rc<switchboard_core::Config>> {
+    crate::load_config(env).map_err(|error| worker::Error::RustError(error.log_detail()))
 }
 
 fn not_found() -> Result<Response> {

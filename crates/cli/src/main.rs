@@ -1,10 +1,11 @@
-//! `switchboard`: verify captured webhooks offline, sign requests as a provider would, and play
-//! whole call / message lifecycles against a running worker.
+//! `switchboard`: verify captured webhooks offline, sign requests as a provider would, play
+//! whole call / message lifecycles against a running worker, and receive its deliveries.
 //!
 //! Exit codes: 0 success; 1 refused (the request does not verify, or the simulation did not end
 //! in the expected state); 2 usage error or unreadable input.
 
 mod failure;
+mod listen;
 mod load;
 mod settings;
 mod simulate;
@@ -55,6 +56,13 @@ enum Command {
     /// Exit 0 whatever the worker answered (errors are counted in the report). Exit 2: bad
     /// arguments or a provider without its secret.
     Load(LoadArgs),
+    /// Receive the worker's deliveries locally (docs/delivery.md): check each POST's Standard
+    /// Webhooks signature, print it on stdout, and answer 204 if it verifies, 401 if not.
+    ///
+    /// Prints `delivered WEBHOOK_ID TYPE` and the body (pretty if JSON), or `refused WEBHOOK_ID :
+    /// REASON` (`-` for a missing id). Runs until interrupted. Exit 2: bad arguments or the
+    /// address cannot be bound.
+    Listen(ListenArgs),
 }
 
 /// Which provider, and its signature settings. Unset settings are read from the environment,
@@ -168,6 +176,26 @@ struct LoadArgs {
     dev_vars: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct ListenArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one. The address is printed on stderr.
+    #[arg(long, value_name = "PORT", default_value_t = 9000)]
+    port: u16,
+    /// The endpoint's secret, as in DELIVERY_<NAME>_SECRET: `whsec_` and base64. Repeat (or
+    /// comma-separate) to accept any of several, as while rotating.
+    #[arg(long = "secret", value_name = "WHSEC", required = true)]
+    secrets: Vec<String>,
+    /// How far `webhook-timestamp` may be from the host clock, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    tolerance_seconds: u32,
+    /// The status to answer deliveries that verify; another than 2xx makes the worker retry.
+    #[arg(long, value_name = "CODE", default_value_t = 204, value_parser = clap::value_parser!(u16).range(200..=599))]
+    status: u16,
+}
+
 fn parse_provider(name: &str) -> Result<ProviderId, String> {
     name.parse().map_err(|_| {
         let known: Vec<&str> = registry::PROVIDERS.iter().map(|row| row.name).collect();
@@ -181,6 +209,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign(&args),
         Command::Simulate(args) => simulate(&args),
         Command::Load(args) => load(&args),
+        Command::Listen(args) => listen(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -303,6 +332,16 @@ fn load(args: &LoadArgs) -> Result<(), Failure> {
         timeout: Duration::from_secs(args.timeout),
     };
     print_json(&load::run(&plan)?)
+}
+
+fn listen(args: &ListenArgs) -> Result<(), Failure> {
+    listen::run(&listen::Listener {
+        host: args.host.clone(),
+        port: args.port,
+        secrets: listen::parse_secrets(&args.secrets)?,
+        tolerance_seconds: args.tolerance_seconds,
+        status: args.status,
+    })
 }
 
 /// The provider's signature settings. A method configured for one secret says nothing about

@@ -543,8 +543,8 @@ pub fn payload(event_type: EventType, received_at: Timestamp, event: &str, state
 }
 
 /// The KV keys of a failed delivery: one in the list of every endpoint, one in its endpoint's,
-/// most recently failed first (see [`crate::index`] for the rest of the layout). `None` when
-/// they would be too long (never for the names and ids of this module).
+/// most recently failed first (see [`crate::index`] for the rest of the layout). They fit in a
+/// KV key whatever the names and ids (checked below).
 pub fn failed_keys(endpoint: &str, failed_ms: i64, webhook_id: &str) -> [String; 2] {
     let when = newest_first(failed_ms);
     [

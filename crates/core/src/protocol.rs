@@ -37,7 +37,9 @@ pub enum Export {
     Wrapped {
         /// The handlers the runtime calls (`fetch`, `alarm`).
         handlers: &'static [Method],
-        /// The methods callers call over RPC.
+        /// The methods callers call over RPC. Each runs in one storage transaction
+        /// (`ctx.storage.transactionSync`): its writes commit together or, if it throws, not at
+        /// all (an event and its deliveries, see `src/outbox.rs`).
         rpc: &'static [Method],
     },
 }
@@ -159,6 +161,8 @@ pub mod subject {
         Events,
         /// `/request?event_id=`: a [`StoredRequest`].
         Request { event_id: Cow<'a, str> },
+        /// `/deliveries`: a [`Deliveries`].
+        Deliveries,
     }
 
     impl Read<'_> {
@@ -169,6 +173,7 @@ pub mod subject {
             match self {
                 Self::Summary => Cow::Borrowed("https://subject/summary"),
                 Self::Events => Cow::Borrowed("https://subject/events"),
+                Self::Deliveries => Cow::Borrowed("https://subject/deliveries"),
                 Self::Request { event_id } => {
                     let event_id: String =
                         form_urlencoded::byte_serialize(event_id.as_bytes()).collect();
@@ -185,6 +190,7 @@ pub mod subject {
             match url_path(url) {
                 "/summary" => Some(Read::Summary),
                 "/events" => Some(Read::Events),
+                "/deliveries" => Some(Read::Deliveries),
                 "/request" => {
                     let event_id = query_params(url)
                         .into_iter()
@@ -287,6 +293,61 @@ pub mod subject {
     pub struct AppendBody {
         pub event: Box<RawValue>,
         pub raw: Box<RawValue>,
+    }
+
+    /// `POST /deliveries/retry` (the `fetch` handler), with this as its JSON body: sends some of
+    /// the subject's deliveries again. Answered with a [`Retried`], or 404 for a subject
+    /// without events.
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Retry {
+        /// Only this endpoint's deliveries; `None`: every endpoint's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub endpoint: Option<String>,
+        /// Every event again (delivered ones too, and events committed before an endpoint was
+        /// configured), not only the failed deliveries.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub all: bool,
+        /// Only the failed deliveries with these `webhook-id`s (the cross-subject retry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webhook_ids: Option<Vec<String>>,
+    }
+
+    impl Retry {
+        pub const URL: &'static str = "https://subject/deliveries/retry";
+
+        /// Whether a request to the object is a retry (its body is then a [`Retry`]).
+        pub fn matches(method: &str, url: &str) -> bool {
+            method == "POST" && url_path(url) == "/deliveries/retry"
+        }
+    }
+
+    /// The answer to a [`Retry`]: how many deliveries were made pending again.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Retried {
+        pub retried: u64,
+    }
+
+    /// The answer to [`Read::Deliveries`]: the subject's deliveries in commit order.
+    #[derive(Debug, Serialize, Deserialize)]
+    pub struct Deliveries {
+        pub deliveries: Vec<DeliveryView>,
+    }
+
+    /// One delivery of one event to one endpoint, as the status API shows it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DeliveryView {
+        pub endpoint: String,
+        pub event_id: String,
+        pub webhook_id: String,
+        #[serde(rename = "type")]
+        pub event_type: String,
+        pub state: crate::delivery::DeliveryState,
+        pub attempts: u32,
+        pub last_status: Option<u16>,
+        pub last_error: Option<String>,
+        pub last_attempt_at: Option<crate::Timestamp>,
+        pub next_attempt_at: Option<crate::Timestamp>,
     }
 
     /// The answer to [`Read::Events`]: the timeline in provider order.
@@ -434,14 +495,24 @@ pub fn entry_module() -> String {
             "\nexport class {name} extends DurableObject {{\n  #inner;\n\n  constructor(ctx, env) {{\n    super(ctx, env);\n    this.#inner = new Wasm{name}(ctx, env);\n  }}\n",
             name = class.name
         ));
-        for method in handlers.iter().chain(rpc.iter()) {
+        for (method, transaction) in handlers
+            .iter()
+            .map(|method| (method, false))
+            .chain(rpc.iter().map(|method| (method, true)))
+        {
             let params = method.params.join(", ");
             out.push('\n');
             if !method.doc.is_empty() {
                 out.push_str(&format!("  /** {} */\n", method.doc));
             }
+            let call = format!("this.#inner.{}({params})", method.name);
+            let call = if transaction {
+                format!("this.ctx.storage.transactionSync(() => {call})")
+            } else {
+                call
+            };
             out.push_str(&format!(
-                "  {name}({params}) {{\n    return this.#inner.{name}({params});\n  }}\n",
+                "  {name}({params}) {{\n    return {call};\n  }}\n",
                 name = method.name
             ));
         }
@@ -453,7 +524,7 @@ pub fn entry_module() -> String {
 #[cfg(test)]
 mod tests {
     use super::subject::{
-        AppendBody, AppendRequest, Read, StoredRequest, Timeline, Watch, WatchAnswer,
+        AppendBody, AppendRequest, Read, Retry, StoredRequest, Timeline, Watch, WatchAnswer,
     };
     use super::token_guard::{Claim, ClaimAnswer};
     use super::*;
@@ -464,6 +535,7 @@ mod tests {
         let reads = [
             Read::Summary,
             Read::Events,
+            Read::Deliveries,
             Read::Request {
                 event_id: Cow::Borrowed("twilio:SM1:delivered/é &x=1#?"),
             },
@@ -506,6 +578,32 @@ mod tests {
             assert_eq!(WatchAnswer::from_status(answer.status()), Some(answer));
         }
         assert_eq!(WatchAnswer::from_status(200), None);
+    }
+
+    #[test]
+    fn a_retry_is_read_as_written_and_nothing_else_is_one() {
+        for retry in [
+            Retry::default(),
+            Retry {
+                endpoint: Some("crm".into()),
+                all: true,
+                webhook_ids: None,
+            },
+            Retry {
+                endpoint: None,
+                all: false,
+                webhook_ids: Some(vec!["msg_1".into(), "msg_2".into()]),
+            },
+        ] {
+            let text = serde_json::to_string(&retry).unwrap();
+            assert_eq!(serde_json::from_str::<Retry>(&text).unwrap(), retry);
+        }
+        assert_eq!(serde_json::to_string(&Retry::default()).unwrap(), "{}");
+        assert!(serde_json::from_str::<Retry>(r#"{"everything": true}"#).is_err());
+        assert!(Retry::matches("POST", Retry::URL));
+        assert!(!Retry::matches("GET", Retry::URL));
+        assert!(!Retry::matches("POST", &Read::Deliveries.url()));
+        assert_eq!(Read::parse("POST", Retry::URL), None);
     }
 
     #[test]

@@ -105,10 +105,18 @@ fn the_rendered_module_forwards_every_method_by_its_own_name() {
                     "export class {} extends DurableObject {{",
                     class.name
                 )));
-                for method in handlers.iter().chain(rpc) {
+                for method in handlers {
                     let params = method.params.join(", ");
                     assert!(module.contains(&format!(
                         "  {name}({params}) {{\n    return this.#inner.{name}({params});\n  }}\n",
+                        name = method.name
+                    )));
+                }
+                // An RPC method's writes commit together (an event and its deliveries).
+                for method in rpc {
+                    let params = method.params.join(", ");
+                    assert!(module.contains(&format!(
+                        "  {name}({params}) {{\n    return this.ctx.storage.transactionSync(() => this.#inner.{name}({params}));\n  }}\n",
                         name = method.name
                     )));
                 }

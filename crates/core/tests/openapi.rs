@@ -1,16 +1,23 @@
 //! `public/openapi.json` stays true to the code: its paths and methods are exactly the route
 //! table's (`switchboard_core::route`) and the static assets; its `Error` schema lists every
 //! code the worker can answer, each error response only codes of its status; its enums are the
-//! model's; and the core's own values (summaries, events, captured requests) validate against
-//! its schemas, which refuse a wrong shape. The end-to-end tests validate every answer of the
-//! running worker against it (tests/e2e/openapi.rs).
+//! model's; and the core's own values (summaries, events, captured requests, deliveries and
+//! their payloads and headers) validate against its schemas, which refuse a wrong shape. The
+//! end-to-end tests validate every answer of the running worker against it
+//! (tests/e2e/openapi.rs). The outgoing delivery (docs/delivery.md) is its top-level `webhooks`
+//! entry, not a path: no route serves it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use jsonschema::Validator;
 use serde_json::{json, Value};
+use switchboard_core::config::Settings;
+use switchboard_core::delivery::{
+    self, AttemptOutcome, DeliveryConfig, DeliveryState, EventType, FailedDelivery, SigningSecret,
+};
 use switchboard_core::model::{AnsweredBy, Details, Direction};
+use switchboard_core::protocol::subject::object_name;
 use switchboard_core::route::{Route, ASSET_PATHS, TEMPLATES};
 use switchboard_core::{
     CapturedRequest, ErrorCode, Event, Kind, ProviderId, Status, SubjectState, Summary, Timestamp,
@@ -315,6 +322,28 @@ fn enums_are_the_models() {
             .chain(Status::MESSAGE)
             .map(Status::as_str))
     );
+    assert_eq!(
+        strings(&schemas["DeliveryState"]["enum"]),
+        set(delivery_states().map(DeliveryState::as_str))
+    );
+    for state in delivery_states() {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+}
+
+/// Every delivery state: the `match` stops compiling when one is added, until it is listed.
+fn delivery_states() -> [DeliveryState; 3] {
+    let states = [
+        DeliveryState::Pending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+    for state in states {
+        match state {
+            DeliveryState::Pending | DeliveryState::Delivered | DeliveryState::Failed => {}
+        }
+    }
+    states
 }
 
 fn time(seconds: i64) -> Timestamp {
@@ -490,6 +519,445 @@ fn token_requests_are_held_to_the_scopes_and_ttl() {
     assert!(
         !response.is_valid(&json!({ "token": "not a jwt", "expires_at": "2026-01-01T00:00:00Z" }))
     );
+}
+
+/// `good` with `change` made to it.
+fn broken(good: &Value, change: impl Fn(&mut Value)) -> Value {
+    let mut value = good.clone();
+    change(&mut value);
+    value
+}
+
+fn remove(value: &mut Value, member: &str) {
+    value.as_object_mut().expect("an object").remove(member);
+}
+
+/// Every event type the model makes: each kind's statuses, and `{kind}.updated` for an event
+/// without one (docs/delivery.md).
+fn event_types() -> Vec<EventType> {
+    [
+        (Kind::Call, &Status::CALL[..]),
+        (Kind::Message, &Status::MESSAGE[..]),
+    ]
+    .into_iter()
+    .flat_map(|(kind, statuses)| {
+        statuses
+            .iter()
+            .copied()
+            .map(Some)
+            .chain([None])
+            .map(move |status| EventType { kind, status })
+    })
+    .collect()
+}
+
+/// The secret of the `switchboard listen` example in docs/delivery.md.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn delivery_webhook_id(event: &Event, endpoint: &str) -> String {
+    let subject = object_name(event.provider, event.kind, &event.subject_id);
+    delivery::webhook_id(&subject, endpoint, &event.event_id)
+}
+
+/// The body of the delivery of the last of `events`, with the state they lead to.
+fn delivery_payload(events: &[Event]) -> String {
+    let event = events.last().expect("an event");
+    delivery::payload(
+        EventType::of(event),
+        event.received_at,
+        &serde_json::to_string(event).unwrap(),
+        &serde_json::to_string(&summary_of(events)).unwrap(),
+    )
+}
+
+#[test]
+fn event_types_webhook_ids_and_endpoint_names_match_their_schemas() {
+    let event_type = component("EventType");
+    for made in event_types() {
+        assert_valid(&event_type, &json!(made.to_string()));
+    }
+    for wrong in [
+        "call",
+        "calls.completed",
+        "sms.sent",
+        "call.In_progress",
+        "call.in-progress",
+        "call.",
+        "",
+    ] {
+        assert!(!event_type.is_valid(&json!(wrong)), "accepted {wrong}");
+    }
+
+    let webhook_id = component("WebhookId");
+    for event in [full_event(), bare_event()] {
+        assert_valid(&webhook_id, &json!(delivery_webhook_id(&event, "crm")));
+    }
+    for wrong in [
+        "msg_0123",
+        "msg_0123456789ABCDEF0123456789ABCDEF",
+        "0123456789abcdef0123456789abcdef",
+        "msg_0123456789abcdef0123456789abcdef0",
+    ] {
+        assert!(!webhook_id.is_valid(&json!(wrong)), "accepted {wrong}");
+    }
+
+    // A name is what `DELIVERY_ENDPOINTS` accepts (docs/delivery.md, Configuration).
+    let endpoint_name = component("EndpointName");
+    let configured = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        let settings: HashMap<String, String> = [
+            ("DELIVERY_ENDPOINTS".to_owned(), name.to_owned()),
+            (format!("DELIVERY_{upper}_URL"), "https://a.example/".into()),
+            (format!("DELIVERY_{upper}_SECRET"), SECRET.into()),
+        ]
+        .into();
+        let lookup = |setting: &str| settings.get(setting).cloned();
+        DeliveryConfig::from_settings(&Settings::new(&lookup, 300))
+            .is_ok_and(|config| config.endpoint(name).is_some())
+    };
+    let longest = "e".repeat(32);
+    let too_long = "e".repeat(33);
+    for name in [
+        "crm",
+        "Alerts_2",
+        "_",
+        longest.as_str(),
+        too_long.as_str(),
+        "c-r-m",
+        "crm!",
+        "crm.x",
+        "ünï",
+    ] {
+        assert_eq!(
+            endpoint_name.is_valid(&json!(name)),
+            configured(name),
+            "{name}"
+        );
+    }
+    assert!(configured("crm") && !configured("c-r-m"));
+    assert!(!endpoint_name.is_valid(&json!("")));
+}
+
+#[test]
+fn delivery_payloads_validate_and_wrong_shapes_do_not() {
+    let schema = component("DeliveryPayload");
+    let late_ringing = Event {
+        event_id: "ev-3".into(),
+        status: Some(Status::Ringing),
+        received_at: time(9),
+        ..full_event()
+    };
+    for events in [
+        vec![full_event()],
+        vec![bare_event()],
+        vec![full_event(), late_ringing],
+    ] {
+        let body = delivery_payload(&events);
+        let payload: Value = serde_json::from_str(&body).expect("a payload is JSON");
+        assert_valid(&schema, &payload);
+        let event = events.last().unwrap();
+        assert_eq!(payload["type"], EventType::of(event).to_string());
+        assert_eq!(
+            payload["data"]["event"],
+            serde_json::to_value(event).unwrap()
+        );
+    }
+
+    let good: Value = serde_json::from_str(&delivery_payload(&[full_event()])).unwrap();
+    for wrong in [
+        broken(&good, |value| value["type"] = json!("call")),
+        broken(&good, |value| value["type"] = json!("calls.in_progress")),
+        broken(&good, |value| value["timestamp"] = json!("yesterday")),
+        broken(&good, |value| value["timestamp"] = json!(1_700_000_002)),
+        broken(&good, |value| value["data"]["state"] = Value::Null),
+        broken(&good, |value| value["data"]["event"]["surprise"] = json!(1)),
+        broken(&good, |value| value["data"]["surprise"] = json!(1)),
+        broken(&good, |value| value["surprise"] = json!(1)),
+        broken(&good, |value| remove(&mut value["data"], "event")),
+        broken(&good, |value| remove(value, "timestamp")),
+        broken(&good, |value| value["data"] = json!([])),
+    ] {
+        assert!(!schema.is_valid(&wrong), "accepted {wrong}");
+    }
+}
+
+/// A failed delivery of [`full_event`] to `crm` whose last attempt ended with `last`.
+fn failed_delivery(last: &AttemptOutcome) -> FailedDelivery {
+    let event = full_event();
+    FailedDelivery {
+        endpoint: "crm".into(),
+        kind: event.kind,
+        provider: event.provider,
+        subject_id: event.subject_id.clone(),
+        event_id: event.event_id.clone(),
+        webhook_id: delivery_webhook_id(&event, "crm"),
+        event_type: EventType::of(&event).to_string(),
+        failed_at: time(86_400),
+        attempts: 10,
+        last_status: last.status(),
+        last_error: last.error(),
+    }
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn failed_deliveries_validate_as_serialized_and_wrong_shapes_do_not() {
+    let document = document();
+    let schema = component("FailedDelivery");
+    let answered = AttemptOutcome::Answered {
+        status: 503,
+        retry_after_s: Some(60),
+    };
+    let timed_out = AttemptOutcome::NoAnswer {
+        reason: "timed out".into(),
+    };
+    let values: Vec<Value> = [&answered, &timed_out]
+        .map(|last| serde_json::to_value(failed_delivery(last)).unwrap())
+        .into();
+    // Every member the core writes is documented and required, and nothing else is.
+    let documented = &document["components"]["schemas"]["FailedDelivery"];
+    for value in &values {
+        assert_valid(&schema, value);
+        assert_eq!(keys(value), strings(&documented["required"]));
+        assert_eq!(keys(value), keys(&documented["properties"]));
+        let read: FailedDelivery = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(read).unwrap(), *value);
+    }
+    assert_eq!(values[1]["last_status"], Value::Null);
+
+    let good = &values[0];
+    for wrong in [
+        broken(good, |value| value["kind"] = json!("calls")),
+        broken(good, |value| value["provider"] = json!("nexmo")),
+        broken(good, |value| value["failed_at"] = json!("yesterday")),
+        broken(good, |value| value["attempts"] = json!(-1)),
+        broken(good, |value| value["last_status"] = json!("503")),
+        broken(good, |value| value["last_status"] = json!(42)),
+        broken(good, |value| value["webhook_id"] = json!("msg_1")),
+        broken(good, |value| value["type"] = json!("completed")),
+        broken(good, |value| value["endpoint"] = json!("c-r-m")),
+        broken(good, |value| value["surprise"] = json!(1)),
+        broken(good, |value| remove(value, "last_error")),
+    ] {
+        assert!(!schema.is_valid(&wrong), "accepted {wrong}");
+    }
+
+    let page = component("FailedDeliveryPage");
+    let cursor = delivery::encode_failed_cursor(Some("crm"), "kv-cursor", b"cursor key");
+    assert_valid(&page, &json!({ "deliveries": values, "cursor": cursor }));
+    assert_valid(&page, &json!({ "deliveries": [], "cursor": null }));
+    let too_many = vec![good.clone(); 101];
+    for wrong in [
+        json!({ "deliveries": values }),
+        json!({ "deliveries": too_many, "cursor": null }),
+        json!({ "cursor": cursor }),
+    ] {
+        assert!(!page.is_valid(&wrong), "accepted {wrong}");
+    }
+}
+
+/// A delivery of [`full_event`] to `crm` in `state`, its last attempt (if any) ending with
+/// `last`, with the core's own values for each member.
+fn delivery_entry(
+    state: DeliveryState,
+    last: Option<&AttemptOutcome>,
+    next_attempt_at: Option<Timestamp>,
+) -> Value {
+    let event = full_event();
+    json!({
+        "endpoint": "crm",
+        "event_id": event.event_id,
+        "webhook_id": delivery_webhook_id(&event, "crm"),
+        "type": EventType::of(&event).to_string(),
+        "state": state,
+        "attempts": u32::from(last.is_some()),
+        "last_status": last.and_then(AttemptOutcome::status),
+        "last_error": last.and_then(AttemptOutcome::error),
+        "last_attempt_at": last.map(|_| time(3)),
+        "next_attempt_at": next_attempt_at,
+    })
+}
+
+#[test]
+fn deliveries_validate_and_wrong_shapes_do_not() {
+    let (schema, list) = (component("Delivery"), component("DeliveryList"));
+    let answered = |status| AttemptOutcome::Answered {
+        status,
+        retry_after_s: None,
+    };
+    let timed_out = AttemptOutcome::NoAnswer {
+        reason: "timed out".into(),
+    };
+    let entries = [
+        delivery_entry(DeliveryState::Pending, None, Some(time(2))),
+        delivery_entry(DeliveryState::Pending, Some(&answered(503)), Some(time(8))),
+        delivery_entry(DeliveryState::Delivered, Some(&answered(204)), None),
+        delivery_entry(DeliveryState::Failed, Some(&timed_out), None),
+    ];
+    for entry in &entries {
+        assert_valid(&schema, entry);
+    }
+    assert_valid(&list, &json!({ "deliveries": entries }));
+    assert_valid(&list, &json!({ "deliveries": [] }));
+
+    let good = &entries[1];
+    for wrong in [
+        broken(good, |value| value["state"] = json!("lost")),
+        broken(good, |value| value["attempts"] = json!(-1)),
+        broken(good, |value| value["next_attempt_at"] = json!("soon")),
+        broken(good, |value| value["last_status"] = json!(1000)),
+        broken(good, |value| value["webhook_id"] = json!("msg_1")),
+        broken(good, |value| value["kind"] = json!("call")),
+        broken(good, |value| remove(value, "next_attempt_at")),
+    ] {
+        assert!(!schema.is_valid(&wrong), "accepted {wrong}");
+    }
+    assert!(!list.is_valid(&json!({ "deliveries": {} })));
+    assert!(!list.is_valid(&json!([good])));
+}
+
+#[test]
+fn retry_requests_and_answers_are_as_docs_delivery_md_says() {
+    let (subject, failed) = (component("RetryRequest"), component("FailedRetryRequest"));
+    for body in [
+        json!({}),
+        json!({ "endpoint": "crm" }),
+        json!({ "all": true }),
+        json!({ "endpoint": "crm", "all": false }),
+    ] {
+        assert_valid(&subject, &body);
+    }
+    for body in [
+        json!({}),
+        json!({ "endpoint": "crm" }),
+        json!({ "endpoint": "crm", "since": "2026-12-05T00:00:00Z" }),
+        json!({ "since": "2026-12-05T01:00:00+01:00" }),
+    ] {
+        assert_valid(&failed, &body);
+    }
+    for wrong in [
+        json!({ "all": "yes" }),
+        json!({ "endpoint": 1 }),
+        json!({ "since": "2026-12-05T00:00:00Z" }),
+        json!(["crm"]),
+        json!("crm"),
+    ] {
+        assert!(!subject.is_valid(&wrong), "accepted {wrong}");
+    }
+    for wrong in [
+        json!({ "since": "yesterday" }),
+        json!({ "all": true }),
+        json!({ "endpoint": null }),
+        json!([]),
+    ] {
+        assert!(!failed.is_valid(&wrong), "accepted {wrong}");
+    }
+
+    let (retried, retried_failed) = (component("RetryResult"), component("FailedRetryResult"));
+    assert_valid(&retried, &json!({ "retried": 2 }));
+    for wrong in [
+        json!({ "retried": -1 }),
+        json!({}),
+        json!({ "retried": 2, "all": true }),
+    ] {
+        assert!(!retried.is_valid(&wrong), "accepted {wrong}");
+    }
+    assert_valid(
+        &retried_failed,
+        &json!({ "retried": 1000, "subjects": 3, "complete": false }),
+    );
+    for wrong in [
+        json!({ "retried": 1001, "subjects": 3, "complete": false }),
+        json!({ "retried": 1, "subjects": 1, "complete": "true" }),
+        json!({ "retried": 1, "subjects": 1 }),
+    ] {
+        assert!(!retried_failed.is_valid(&wrong), "accepted {wrong}");
+    }
+}
+
+#[test]
+fn the_delivery_webhook_is_the_cores_request() {
+    let document = document();
+    let webhooks = document["webhooks"].as_object().expect("webhooks");
+    assert_eq!(keys(&document["webhooks"]), set(["delivery"]));
+    assert_eq!(keys(&webhooks["delivery"]), set(["post"]));
+    let operation = &webhooks["delivery"]["post"];
+    assert_eq!(operation["security"], json!([]));
+    assert_eq!(
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/DeliveryPayload"
+    );
+    assert!(operation["responses"]["2XX"].is_object());
+
+    let headers: BTreeMap<&str, &Value> = operation["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|parameter| follow(&document, parameter))
+        .filter(|parameter| parameter["in"] == "header")
+        .map(|parameter| {
+            assert_eq!(parameter["required"], true, "{parameter}");
+            (parameter["name"].as_str().expect("a name"), parameter)
+        })
+        .collect();
+    assert_eq!(
+        set(headers.keys().copied()),
+        set(["webhook-id", "webhook-timestamp", "webhook-signature"])
+    );
+    let header = |name: &str| validator(&document, &headers[name]["schema"]);
+
+    let events = [full_event()];
+    let webhook_id = delivery_webhook_id(&events[0], "crm");
+    let body = delivery_payload(&events);
+    let timestamp = time(4).millis() / 1000;
+    let secrets = [
+        SigningSecret::parse(SECRET).unwrap(),
+        SigningSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
+    ];
+    assert_valid(&header("webhook-id"), &json!(webhook_id));
+    assert_valid(&header("webhook-timestamp"), &json!(timestamp));
+    let signature = header("webhook-signature");
+    for count in 1..=secrets.len() {
+        let signed =
+            delivery::signature_header(&secrets[..count], &webhook_id, timestamp, body.as_bytes());
+        assert_valid(&signature, &json!(signed));
+    }
+    let one = delivery::signature_header(&secrets[..1], &webhook_id, timestamp, body.as_bytes());
+    for wrong in [
+        one.replace("v1,", "v2,"),
+        one.replace("v1,", ""),
+        format!("{one},{one}"),
+        format!("{one} "),
+        "v1,abc=".to_owned(),
+        String::new(),
+    ] {
+        assert!(!signature.is_valid(&json!(wrong)), "accepted {wrong:?}");
+    }
+}
+
+#[test]
+fn operation_ids_are_unique() {
+    let document = document();
+    let webhooks = document["webhooks"].as_object().expect("webhooks");
+    let ids: Vec<&str> = operations(&document)
+        .into_iter()
+        .map(|(_, _, operation)| operation)
+        .chain(
+            webhooks
+                .values()
+                .flat_map(|item| METHODS.iter().filter_map(move |method| item.get(*method))),
+        )
+        .map(|operation| operation["operationId"].as_str().expect("an operationId"))
+        .collect();
+    assert_eq!(ids.len(), set(ids.iter().copied()).len(), "{ids:?}");
 }
 
 /// Every file in `dir`, as a path below `root` starting with `/`.

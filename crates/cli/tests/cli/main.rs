@@ -2,6 +2,7 @@
 
 mod corpus;
 mod fake_worker;
+mod listen;
 mod load;
 mod providers;
 mod sign;

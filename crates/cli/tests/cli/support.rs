@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 
@@ -114,6 +114,16 @@ impl Switchboard {
             .chain(tail.iter().copied())
             .collect();
         self.run(&args)
+    }
+
+    /// Starts the command with its stdout and stderr piped, for a test to read as it runs.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
