@@ -28,11 +28,11 @@ use crate::{
 
 pub fn tests() -> Vec<(&'static str, Test)> {
     tests![
-        every_event_is_delivered_once_signed_and_in_commit_order,
-        the_filtered_endpoint_gets_exactly_the_types_and_providers_it_asked_for,
-        a_failing_endpoint_is_retried_and_holds_back_the_subjects_next_event,
+        every_event_gets_one_signed_delivery_in_commit_order,
+        delivery_to_a_filtered_endpoint_is_exactly_the_types_and_providers_it_asked_for,
+        a_failing_delivery_is_retried_and_holds_back_the_subjects_next_event,
         a_delivery_that_keeps_failing_is_listed_and_retried_by_hand,
-        browser_tokens_read_deliveries_in_scope_but_never_retry_or_list_failed_ones,
+        browser_tokens_read_delivery_rows_in_scope_but_never_retry_or_list_failed_ones,
         a_delivery_in_flight_during_a_crash_is_sent_again_after_the_restart,
     ]
 }
@@ -129,8 +129,8 @@ impl Subject {
     }
 }
 
-/// The first event of a fresh Plivo call: Plivo is none of the `filtered` endpoint's providers,
-/// so only `main` gets its events.
+/// A fresh answered Plivo call (its tests send the first events): Plivo is none of the
+/// `filtered` endpoint's providers, so only `main` gets its events.
 fn plivo_call(base_url: &str, ids: &mut IdSource) -> Subject {
     Subject::new(base_url, ProviderId::Plivo, ScenarioName::Answered, ids)
 }
@@ -166,7 +166,7 @@ fn timeline(client: &Client, path: &str) -> HashMap<String, Value> {
 }
 
 /// `GET {path}/deliveries`: the subject's deliveries to `endpoint`, in commit order.
-fn rows(client: &Client, path: &str, endpoint: &str) -> Vec<Value> {
+fn delivery_rows(client: &Client, path: &str, endpoint: &str) -> Vec<Value> {
     summary(client, &format!("{path}/deliveries"))["deliveries"]
         .as_array()
         .expect("deliveries")
@@ -201,7 +201,7 @@ fn rows_in_state(
         &format!("{path}: {count} deliveries to {endpoint} {state} (last seen {last:?})"),
         WAIT,
         || {
-            last = rows(client, path, endpoint);
+            last = delivery_rows(client, path, endpoint);
             (last.len() == count && last.iter().all(|row| row["state"] == json!(state)))
                 .then(|| last.clone())
         },
@@ -322,7 +322,7 @@ fn event_ids(deliveries: &[Delivery]) -> Vec<String> {
 /// Every event of shuffled lifecycles of every scenario of every provider (copies of random
 /// webhooks included, subjects interleaved) reaches `main` once, signed, in commit order, with
 /// the event as the timeline shows it and the state right after it.
-fn every_event_is_delivered_once_signed_and_in_commit_order(suite: &Suite) {
+fn every_event_gets_one_signed_delivery_in_commit_order(suite: &Suite) {
     let seed = seed_from_env("SWITCHBOARD_DELIVERY_SEED", DEFAULT_SEED);
     let mut rng = Rng::new(seed);
     let worker = &suite.delivering;
@@ -449,7 +449,7 @@ fn every_event_is_delivered_once_signed_and_in_commit_order(suite: &Suite) {
 
 /// `filtered` wants completed calls and every message, of Twilio and Telnyx only: it gets
 /// exactly those, in commit order, signed with its own secret; `main` gets everything.
-fn the_filtered_endpoint_gets_exactly_the_types_and_providers_it_asked_for(suite: &Suite) {
+fn delivery_to_a_filtered_endpoint_is_exactly_the_types_and_providers_it_asked_for(suite: &Suite) {
     let worker = &suite.delivering;
     let client = worker.client();
     let receiver = &suite.receiver;
@@ -539,7 +539,7 @@ fn the_filtered_endpoint_gets_exactly_the_types_and_providers_it_asked_for(suite
 /// A 503 twice, then 204: delivered on the third attempt with one `webhook-id`. A subject's
 /// next event waits until the one before is delivered. A 429 with a `Retry-After` longer than
 /// the schedule's wait is honoured.
-fn a_failing_endpoint_is_retried_and_holds_back_the_subjects_next_event(suite: &Suite) {
+fn a_failing_delivery_is_retried_and_holds_back_the_subjects_next_event(suite: &Suite) {
     let worker = &suite.delivering;
     let client = worker.client();
     let receiver = &suite.receiver;
@@ -701,7 +701,6 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
     let retry_path = format!("{path}/deliveries/retry");
     let response = post(&client, &retry_path, TOKEN, &json!({"endpoint": "main"}));
     assert_eq!(response.status, 202, "{}", response.body);
-    assert_eq!(response.json(), json!({"retried": 2}));
     let attempts = receiver.wait_for(MAIN, &failing.id, 8, WAIT);
     assert_eq!(event_ids(&attempts[6..]), events, "retried in commit order");
     for (attempt, id) in attempts[6..].iter().zip(&webhook_ids) {
@@ -712,6 +711,16 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
     for row in &rows {
         assert_eq!(row["last_status"], json!(204), "{row}");
     }
+    assert_eq!(
+        receiver.deliveries(MAIN, &failing.id).len(),
+        8,
+        "each failed delivery sent once more"
+    );
+    assert_eq!(
+        response.json(),
+        json!({"retried": 2}),
+        "two failed deliveries were sent again"
+    );
     // Retried, they leave the failed list.
     poll("the retried deliveries leave the failed list", WAIT, || {
         let listed = failed_list(&client, "endpoint=main");
@@ -727,7 +736,6 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
     // Every event again, delivered ones included, with the same ids.
     let response = post(&client, &retry_path, TOKEN, &json!({"all": true}));
     assert_eq!(response.status, 202, "{}", response.body);
-    assert_eq!(response.json(), json!({"retried": 2}));
     let attempts = receiver.wait_for(MAIN, &failing.id, 10, WAIT);
     assert_eq!(event_ids(&attempts[8..]), events, "resent in commit order");
     for (attempt, id) in attempts[8..].iter().zip(&webhook_ids) {
@@ -735,6 +743,20 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
         assert_eq!(attempt.webhook_id(), id, "the same webhook-id");
     }
     rows_in_state(&client, &path, "main", 2, "delivered");
+    assert_eq!(
+        receiver.deliveries(MAIN, &failing.id).len(),
+        10,
+        "each event sent once more"
+    );
+    assert!(
+        delivery_rows(&client, &path, "filtered").is_empty(),
+        "filtered wants no Plivo event"
+    );
+    assert_eq!(
+        response.json(),
+        json!({"retried": 2}),
+        "two events, one endpoint wanting them: the receiver got 2 deliveries"
+    );
 
     // Across subjects: two failed after `since` (the earlier ones were retried before it).
     let since = now();
@@ -765,22 +787,24 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
         &json!({"endpoint": "main", "since": since.to_string()}),
     );
     assert_eq!(response.status, 202, "{}", response.body);
-    assert_eq!(
-        response.json(),
-        json!({"retried": 2, "subjects": 2, "complete": true})
-    );
     for (subject, id) in subjects.iter().zip(&failed) {
         let attempts = receiver.wait_for(MAIN, &subject.id, 4, WAIT);
         assert_eq!(attempts[3].answer, Answer::Status(204));
         assert_eq!(attempts[3].webhook_id(), id, "the same webhook-id");
         assert_signed(&attempts[3], &MAIN_SECRETS);
         rows_in_state(&client, &subject.path(), "main", 1, "delivered");
+        assert_eq!(receiver.deliveries(MAIN, &subject.id).len(), 4);
     }
+    assert_eq!(
+        response.json(),
+        json!({"retried": 2, "subjects": 2, "complete": true}),
+        "one failed delivery in each of two subjects, each sent once more"
+    );
 }
 
 /// Reading a subject's deliveries is a read (a browser token in scope may); the failed list
 /// and every retry are for the status API token only.
-fn browser_tokens_read_deliveries_in_scope_but_never_retry_or_list_failed_ones(suite: &Suite) {
+fn browser_tokens_read_delivery_rows_in_scope_but_never_retry_or_list_failed_ones(suite: &Suite) {
     let worker = &suite.delivering;
     let client = worker.client();
     let mut ids = IdSource::from_clock_and_pid();
