@@ -14,11 +14,13 @@ macro_rules! tests {
 mod assets;
 mod client;
 mod concurrency;
+mod delivery;
 mod http;
 mod http_fuzz;
 mod live;
 mod openapi;
 mod providers;
+mod receiver;
 mod security;
 mod support;
 mod tokens;
@@ -31,6 +33,7 @@ use libtest_mimic::{Arguments, Trial};
 use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 use switchboard_core::ProviderId;
 
+use crate::receiver::Receiver;
 use crate::worker::{run_dir, Worker};
 
 /// Settings of the main worker under test. Two Vonage secrets: rotation means either verifies.
@@ -67,6 +70,11 @@ pub struct Suite {
     /// Every provider configured, behind a "proxy": `PUBLIC_BASE_URL` is set, and the signature
     /// window is 2 seconds, so that stored requests become exportable within a test.
     pub proxied: Worker,
+    /// The `configured` worker's settings plus delivery to two endpoints of `receiver`
+    /// ([`delivering_vars`]).
+    pub delivering: Worker,
+    /// The endpoints `delivering` delivers to (`/main`, `/filtered`).
+    pub receiver: Receiver,
 }
 
 /// How long after receipt the proxied worker withholds a stored request: twice its 2 s
@@ -86,6 +94,7 @@ fn main() {
     tests.extend(tokens::tests());
     tests.extend(assets::tests());
     tests.extend(client::tests());
+    tests.extend(delivery::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
@@ -141,6 +150,35 @@ pub fn configured_vars() -> Vec<(&'static str, String)> {
     vars
 }
 
+/// The `delivering` worker's endpoints (docs/delivery.md): `main` gets every event, signed with
+/// two secrets (a rotation: each verifies alone); `filtered` only completed calls and messages
+/// of two providers. Secrets: `whsec_` and the base64 of 32 bytes.
+pub const MAIN_SECRETS: [&str; 2] = [
+    "whsec_+HX5ENURzN55B8ocD0bT4jAiQjgUASAJEdQe6ynpLDI=",
+    "whsec_ZzMdsgyCXVM76JLYMTJWHzHxwrAnIA62TzZzhFhJtM0=",
+];
+pub const FILTERED_SECRET: &str = "whsec_JL1IsW+4+U1p9VJcHuQkE3xlFMuZqFlVUwhAf9BroMk=";
+pub const FILTERED_EVENTS: &str = "call.completed,message.*";
+pub const FILTERED_PROVIDERS: &str = "twilio,telnyx";
+/// Two retries a second apart (±10 % jitter): three attempts over about 2 s.
+pub const RETRY_SCHEDULE: &str = "1,1";
+
+/// The `configured` worker's settings, delivering to `receiver`'s `/main` and `/filtered`.
+pub fn delivering_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
+    let mut vars = configured_vars();
+    vars.extend([
+        ("DELIVERY_ENDPOINTS", "main,filtered".to_owned()),
+        ("DELIVERY_MAIN_URL", receiver.url("/main")),
+        ("DELIVERY_MAIN_SECRET", MAIN_SECRETS.join(",")),
+        ("DELIVERY_FILTERED_URL", receiver.url("/filtered")),
+        ("DELIVERY_FILTERED_SECRET", FILTERED_SECRET.to_owned()),
+        ("DELIVERY_FILTERED_EVENTS", FILTERED_EVENTS.to_owned()),
+        ("DELIVERY_FILTERED_PROVIDERS", FILTERED_PROVIDERS.to_owned()),
+        ("DELIVERY_RETRY_SCHEDULE", RETRY_SCHEDULE.to_owned()),
+    ]);
+    vars
+}
+
 /// A worker of its own with the `configured` worker's settings, for a test that restarts it.
 pub fn start_configured(name: &str) -> Worker {
     let vars = configured_vars();
@@ -150,6 +188,33 @@ pub fn start_configured(name: &str) -> Worker {
 
 fn start_suite() -> Result<Suite, String> {
     let state = run_dir().join("state");
+    let receiver = Receiver::start()?;
+    // The delivering worker starts beside the others (much of a start is waiting), and is
+    // always joined, so that no worker outlives a failed start.
+    let delivering = {
+        let vars = delivering_vars(&receiver);
+        let state = state.join("delivering");
+        std::thread::spawn(move || {
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Worker::start("delivering", &vars, &state)
+        })
+    };
+    let others = start_others(&state);
+    let delivering = delivering
+        .join()
+        .map_err(|_| "starting `delivering` panicked".to_owned())??;
+    let (configured, unconfigured, proxied) = others?;
+    Ok(Suite {
+        configured,
+        unconfigured,
+        proxied,
+        delivering,
+        receiver,
+    })
+}
+
+/// The `configured`, `unconfigured` and `proxied` workers.
+fn start_others(state: &std::path::Path) -> Result<(Worker, Worker, Worker), String> {
     let configured_vars = configured_vars();
     let configured_vars: Vec<(&str, &str)> = configured_vars
         .iter()
@@ -169,9 +234,5 @@ fn start_suite() -> Result<Suite, String> {
     ];
     proxied_vars.extend(PROVIDER_SECRETS.iter().copied());
     let proxied = Worker::start("proxied", &proxied_vars, &state.join("proxied"))?;
-    Ok(Suite {
-        configured,
-        unconfigured,
-        proxied,
-    })
+    Ok((configured, unconfigured, proxied))
 }
