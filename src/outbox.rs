@@ -28,7 +28,7 @@ use switchboard_core::{Event, Timestamp};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::js_sys::{Date, Math};
+use worker::js_sys::{Date, Math, Reflect};
 use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Result, SqlStorage, SqlStorageValue};
 
 use crate::subject::table_exists;
@@ -523,9 +523,19 @@ extern "C" {
 async fn attempt(endpoint: &Endpoint, webhook_id: &str, body: &str) -> AttemptOutcome {
     match send(endpoint, webhook_id, body).await {
         Ok(outcome) => outcome,
-        Err(error) => AttemptOutcome::NoAnswer {
-            reason: worker::Error::from(error).to_string(),
-        },
+        Err(error) => {
+            // `AbortSignal.timeout` rejects the fetch with a `TimeoutError` DOMException.
+            let timed_out = Reflect::get(&error, &"name".into())
+                .ok()
+                .and_then(|name| name.as_string())
+                .is_some_and(|name| name == "TimeoutError");
+            let reason = if timed_out {
+                format!("no answer within {} s", ATTEMPT_TIMEOUT_MS / 1000)
+            } else {
+                worker::Error::from(error).to_string()
+            };
+            AttemptOutcome::NoAnswer { reason }
+        }
     }
 }
 

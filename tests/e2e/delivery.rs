@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use switchboard_cli::clock::IdSource;
 use switchboard_cli::scenario::{self, ScenarioName};
+use switchboard_core::delivery::ATTEMPT_TIMEOUT_MS;
 use switchboard_core::{CapturedRequest, Kind, ProviderId, Timestamp};
 
 use crate::concurrency::{provider, seed_from_env, Rng};
@@ -34,6 +35,7 @@ pub fn tests() -> Vec<(&'static str, Test)> {
         a_delivery_that_keeps_failing_is_listed_and_retried_by_hand,
         browser_tokens_read_delivery_rows_in_scope_but_never_retry_or_list_failed_ones,
         a_delivery_in_flight_during_a_crash_is_sent_again_after_the_restart,
+        a_delivery_the_endpoint_never_answers_times_out_and_is_retried,
     ]
 }
 
@@ -614,6 +616,53 @@ fn a_failing_delivery_is_retried_and_holds_back_the_subjects_next_event(suite: &
     );
     let row = &rows_in_state(&client, &slowed.path(), "main", 1, "delivered")[0];
     assert_eq!(row["attempts"], json!(2), "{row}");
+}
+
+/// An endpoint that holds the connection and never answers: the attempt is abandoned after
+/// its 15 s (`ATTEMPT_TIMEOUT_MS`), recorded without a status, and retried on the schedule.
+fn a_delivery_the_endpoint_never_answers_times_out_and_is_retried(suite: &Suite) {
+    let worker = &suite.delivering;
+    let client = worker.client();
+    let receiver = &suite.receiver;
+    let mut ids = IdSource::from_clock_and_pid();
+    let silent = plivo_call(&worker.base_url, &mut ids);
+    receiver.script(&silent.id, Script::first(2, Answer::Hold));
+    let events = silent.send_all(&client, &[0]);
+    let timeout = Duration::from_millis(ATTEMPT_TIMEOUT_MS as u64);
+
+    // While the second attempt is held, the row shows the first one's timeout.
+    let held = receiver.wait_for(MAIN, &silent.id, 2, WAIT + timeout);
+    let row = &delivery_rows(&client, &silent.path(), "main")[0];
+    assert_eq!(row["state"], json!("pending"), "{row}");
+    assert_eq!(row["attempts"], json!(1), "{row}");
+    assert_eq!(
+        row["last_status"],
+        Value::Null,
+        "no answer, no status: {row}"
+    );
+    assert_eq!(
+        row["last_error"],
+        json!(format!("no answer within {} s", timeout.as_secs())),
+        "{row}"
+    );
+    // A lower bound the worker must respect, not a deadline.
+    let waited = held[1].arrived - held[0].arrived;
+    assert!(
+        waited >= timeout - Duration::from_millis(500),
+        "the second attempt came {waited:?} after the first, before its {timeout:?} were up"
+    );
+    assert_eq!(held[1].webhook_id(), held[0].webhook_id());
+    assert_eq!(held[0].event_id(), events[0]);
+
+    let third = receiver
+        .wait_for(MAIN, &silent.id, 3, WAIT + timeout)
+        .remove(2);
+    assert_eq!(third.answer, Answer::Status(204));
+    assert_eq!(third.webhook_id(), held[0].webhook_id());
+    let row = &rows_in_state(&client, &silent.path(), "main", 1, "delivered")[0];
+    assert_eq!(row["attempts"], json!(3), "{row}");
+    assert_eq!(row["last_status"], json!(204), "{row}");
+    receiver.release(&silent.id, 204);
 }
 
 /// An endpoint that always answers 500: after the schedule the delivery is `failed`, listed,
