@@ -12,7 +12,6 @@ use switchboard_core::delivery::{
     decode_failed_cursor, encode_failed_cursor, DeliveryState, FailedDelivery,
 };
 use switchboard_core::error::echo;
-use switchboard_core::index::MAX_BATCH;
 use switchboard_core::protocol::subject::{object_name, Read, Retry};
 use switchboard_core::request::query_params;
 use switchboard_core::{Config, Kind, ProviderId, Timestamp};
@@ -25,9 +24,10 @@ use crate::{index, protocol};
 /// Largest retry body read: a name and a time, or a flag.
 pub const MAX_RETRY_REQUEST_BYTES: usize = 4 * 1024;
 
-/// The most subjects one `POST /v1/deliveries/retry` reaches: each is a request to its Durable
-/// Object, and a Worker's request may make only so many (50 on the Free plan, with the KV list).
-pub const MAX_SUBJECTS_PER_RETRY: usize = 40;
+/// The most failed deliveries one `POST /v1/deliveries/retry` retries (so at most as many
+/// subjects): each subject is a request to its Durable Object, and a Worker's request may make
+/// only so many (50 on the Free plan, with the KV list).
+pub const MAX_PER_RETRY: usize = 40;
 
 /// `GET …/deliveries`: the subject's deliveries, within the caller's scope.
 pub async fn list(
@@ -106,13 +106,7 @@ pub async fn list_failed(
     check_endpoint(config, endpoint.as_deref())?;
     let key = caller.cursor_key();
     let kv_cursor = cursor
-        .map(|cursor| {
-            decode_failed_cursor(&cursor, endpoint.as_deref(), key).ok_or_else(|| {
-                AppError::InvalidParameter(
-                    "cursor: not a cursor this list returned for this token".into(),
-                )
-            })
-        })
+        .map(|cursor| decode_cursor(&cursor, endpoint.as_deref(), key))
         .transpose()?;
     let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
     let (deliveries, next) = index::list_failed(&kv, endpoint.as_deref(), limit, kv_cursor).await?;
@@ -128,9 +122,12 @@ pub async fn list_failed(
     })?)
 }
 
-/// `POST /v1/deliveries/retry`, `{"endpoint"?, "since"?}`: retries the failed deliveries the KV
-/// index lists (at most [`MAX_BATCH`] entries and [`MAX_SUBJECTS_PER_RETRY`] subjects per call),
-/// most recently failed first, down to `since`. 202 `{"retried", "subjects", "complete"}`.
+/// `POST /v1/deliveries/retry`, `{"endpoint"?, "since"?, "cursor"?}`: retries the failed
+/// deliveries of one page of the KV index ([`MAX_PER_RETRY`] entries), most recently failed
+/// first, down to `since`. 202 `{"retried", "subjects", "complete", "cursor"}`: while
+/// `complete` is false, `cursor` continues where this call stopped (the entries it retried
+/// leave the index only once their subjects have flushed, so starting over would find them
+/// again).
 pub async fn retry_failed(
     body: &[u8],
     env: &Env,
@@ -143,8 +140,13 @@ pub async fn retry_failed(
     struct Body {
         endpoint: Option<String>,
         since: Option<String>,
+        cursor: Option<String>,
     }
-    let Body { endpoint, since } = parse_body(body)?;
+    let Body {
+        endpoint,
+        since,
+        cursor,
+    } = parse_body(body)?;
     check_endpoint(config, endpoint.as_deref())?;
     let since = since
         .map(|since| {
@@ -156,22 +158,24 @@ pub async fn retry_failed(
             })
         })
         .transpose()?;
+    let key = caller.cursor_key();
+    let kv_cursor = cursor
+        .map(|cursor| decode_cursor(&cursor, endpoint.as_deref(), key))
+        .transpose()?;
     let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
-    let (entries, more) = index::list_failed(&kv, endpoint.as_deref(), MAX_BATCH, None).await?;
-    let mut complete = more.is_none();
+    let (entries, mut next) =
+        index::list_failed(&kv, endpoint.as_deref(), MAX_PER_RETRY, kv_cursor).await?;
     let mut subjects: BTreeMap<(Kind, ProviderId, String), Vec<String>> = BTreeMap::new();
     for entry in entries {
         if since.is_some_and(|since| entry.failed_at < since) {
             // Most recently failed first: the rest failed earlier still.
-            complete = true;
+            next = None;
             break;
         }
-        let subject = (entry.kind, entry.provider, entry.subject_id);
-        if !subjects.contains_key(&subject) && subjects.len() == MAX_SUBJECTS_PER_RETRY {
-            complete = false;
-            break;
-        }
-        subjects.entry(subject).or_default().push(entry.webhook_id);
+        subjects
+            .entry((entry.kind, entry.provider, entry.subject_id))
+            .or_default()
+            .push(entry.webhook_id);
     }
     let retries = subjects.iter().map(|((kind, provider, id), webhook_ids)| {
         let retry = Retry {
@@ -191,13 +195,24 @@ pub async fn retry_failed(
         retried: u64,
         subjects: usize,
         complete: bool,
+        cursor: Option<String>,
     }
     let answer = Answer {
         retried,
         subjects: subjects.len(),
-        complete,
+        complete: next.is_none(),
+        cursor: next.map(|next| encode_failed_cursor(endpoint.as_deref(), &next, key)),
     };
     Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// The KV cursor inside a cursor of the failed list (or of a retry across subjects).
+fn decode_cursor(cursor: &str, endpoint: Option<&str>, key: &[u8]) -> Result<String, AppError> {
+    decode_failed_cursor(cursor, endpoint, key).ok_or_else(|| {
+        AppError::InvalidParameter(
+            "cursor: not a cursor this list returned for this token and endpoint".into(),
+        )
+    })
 }
 
 /// Retries and the list across subjects are the status API token's.

@@ -54,9 +54,19 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS deliveries (
     );
     CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (endpoint, state, event_seq)";
 
-/// The most deliveries one endpoint sends in one alarm; the alarm is then set again at once, so
-/// that a long backlog does not hold one alarm for long.
-const MAX_SENT_PER_ALARM: usize = 50;
+/// The most attempts one alarm makes, all endpoints together; the alarm is then set again at
+/// once. Each is a subrequest, and an invocation may make only so many (50 on the Free plan,
+/// with the index flush's KV calls: see [`MAX_FAILED_CHANGES_PER_FLUSH`]).
+const MAX_ATTEMPTS_PER_ALARM: u32 = 16;
+
+/// How long one alarm starts new attempts: after this, what is left waits for the next alarm
+/// (set at once), so that a slow endpoint holds up the others, the index flush and socket
+/// expiry by at most one attempt (`ATTEMPT_TIMEOUT_MS`).
+const ALARM_BUDGET_MS: f64 = 10_000.0;
+
+/// The most failed deliveries whose KV keys one flush brings in line (up to 4 KV calls each);
+/// the flush is due again at once while more are left.
+pub const MAX_FAILED_CHANGES_PER_FLUSH: usize = 6;
 
 /// Where a subject's deliveries stand, for the alarm: the earliest attempt due, and whether a
 /// delivery failed or left `failed` (its KV keys are then stale).
@@ -96,6 +106,12 @@ impl Outbox {
             self.ready.set(true);
         }
         Ok(())
+    }
+
+    /// Forgets that the table exists: the transaction that created it may have been rolled
+    /// back.
+    pub fn forget_schema(&self) {
+        self.ready.set(false);
     }
 
     /// Whether the table exists (reads never create it).
@@ -175,10 +191,11 @@ impl Outbox {
         Ok(rows.into_iter().map(Row::view).collect())
     }
 
-    /// Makes deliveries pending again, due now, each with a new schedule and its `webhook-id`:
-    /// the failed ones (of `retry.endpoint`, of `retry.webhook_ids`), or with `retry.all` one per
-    /// event in `events` and endpoint of `config` that wants it (recorded now if it never was).
-    /// Pending deliveries are left as they are. Answers how many changed.
+    /// Makes deliveries pending again, due now, each with a new schedule and its `webhook-id`,
+    /// and answers how many: the failed ones to the endpoints of `config` (of `retry.endpoint`,
+    /// of `retry.webhook_ids`); or with `retry.all`, one per event in `events` and endpoint that
+    /// wants it, whatever its state (recorded now if it never was). Deliveries to an endpoint
+    /// no longer configured are left as they are.
     pub fn retry(
         &self,
         subject: &str,
@@ -186,25 +203,27 @@ impl Outbox {
         retry: &Retry,
         events: &[Committed],
     ) -> Result<u64> {
+        const AGAIN: &str = "UPDATE deliveries SET state = 'pending', round_start = attempts, next_attempt_at = ?, failed_at = NULL
+             WHERE endpoint = ?";
         let now = now_ms();
+        let chosen = |endpoint: &&Endpoint| {
+            retry
+                .endpoint
+                .as_ref()
+                .is_none_or(|name| *name == endpoint.name)
+        };
+        let mut retried = 0;
         if retry.all {
             self.ensure_schema()?;
-            let mut retried = 0;
             for committed in events {
                 let endpoints: Vec<&Endpoint> = Self::wanting(config, committed.event)
                     .into_iter()
-                    .filter(|endpoint| {
-                        retry
-                            .endpoint
-                            .as_ref()
-                            .is_none_or(|name| *name == endpoint.name)
-                    })
+                    .filter(chosen)
                     .collect();
                 self.record(subject, &endpoints, committed)?;
                 for endpoint in endpoints {
                     retried += self.updated(
-                        "UPDATE deliveries SET state = 'pending', round_start = attempts, next_attempt_at = ?, failed_at = NULL
-                         WHERE endpoint = ? AND event_id = ? AND (state != 'pending' OR attempts = 0)",
+                        &format!("{AGAIN} AND event_id = ?"),
                         vec![
                             now.into(),
                             endpoint.name.as_str().into(),
@@ -218,27 +237,21 @@ impl Outbox {
         if !self.exists()? {
             return Ok(0);
         }
-        let update = "UPDATE deliveries SET state = 'pending', round_start = attempts, next_attempt_at = ?, failed_at = NULL
-                      WHERE state = 'failed' AND (? IS NULL OR endpoint = ?)";
-        let endpoint = retry.endpoint.as_deref();
-        let retried = match &retry.webhook_ids {
-            None => self.updated(update, vec![now.into(), endpoint.into(), endpoint.into()])?,
-            Some(ids) => {
-                let mut retried = 0;
-                for id in ids {
-                    retried += self.updated(
-                        &format!("{update} AND webhook_id = ?"),
-                        vec![
-                            now.into(),
-                            endpoint.into(),
-                            endpoint.into(),
-                            id.as_str().into(),
-                        ],
-                    )?;
+        for endpoint in config.endpoints.iter().filter(chosen) {
+            let failed = format!("{AGAIN} AND state = 'failed'");
+            let name = endpoint.name.as_str();
+            match &retry.webhook_ids {
+                None => retried += self.updated(&failed, vec![now.into(), name.into()])?,
+                Some(ids) => {
+                    for id in ids {
+                        retried += self.updated(
+                            &format!("{failed} AND webhook_id = ?"),
+                            vec![now.into(), name.into(), id.as_str().into()],
+                        )?;
+                    }
                 }
-                retried
             }
-        };
+        }
         Ok(retried)
     }
 
@@ -275,7 +288,7 @@ impl Outbox {
             .sql
             .exec(
                 &format!(
-                    "SELECT {ROW_COLUMNS} FROM deliveries WHERE endpoint = ? AND state = 'pending'
+                    "SELECT {ROW_COLUMNS}, body FROM deliveries WHERE endpoint = ? AND state = 'pending'
                      ORDER BY event_seq LIMIT 1"
                 ),
                 vec![endpoint.into()],
@@ -284,16 +297,21 @@ impl Outbox {
         Ok(rows.into_iter().next())
     }
 
-    /// Makes every attempt that is due, the endpoints side by side and each endpoint's in
-    /// order, and answers when the next one is due.
+    /// Makes the attempts that are due, the endpoints side by side and each endpoint's in
+    /// order, within this alarm's budget ([`MAX_ATTEMPTS_PER_ALARM`], [`ALARM_BUDGET_MS`]), and
+    /// answers when the next one is due.
     pub async fn deliver_due(&self, config: &DeliveryConfig) -> Result<Progress> {
         if config.endpoints.is_empty() || !self.exists()? {
             return Ok(Progress::default());
         }
+        let budget = Budget {
+            attempts_left: Cell::new(MAX_ATTEMPTS_PER_ALARM),
+            until: Date::now() + ALARM_BUDGET_MS,
+        };
         let queues = config
             .endpoints
             .iter()
-            .map(|endpoint| self.deliver_queue(config, endpoint));
+            .map(|endpoint| self.deliver_queue(config, endpoint, &budget));
         let mut progress = Progress::default();
         for queue in join_all(queues).await {
             let queue = queue?;
@@ -310,15 +328,20 @@ impl Outbox {
         &self,
         config: &DeliveryConfig,
         endpoint: &Endpoint,
+        budget: &Budget,
     ) -> Result<Progress> {
         let mut progress = Progress::default();
-        for _ in 0..MAX_SENT_PER_ALARM {
+        loop {
             let Some(head) = self.head(&endpoint.name)? else {
                 return Ok(progress);
             };
             let due = head.next_attempt_at.unwrap_or_default() as f64;
             if due > Date::now() {
                 progress.next_due_ms = Some(due);
+                return Ok(progress);
+            }
+            if !budget.take() {
+                progress.next_due_ms = Some(Date::now());
                 return Ok(progress);
             }
             let outcome = attempt(endpoint, &head.webhook_id, &head.body).await;
@@ -337,7 +360,7 @@ impl Outbox {
                 NextStep::Failed => (DeliveryState::Failed, None, Some(now)),
             };
             self.sql.exec(
-                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = COALESCE(?, last_status), last_error = ?,
                      last_attempt_at = ?, next_attempt_at = ?, failed_at = ?
                  WHERE endpoint = ? AND event_id = ?",
                 vec![
@@ -369,12 +392,11 @@ impl Outbox {
             }
             progress.failed_index_stale |= state == DeliveryState::Failed;
         }
-        progress.next_due_ms = Some(Date::now());
-        Ok(progress)
     }
 
-    /// The failed deliveries whose KV keys differ from what the rows say: each with the keys'
-    /// time to delete (if written) and the entry to write (if failed).
+    /// The failed deliveries whose KV keys differ from what the rows say, at most
+    /// [`MAX_FAILED_CHANGES_PER_FLUSH`] (the flush asks again while it gets that many): each with
+    /// the keys' time to delete (if written) and the entry to write (if failed).
     pub fn failed_index_changes(&self, subject: &SubjectKey) -> Result<Vec<FailedIndexChange>> {
         if !self.exists()? {
             return Ok(Vec::new());
@@ -384,9 +406,10 @@ impl Outbox {
             .exec(
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM deliveries
-                     WHERE indexed_failed_at IS NOT (CASE WHEN state = 'failed' THEN failed_at END)"
+                     WHERE indexed_failed_at IS NOT (CASE WHEN state = 'failed' THEN failed_at END)
+                     LIMIT ?"
                 ),
-                None,
+                vec![(MAX_FAILED_CHANGES_PER_FLUSH as i64).into()],
             )?
             .to_array()?;
         Ok(rows
@@ -422,6 +445,25 @@ impl Outbox {
     }
 }
 
+/// What one alarm may still spend on attempts.
+struct Budget {
+    attempts_left: Cell<u32>,
+    /// No attempt starts after this (unix milliseconds).
+    until: f64,
+}
+
+impl Budget {
+    /// Whether one more attempt may start now, counting it if so.
+    fn take(&self) -> bool {
+        let left = self.attempts_left.get();
+        if left == 0 || Date::now() >= self.until {
+            return false;
+        }
+        self.attempts_left.set(left - 1);
+        true
+    }
+}
+
 /// The subject a failed-delivery entry names.
 pub struct SubjectKey {
     pub kind: switchboard_core::Kind,
@@ -440,8 +482,8 @@ pub struct FailedIndexChange {
     pub write: Option<FailedDelivery>,
 }
 
-const ROW_COLUMNS: &str =
-    "endpoint, event_id, webhook_id, type, body, state, attempts, round_start, \
+/// Every column but the body, which only an attempt reads ([`Outbox::head`]).
+const ROW_COLUMNS: &str = "endpoint, event_id, webhook_id, type, state, attempts, round_start, \
      last_status, last_error, last_attempt_at, next_attempt_at, failed_at, indexed_failed_at";
 
 #[derive(Deserialize)]
@@ -451,6 +493,8 @@ struct Row {
     webhook_id: String,
     #[serde(rename = "type")]
     event_type: String,
+    /// Read by [`Outbox::head`] only.
+    #[serde(default)]
     body: String,
     state: String,
     attempts: i64,
@@ -556,6 +600,9 @@ async fn send(
     )?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
+    // A redirect is an answer like any other that is not 2xx: followed, a 301 or 302 would
+    // turn into a GET without the body, and a 307 would carry it to another host.
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_headers(&headers);
     init.set_body(&body.into());
     init.set_signal(Some(&abort_after(ATTEMPT_TIMEOUT_MS as u32)));

@@ -53,7 +53,7 @@ use worker::{
 };
 
 use crate::index;
-use crate::outbox::{Committed, Outbox, SubjectKey};
+use crate::outbox::{Committed, Outbox, Progress, SubjectKey, MAX_FAILED_CHANGES_PER_FLUSH};
 use crate::sockets::Sockets;
 
 /// What an instance knows of its subject: the state folded from the committed events.
@@ -127,6 +127,8 @@ pub struct Subject {
     indexed_statuses: RefCell<Option<Vec<Status>>>,
     /// Index flushes that failed in a row.
     flush_failures: Cell<u32>,
+    /// Alarms in a row whose delivery work failed.
+    delivery_failures: Cell<u32>,
     /// The aliases this instance wrote to the index: later flushes skip them. A new instance
     /// writes them once more (the same value).
     indexed_aliases: RefCell<BTreeSet<String>>,
@@ -152,6 +154,7 @@ impl DurableObject for Subject {
             folded: RefCell::new(None),
             indexed_statuses: RefCell::new(None),
             flush_failures: Cell::new(0),
+            delivery_failures: Cell::new(0),
             indexed_aliases: RefCell::new(BTreeSet::new()),
             index_flush: Cell::new(IndexFlush::Unknown),
             alarm: Cell::new(Alarm::Unknown),
@@ -223,10 +226,7 @@ impl DurableObject for Subject {
                 }
             }
         }
-        let progress = self
-            .outbox
-            .deliver_due(&config(&self.env)?.delivery)
-            .await?;
+        let progress = self.deliver_due().await;
         if progress.failed_index_stale {
             self.index_changed();
         }
@@ -382,13 +382,47 @@ impl Subject {
     /// Sets the alarm for the deliveries found pending, once per instance (see
     /// `deliveries_resumed`).
     async fn resume_deliveries(&self) -> Result<()> {
-        if self.deliveries_resumed.replace(true) {
+        if self.deliveries_resumed.get() {
             return Ok(());
         }
         if let Some(due) = self.outbox.next_due(&config(&self.env)?.delivery)? {
             self.arm_checked(due).await?;
         }
+        self.deliveries_resumed.set(true);
         Ok(())
+    }
+
+    /// The delivery attempts that are due (`Outbox::deliver_due`). A failure (the storage, the
+    /// configuration) is logged and the attempts are tried again later, like a failed flush, so
+    /// that it never keeps the alarm from being set for the other work.
+    async fn deliver_due(&self) -> Progress {
+        let attempted = match config(&self.env) {
+            Ok(config) => self.outbox.deliver_due(&config.delivery).await,
+            Err(error) => Err(error),
+        };
+        match attempted {
+            Ok(progress) => {
+                self.delivery_failures.set(0);
+                progress
+            }
+            Err(error) => {
+                let failures = self.delivery_failures.get().saturating_add(1);
+                self.delivery_failures.set(failures);
+                let retry_in_ms = flush_retry_delay_ms(failures);
+                let line = serde_json::json!({
+                    "event": "delivery_failed_to_run",
+                    "subject": self.name(),
+                    "failures": failures,
+                    "retry_in_ms": retry_in_ms,
+                    "detail": error.to_string(),
+                });
+                worker::console_error!("{line}");
+                Progress {
+                    next_due_ms: Some(Date::now() + retry_in_ms as f64),
+                    failed_index_stale: false,
+                }
+            }
+        }
     }
 
     /// The index entries no longer hold what is committed: they are written
@@ -483,6 +517,10 @@ impl Subject {
         for change in &changes {
             self.outbox.mark_indexed(change)?;
         }
+        if changes.len() == MAX_FAILED_CHANGES_PER_FLUSH {
+            // More may be left: the next flush, a second on (KV's one write per key per second).
+            self.index_changed();
+        }
         Ok(())
     }
 
@@ -519,8 +557,13 @@ impl Subject {
     fn commit(&self, append: AppendBody) -> Result<bool> {
         let committed = self.commit_event(&append);
         if committed.is_err() {
-            // The transaction is rolled back: the state is folded again from storage.
+            // The transaction is rolled back, tables created in it included: what this instance
+            // knows of its storage is read again.
             self.folded.replace(None);
+            self.schema_ready.set(false);
+            self.indexed_statuses.replace(None);
+            self.outbox.forget_schema();
+            self.alarm.set(Alarm::Unknown);
         }
         committed
     }
@@ -555,6 +598,7 @@ impl Subject {
             .into_iter()
             .next();
         let mut deliveries_due = false;
+        let mut new_summary = None;
         if let Some(Inserted { seq }) = inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
             let summary = self
@@ -576,8 +620,7 @@ impl Subject {
                 )?;
                 deliveries_due = true;
             }
-            self.sockets
-                .broadcast(|| event_frame(&append.event, &summary));
+            new_summary = Some(summary);
         }
         let flush_at = self.index_changed();
         self.arm_by(if deliveries_due {
@@ -585,6 +628,11 @@ impl Subject {
         } else {
             flush_at
         })?;
+        // Last: nothing after it can fail and roll the event back.
+        if let Some(summary) = new_summary {
+            self.sockets
+                .broadcast(|| event_frame(&append.event, &summary));
+        }
         Ok(inserted.is_none())
     }
 

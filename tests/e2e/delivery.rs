@@ -19,7 +19,7 @@ use switchboard_core::{CapturedRequest, Kind, ProviderId, Timestamp};
 
 use crate::concurrency::{provider, seed_from_env, Rng};
 use crate::http::{Client, Response};
-use crate::receiver::{Answer, Delivery, Receiver, Script};
+use crate::receiver::{Answer, Delivery, Receiver, Script, REDIRECTED};
 use crate::support::{assert_error, deliver, now, summary};
 use crate::tokens::minted;
 use crate::worker::{run_dir, Worker};
@@ -36,6 +36,7 @@ pub fn tests() -> Vec<(&'static str, Test)> {
         browser_tokens_read_delivery_rows_in_scope_but_never_retry_or_list_failed_ones,
         a_delivery_in_flight_during_a_crash_is_sent_again_after_the_restart,
         a_delivery_the_endpoint_never_answers_times_out_and_is_retried,
+        a_delivery_answered_with_a_redirect_is_retried_not_followed,
     ]
 }
 
@@ -665,6 +666,42 @@ fn a_delivery_the_endpoint_never_answers_times_out_and_is_retried(suite: &Suite)
     receiver.release(&silent.id, 204);
 }
 
+/// A redirect is not 2xx: it is retried at the same URL. Followed, a 302 would arrive as a GET
+/// without the body (and count as delivered), and a 307 would carry the body elsewhere.
+fn a_delivery_answered_with_a_redirect_is_retried_not_followed(suite: &Suite) {
+    let worker = &suite.delivering;
+    let client = worker.client();
+    let receiver = &suite.receiver;
+    let mut ids = IdSource::from_clock_and_pid();
+    for status in [302, 307] {
+        let subject = plivo_call(&worker.base_url, &mut ids);
+        receiver.script(&subject.id, Script::first(1, Answer::Redirect(status)));
+        let events = subject.send_all(&client, &[0]);
+        let attempts = receiver.wait_for(MAIN, &subject.id, 2, WAIT);
+        assert_eq!(
+            attempts
+                .iter()
+                .map(|attempt| attempt.answer)
+                .collect::<Vec<_>>(),
+            [Answer::Redirect(status), Answer::Status(204)]
+        );
+        assert_eq!(attempts[1].event_id(), events[0]);
+        assert_eq!(attempts[1].webhook_id(), attempts[0].webhook_id());
+        let row = &rows_in_state(&client, &subject.path(), "main", 1, "delivered")[0];
+        assert_eq!(row["attempts"], json!(2), "{row}");
+    }
+    let followed: Vec<String> = receiver
+        .all()
+        .iter()
+        .filter(|delivery| delivery.path.starts_with(REDIRECTED))
+        .map(Delivery::describe)
+        .collect();
+    assert!(
+        followed.is_empty(),
+        "a redirect was followed: {followed:#?}"
+    );
+}
+
 /// An endpoint that always answers 500: after the schedule the delivery is `failed`, listed,
 /// and the subject's next event goes out (and fails too). Once the endpoint recovers, a retry
 /// by subject, a retry of every event, and a retry across subjects deliver them, each with its
@@ -846,7 +883,7 @@ fn a_delivery_that_keeps_failing_is_listed_and_retried_by_hand(suite: &Suite) {
     }
     assert_eq!(
         response.json(),
-        json!({"retried": 2, "subjects": 2, "complete": true}),
+        json!({"retried": 2, "subjects": 2, "complete": true, "cursor": null}),
         "one failed delivery in each of two subjects, each sent once more"
     );
 }

@@ -26,7 +26,12 @@ pub enum Answer {
     RetryAfter(u16, u32),
     /// No answer: the request is kept, its connection open, until released.
     Hold,
+    /// This redirect status, to [`REDIRECTED`] on the same receiver.
+    Redirect(u16),
 }
+
+/// Where [`Answer::Redirect`] points: a request there means the redirect was followed.
+pub const REDIRECTED: &str = "/redirected";
 
 /// The answers to a subject's deliveries, counted per endpoint path: `first` in turn, then
 /// `then` for every later one.
@@ -378,6 +383,11 @@ fn handle(mut request: tiny_http::Request, shared: &Shared) {
         Answer::RetryAfter(status, seconds) => {
             let header = tiny_http::Header::from_bytes("retry-after", seconds.to_string())
                 .expect("a valid header");
+            tiny_http::Response::empty(status).with_header(header)
+        }
+        Answer::Redirect(status) => {
+            let header =
+                tiny_http::Header::from_bytes("location", REDIRECTED).expect("a valid header");
             tiny_http::Response::empty(status).with_header(header)
         }
         Answer::Hold => {

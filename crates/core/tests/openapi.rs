@@ -870,14 +870,19 @@ fn retry_requests_and_answers_are_as_docs_delivery_md_says() {
     ] {
         assert!(!retried.is_valid(&wrong), "accepted {wrong}");
     }
+    let cursor = delivery::encode_failed_cursor(None, "kv-cursor", b"cursor key");
     assert_valid(
         &retried_failed,
-        &json!({ "retried": 1000, "subjects": 3, "complete": false }),
+        &json!({ "retried": 40, "subjects": 3, "complete": false, "cursor": cursor }),
+    );
+    assert_valid(
+        &retried_failed,
+        &json!({ "retried": 0, "subjects": 0, "complete": true, "cursor": null }),
     );
     for wrong in [
-        json!({ "retried": 1001, "subjects": 3, "complete": false }),
-        json!({ "retried": 1, "subjects": 1, "complete": "true" }),
-        json!({ "retried": 1, "subjects": 1 }),
+        json!({ "retried": 41, "subjects": 3, "complete": false, "cursor": cursor }),
+        json!({ "retried": 1, "subjects": 1, "complete": "true", "cursor": null }),
+        json!({ "retried": 1, "subjects": 1, "complete": true }),
     ] {
         assert!(!retried_failed.is_valid(&wrong), "accepted {wrong}");
     }
