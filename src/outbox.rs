@@ -17,7 +17,9 @@
 
 use std::cell::Cell;
 
-use futures_util::future::join_all;
+use std::time::Duration;
+
+use futures_util::future::{join_all, select, Either};
 use serde::Deserialize;
 use switchboard_core::delivery::{
     payload, retry_after_seconds, AttemptOutcome, DeliveryConfig, DeliveryState, Endpoint,
@@ -25,11 +27,10 @@ use switchboard_core::delivery::{
 };
 use switchboard_core::protocol::subject::{DeliveryView, Retry};
 use switchboard_core::{Event, Timestamp};
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::js_sys::{Date, Math, Reflect};
-use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Result, SqlStorage, SqlStorageValue};
+use worker::js_sys::{Date, Math};
+use worker::{wasm_bindgen_futures, web_sys, Delay, Result, SqlStorage, SqlStorageValue};
 
 use crate::subject::table_exists;
 
@@ -78,8 +79,9 @@ pub struct Progress {
 
 pub struct Outbox {
     sql: SqlStorage,
-    /// The table is known to exist.
-    ready: Cell<bool>,
+    /// Whether the table exists, once this instance knows: only this object creates it
+    /// ([`Outbox::ensure_schema`]), so a table found absent stays absent until then.
+    exists: Cell<Option<bool>>,
 }
 
 /// A stored event with the state right after it (JSON text), in commit order: what a
@@ -95,15 +97,15 @@ impl Outbox {
     pub fn new(sql: SqlStorage) -> Self {
         Self {
             sql,
-            ready: Cell::new(false),
+            exists: Cell::new(None),
         }
     }
 
     /// Creates the table if this instance has not yet.
     pub fn ensure_schema(&self) -> Result<()> {
-        if !self.ready.get() {
+        if self.exists.get() != Some(true) {
             self.sql.exec(SCHEMA, None)?;
-            self.ready.set(true);
+            self.exists.set(Some(true));
         }
         Ok(())
     }
@@ -111,16 +113,16 @@ impl Outbox {
     /// Forgets that the table exists: the transaction that created it may have been rolled
     /// back.
     pub fn forget_schema(&self) {
-        self.ready.set(false);
+        self.exists.set(None);
     }
 
     /// Whether the table exists (reads never create it).
     fn exists(&self) -> Result<bool> {
-        if self.ready.get() {
-            return Ok(true);
+        if let Some(exists) = self.exists.get() {
+            return Ok(exists);
         }
         let exists = table_exists(&self.sql, "deliveries")?;
-        self.ready.set(exists);
+        self.exists.set(Some(exists));
         Ok(exists)
     }
 
@@ -556,37 +558,35 @@ fn now_ms() -> i64 {
     Date::now() as i64
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// `AbortSignal.timeout(ms)`: aborts the attempt's fetch once it has taken that long.
-    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_after(ms: u32) -> web_sys::AbortSignal;
-}
-
-/// One attempt: a `POST` of `body` to the endpoint, signed for this moment.
+/// One attempt: a `POST` of `body` to the endpoint, signed for this moment, abandoned (and its
+/// request aborted) after [`ATTEMPT_TIMEOUT_MS`]. The timer is a `Delay` raced with the fetch:
+/// dropped once the answer comes, it clears its timeout, which would otherwise keep the object
+/// from hibernating for the rest of the 15 s (`AbortSignal.timeout` keeps its timer running).
 async fn attempt(endpoint: &Endpoint, webhook_id: &str, body: &str) -> AttemptOutcome {
-    match send(endpoint, webhook_id, body).await {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            // `AbortSignal.timeout` rejects the fetch with a `TimeoutError` DOMException.
-            let timed_out = Reflect::get(&error, &"name".into())
-                .ok()
-                .and_then(|name| name.as_string())
-                .is_some_and(|name| name == "TimeoutError");
-            let reason = if timed_out {
-                format!("no answer within {} s", ATTEMPT_TIMEOUT_MS / 1000)
-            } else {
-                worker::Error::from(error).to_string()
-            };
-            AttemptOutcome::NoAnswer { reason }
+    let no_answer = |reason: String| AttemptOutcome::NoAnswer { reason };
+    let controller = match web_sys::AbortController::new() {
+        Ok(controller) => controller,
+        Err(error) => return no_answer(worker::Error::from(error).to_string()),
+    };
+    let signal = controller.signal();
+    let sent = Box::pin(send(endpoint, webhook_id, body, &signal));
+    let timeout = Delay::from(Duration::from_millis(ATTEMPT_TIMEOUT_MS as u64));
+    let outcome = match select(sent, timeout).await {
+        Either::Left((Ok(outcome), _)) => outcome,
+        Either::Left((Err(error), _)) => no_answer(worker::Error::from(error).to_string()),
+        Either::Right(((), _)) => {
+            controller.abort();
+            no_answer(format!("no answer within {} s", ATTEMPT_TIMEOUT_MS / 1000))
         }
-    }
+    };
+    outcome
 }
 
 async fn send(
     endpoint: &Endpoint,
     webhook_id: &str,
     body: &str,
+    signal: &web_sys::AbortSignal,
 ) -> std::result::Result<AttemptOutcome, wasm_bindgen::JsValue> {
     let timestamp = (Date::now() / 1000.0).floor() as i64;
     let headers = web_sys::Headers::new()?;
@@ -605,7 +605,7 @@ async fn send(
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_headers(&headers);
     init.set_body(&body.into());
-    init.set_signal(Some(&abort_after(ATTEMPT_TIMEOUT_MS as u32)));
+    init.set_signal(Some(signal));
     let request = web_sys::Request::new_with_str_and_init(&endpoint.url, &init)?;
     let global: web_sys::WorkerGlobalScope = worker::js_sys::global().unchecked_into();
     let response: web_sys::Response = JsFuture::from(global.fetch_with_request(&request))
