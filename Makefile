@@ -62,9 +62,10 @@ soak: setup build
 	sh scripts/fuzz.sh 30
 
 ## Switchboard beside the TypeScript peer (bench/peer-ts) under the same load, one call's
-## acknowledgement latency with 0 and 100 live sockets (bench/live.mjs), CPU per webhook in wasm
-## and native, and the bundle: bench/results/latest.json and a table (BENCHMARKS.md).
-## Not a test: nothing here asserts a time. About 6 minutes warm on 2 cores.
+## acknowledgement latency with 0 and 100 live sockets (bench/live.mjs), webhooks with no
+## delivery endpoint and with one (bench/delivery.mjs), CPU per webhook in wasm and native, and
+## the bundle: bench/results/latest.json and a table (BENCHMARKS.md).
+## Not a test: nothing here asserts a time. About 9 minutes warm on 2 cores.
 bench: setup build
 	sh scripts/bench.sh
 

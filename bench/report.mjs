@@ -2,20 +2,23 @@
 //
 //   node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS > latest.json
 //   node bench/report.mjs --table latest.json
+//   node bench/report.mjs --delivery-table delivery.json   # a run of bench/delivery.mjs alone
 //
 // RESULTS_DIR holds `<scenario>.<target>[.<round>].json` (reports of `switchboard load`, target
 // `switchboard` or `peer_ts`; a round number where both workers ran the scenario several
 // times), `<scenario>.<target>[.<round>].cpu` (CPU ticks of the target's processes before and
 // after: `TOOLING WORKERD TOOLING WORKERD CLK_TCK`) and `cpu.json` (bench/cpu/run.sh);
 // DEPLOY_DIR is the output of `wrangler deploy --dry-run --outdir`. `live.sockets-<n>.<round>.json`
-// are runs of bench/live.mjs (issue 14: acknowledgement latency with n sockets on the call).
+// are runs of bench/live.mjs (issue 14: acknowledgement latency with n sockets on the call);
+// `delivery.json` is bench/delivery.mjs's report (issue 15: webhooks with no endpoint and with
+// one, whose figures are given as the median of the runs of each, and the metered counts).
 //
 // A target's rounds are added up: req/s is all requests over all measured seconds, CPU per
 // request all ticks over all requests, errors the sum, and p50/p90/p99 the mean of the rounds'
 // (the load reports carry percentiles, not their samples). Each round is also kept, and the
 // ratios are given per round as well, because two runs of one build differ by up to ±10 %.
 import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
 
@@ -106,6 +109,67 @@ function live(resultsDir) {
   return { provider: "telnyx", events_per_run: first.events, warmup_per_run: first.warmup, sockets: bySockets };
 }
 
+/// The median of `values` (the mean of the middle two for an even count).
+function median(values) {
+  const sorted = values.filter((value) => value !== null && value !== undefined).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/// Issue 15: per load (`load`: CONNECTIONS connections, `sequential`: one) and mode (`off`: no
+/// endpoint, `on`: one), the median of its runs' figures and each run's; the deliveries received
+/// against the events accepted; the metered counts as measured.
+function delivery(resultsDir, file = "delivery.json") {
+  let report;
+  try {
+    report = readJson(join(resultsDir, file));
+  } catch {
+    return undefined;
+  }
+  const summary = (runs) => {
+    const middle = (value) => round(median(runs.map(value)));
+    const sum = (value) => runs.reduce((total, run) => total + value(run), 0);
+    return {
+      runs: runs.length,
+      rps: middle((run) => run.rps),
+      p50_ms: middle((run) => run.p50_ms),
+      p90_ms: middle((run) => run.p90_ms),
+      p99_ms: middle((run) => run.p99_ms),
+      errors: sum((run) => run.errors),
+      cpu_ms_per_webhook: Object.fromEntries(
+        ["worker", "proxy", "wrangler", "load_generator", "receiver"].map((part) => [part, middle((run) => run.cpu_ms_per_webhook[part])]),
+      ),
+      events_accepted: sum((run) => run.events_accepted),
+      deliveries_received: sum((run) => run.deliveries_received),
+      deliveries_missing: sum((run) => run.deliveries_missing),
+      deliveries_duplicate: sum((run) => run.deliveries_duplicate),
+      deliveries_refused: sum((run) => run.deliveries_refused),
+      lag_p50_ms: middle((run) => run.lag_p50_ms),
+      lag_p99_ms: middle((run) => run.lag_p99_ms),
+      drain_after_load_ms: middle((run) => run.drain_after_load_ms),
+      by_run: runs.map((run) => ({
+        round: run.round,
+        rps: run.rps,
+        p50_ms: run.p50_ms,
+        p99_ms: run.p99_ms,
+        worker_cpu_ms: run.cpu_ms_per_webhook.worker,
+      })),
+    };
+  };
+  const loads = {};
+  for (const [load, connections] of [["load", report.connections], ["sequential", 1]]) {
+    const runs = report.runs.filter((run) => run.connections === connections);
+    if (runs.length === 0) continue;
+    loads[load] = {};
+    for (const mode of ["off", "on"]) {
+      loads[load][mode] = summary(runs.filter((run) => run.mode === mode).sort((a, b) => a.round - b.round));
+    }
+  }
+  const { runs, ...settings } = report;
+  return { ...settings, order: runs.map((run) => `${run.mode}/${run.connections}`), loads };
+}
+
 /// CPU ms used during one run by workerd and by wrangler's own processes (node, esbuild), which
 /// relay the worker's logs and subrequests to the terminal under `wrangler dev`.
 function cpuTicks(path) {
@@ -171,6 +235,7 @@ function assemble([resultsDir, deployDir, connections, seconds]) {
     cpu_us: readJson(join(resultsDir, "cpu.json")),
     bundle: bundle(deployDir),
     live: live(resultsDir),
+    delivery: delivery(resultsDir),
   };
 }
 
@@ -213,17 +278,80 @@ function table(results) {
     }
     lines.push("");
   }
+  if (results.delivery) {
+    lines.push(...deliveryTable(results.delivery));
+    lines.push("");
+  }
   const { bundle } = results;
   lines.push(`bundle: wasm ${bundle.wasm_bytes} B (gzip -9 ${bundle.wasm_gzip_bytes} B), JS ${bundle.js_bytes} B (gzip -9 ${bundle.js_gzip_bytes} B)`);
   return lines.join("\n");
 }
 
+function deliveryTable(delivery) {
+  const lines = [];
+  const name = { off: "none", on: "one" };
+  lines.push(
+    `Delivery (Telnyx calls of ${delivery.events_per_call} new events): ${delivery.rounds} runs of each, ${delivery.seconds} s at ` +
+      `${delivery.connections} connections and ${delivery.sequential_seconds} s at 1, order ${delivery.order.join(", ")}; medians of the runs:`,
+  );
+  lines.push("");
+  lines.push("| connections | endpoints | req/s | ack p50 ms | ack p90 ms | ack p99 ms | errors | CPU ms/webhook worker | proxy | wrangler | receiver | req/s by run | p50 by run | p99 by run |");
+  lines.push("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const deliveries = [];
+  for (const [load, modes] of Object.entries(delivery.loads)) {
+    const connections = load === "load" ? delivery.connections : 1;
+    for (const [mode, figures] of Object.entries(modes)) {
+      const byRun = (field) => figures.by_run.map((run) => run[field]).join(", ");
+      const cpu = figures.cpu_ms_per_webhook;
+      lines.push(
+        `| ${connections} | ${name[mode]} | ${figures.rps} | ${figures.p50_ms} | ${figures.p90_ms} | ${figures.p99_ms} | ${figures.errors} | ` +
+          `${cpu.worker} | ${cpu.proxy} | ${cpu.wrangler} | ${cpu.receiver ?? "—"} | ${byRun("rps")} | ${byRun("p50_ms")} | ${byRun("p99_ms")} |`,
+      );
+    }
+    const on = modes.on;
+    deliveries.push(
+      `deliveries at ${connections} connection${connections === 1 ? "" : "s"}: ${on.deliveries_received} received of ${on.events_accepted} ` +
+        `events accepted (${on.deliveries_missing} missing, ${on.deliveries_duplicate} duplicates, ${on.deliveries_refused} refused); ` +
+        `lag from ack to receipt p50 ${on.lag_p50_ms} ms, p99 ${on.lag_p99_ms} ms; last delivery ${on.drain_after_load_ms} ms after ` +
+        "the last ack (medians of the runs)",
+    );
+  }
+  lines.push("");
+  lines.push(...deliveries);
+  if (delivery.meter) {
+    lines.push("");
+    lines.push("| shape | endpoints | appends | alarms | rows written | rows read | setAlarm | KV writes | deliveries | alarm wall ms | database bytes |");
+    lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const [shape, modes] of Object.entries(delivery.meter)) {
+      for (const [mode, figures] of Object.entries(modes)) {
+        const written = round(figures.append.rows_written + figures.alarm.rows_written + figures.other.rows_written);
+        const read = round(figures.append.rows_read + figures.alarm.rows_read + figures.other.rows_read);
+        const setAlarm = round(figures.append.set_alarm + figures.alarm.set_alarm + figures.other.set_alarm);
+        const kv = round(figures.alarm.kv_put + figures.alarm.kv_delete);
+        lines.push(
+          `| ${shape} | ${name[mode]} | ${figures.append.invocations} | ${figures.alarm.invocations} | ${written} | ${read} | ` +
+            `${setAlarm} | ${kv} | ${figures.fetches} | ${figures.alarm.wall_ms} | ${figures.database_bytes} |`,
+        );
+      }
+    }
+    lines.push("");
+    const body = delivery.meter.burst?.on?.delivery_body_bytes;
+    lines.push(
+      "(metered pass, per webhook, each a new event; SQL rows as workerd's cursors count them, `setAlarm` calls apart; " +
+        `database bytes: growth of the objects' \`databaseSize\`; a delivery's body ${body} bytes)`,
+    );
+  }
+  return lines;
+}
+
 const args = process.argv.slice(2);
 if (args[0] === "--table") {
   console.log(table(readJson(args[1])));
+} else if (args[0] === "--delivery-table") {
+  console.log(deliveryTable(delivery(dirname(resolve(args[1])), basename(args[1]))).join("\n"));
 } else if (args.length === 4) {
   console.log(JSON.stringify(assemble(args), null, 2));
 } else {
-  console.error("usage: node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS | --table FILE");
+  console.error("usage: node bench/report.mjs RESULTS_DIR DEPLOY_DIR CONNECTIONS SECONDS | --table FILE | --delivery-table FILE");
   process.exit(2);
 }

@@ -10,6 +10,9 @@
 # BENCH_ROUNDS (2): measured runs per worker of each scenario both workers implement.
 # BENCH_LIVE_EVENTS (1000) sequential webhooks per run of the live-sockets scenario (issue 14),
 # BENCH_LIVE_ROUNDS (3) runs each with 0 and with 100 sockets on the call, alternating.
+# BENCH_DELIVERY_ROUNDS (3) runs each of webhooks with no delivery endpoint and with one
+# (bench/delivery.mjs, issue 15), at BENCH_CONNECTIONS for BENCH_SECONDS and at one connection for
+# 5 s, alternating which goes first.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,6 +23,7 @@ warmup=${BENCH_WARMUP_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-2}
 live_events=${BENCH_LIVE_EVENTS:-1000}
 live_rounds=${BENCH_LIVE_ROUNDS:-3}
+delivery_rounds=${BENCH_DELIVERY_ROUNDS:-3}
 run_dir="$root/target/bench/run-$$"
 results="$run_dir/results"
 mkdir -p "$results"
@@ -225,6 +229,22 @@ while [ "$round" -le "$live_rounds" ]; do
 done
 cleanup
 groups=""
+
+# Issue 15: delivery to one endpoint against none. bench/delivery.mjs starts its own copies of
+# the release worker (and stops them), a receiver for the deliveries, and a metered pass; its
+# state goes to a fresh directory in RAM unless BENCH_STATE_DIR is set.
+echo "bench: delivery, no endpoint and one" >&2
+if [ -n "${BENCH_STATE_DIR:-}" ]; then
+  set -- --state-dir "$BENCH_STATE_DIR/delivery-$$"
+else
+  set --
+fi
+node bench/delivery.mjs --dev-vars "$vars" --seconds "$seconds" --connections "$connections" \
+  --warmup-seconds "$warmup" --rounds "$delivery_rounds" --log-dir "$run_dir/delivery" "$@" \
+  > "$results/delivery.json"
+if [ -n "${BENCH_STATE_DIR:-}" ]; then
+  rm -rf "$BENCH_STATE_DIR/delivery-$$"
+fi
 
 echo "bench: CPU per webhook (wasm in Node vs native)" >&2
 sh bench/cpu/run.sh > "$results/cpu.json"
