@@ -41,13 +41,15 @@
 //
 // Prints one JSON document; bench/report.mjs turns it into tables. Secrets are never printed.
 import { fork, spawn } from "node:child_process";
-import { createHmac, createPrivateKey, randomBytes, randomUUID, sign } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, sign } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { devVars, ed25519Key } from "./dev-vars.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), "..");
@@ -96,21 +98,7 @@ function log(message) {
   console.error(`bench: delivery: ${message}`);
 }
 
-/// NAME="value" lines of a dotenv file.
-function devVars(file) {
-  const vars = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const match = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
-    if (match) vars[match[1]] = match[2];
-  }
-  return vars;
-}
 
-/// The Ed25519 key from its base64 32-byte seed (PKCS#8 DER: a fixed prefix, then the seed).
-function ed25519Key(seedBase64) {
-  const prefix = Buffer.from("302e020100300506032b657004220420", "hex");
-  return createPrivateKey({ key: Buffer.concat([prefix, Buffer.from(seedBase64, "base64")]), format: "der", type: "pkcs8" });
-}
 
 function telnyxTime(ms) {
   return new Date(ms).toISOString().replace("Z", "000Z");

@@ -15,10 +15,12 @@
 // Prints `{sockets, events, warmup, latencies_ms, errors, frames_expected, frames_received,
 // workerd_cpu_ms}`; bench/report.mjs turns the runs into percentiles. Tokens are never printed.
 import { fork } from "node:child_process";
-import { createPrivateKey, randomUUID, sign } from "node:crypto";
+import { randomUUID, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
+
+import { devVars, ed25519Key } from "./dev-vars.mjs";
 
 const SUBPROTOCOL = "switchboard.v1";
 const FRAME_TIMEOUT_MS = 30_000;
@@ -44,21 +46,7 @@ function options(argv) {
   return values;
 }
 
-/// NAME="value" lines of a dotenv file.
-function devVars(path) {
-  const vars = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const match = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
-    if (match) vars[match[1]] = match[2];
-  }
-  return vars;
-}
 
-/// The Ed25519 key from its base64 32-byte seed (PKCS#8 DER: a fixed prefix, then the seed).
-function ed25519Key(seedBase64) {
-  const prefix = Buffer.from("302e020100300506032b657004220420", "hex");
-  return createPrivateKey({ key: Buffer.concat([prefix, Buffer.from(seedBase64, "base64")]), format: "der", type: "pkcs8" });
-}
 
 /// A Telnyx Call Control v2 `call.answered` of call leg `callLegId`, signed as Telnyx signs it.
 function telnyxWebhook(key, url, call, index) {
