@@ -16,7 +16,6 @@
 //! reconciles), so a KV write that fails is tried again by the next flush.
 
 use std::cell::Cell;
-
 use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
@@ -66,7 +65,7 @@ const MAX_ATTEMPTS_PER_ALARM: u32 = 16;
 const ALARM_BUDGET_MS: f64 = 10_000.0;
 
 /// The most failed deliveries whose KV keys one flush brings in line (up to 4 KV calls each);
-/// the flush is due again at once while more are left.
+/// while more are left, the next flush is due a second later.
 pub const MAX_FAILED_CHANGES_PER_FLUSH: usize = 6;
 
 /// Where a subject's deliveries stand, for the alarm: the earliest attempt due, and whether a
