@@ -597,17 +597,14 @@ impl Subject {
             .to_array()?
             .into_iter()
             .next();
+        let summary = || self.with_folded(|folded| folded.state.summary(folded.event_count));
         let mut deliveries_due = false;
-        let mut new_summary = None;
         if let Some(Inserted { seq }) = inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
-            let summary = self
-                .with_folded(|folded| folded.state.summary(folded.event_count))
-                .ok_or_else(|| worker::Error::RustError("a committed event is folded".into()))?;
             let config = config(&self.env)?;
             let endpoints = Outbox::wanting(&config.delivery, &event);
             if !endpoints.is_empty() {
-                let state_json = serde_json::to_string(&summary)?;
+                let state_json = serde_json::to_string(&summary())?;
                 self.outbox.record(
                     &object_name(event.provider, event.kind, &event.subject_id),
                     &endpoints,
@@ -620,7 +617,6 @@ impl Subject {
                 )?;
                 deliveries_due = true;
             }
-            new_summary = Some(summary);
         }
         let flush_at = self.index_changed();
         self.arm_by(if deliveries_due {
@@ -629,9 +625,12 @@ impl Subject {
             flush_at
         })?;
         // Last: nothing after it can fail and roll the event back.
-        if let Some(summary) = new_summary {
-            self.sockets
-                .broadcast(|| event_frame(&append.event, &summary));
+        if inserted.is_some() {
+            self.sockets.broadcast(|| {
+                summary()
+                    .map(|summary| event_frame(&append.event, &summary))
+                    .unwrap_or_default()
+            });
         }
         Ok(inserted.is_none())
     }
