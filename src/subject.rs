@@ -210,19 +210,9 @@ impl DurableObject for Subject {
             match self.flush_index().await {
                 Ok(()) => self.flush_failures.set(0),
                 Err(error) => {
-                    let failures = self.flush_failures.get().saturating_add(1);
-                    self.flush_failures.set(failures);
-                    let retry_in_ms = flush_retry_delay_ms(failures);
-                    self.index_flush
-                        .set(IndexFlush::DueAt(Date::now() + retry_in_ms as f64));
-                    let line = serde_json::json!({
-                        "event": "index_flush_failed",
-                        "subject": self.name(),
-                        "failures": failures,
-                        "retry_in_ms": retry_in_ms,
-                        "detail": error.to_string(),
-                    });
-                    worker::console_error!("{line}");
+                    let retry_at =
+                        self.failed_again(&self.flush_failures, "index_flush_failed", &error);
+                    self.index_flush.set(IndexFlush::DueAt(retry_at));
                 }
             }
         }
@@ -405,24 +395,33 @@ impl Subject {
                 self.delivery_failures.set(0);
                 progress
             }
-            Err(error) => {
-                let failures = self.delivery_failures.get().saturating_add(1);
-                self.delivery_failures.set(failures);
-                let retry_in_ms = flush_retry_delay_ms(failures);
-                let line = serde_json::json!({
-                    "event": "delivery_failed_to_run",
-                    "subject": self.name(),
-                    "failures": failures,
-                    "retry_in_ms": retry_in_ms,
-                    "detail": error.to_string(),
-                });
-                worker::console_error!("{line}");
-                Progress {
-                    next_due_ms: Some(Date::now() + retry_in_ms as f64),
-                    failed_index_stale: false,
-                }
-            }
+            Err(error) => Progress {
+                next_due_ms: Some(self.failed_again(
+                    &self.delivery_failures,
+                    "delivery_failed_to_run",
+                    &error,
+                )),
+                failed_index_stale: false,
+            },
         }
+    }
+
+    /// Counts one more failure in a row of some due work in `failures`, logs it as `event`,
+    /// and answers when to try again: the index flush's backoff ([`flush_retry_delay_ms`]), for
+    /// as long as it fails (the runtime's own alarm retries stop after a few).
+    fn failed_again(&self, failures: &Cell<u32>, event: &str, error: &worker::Error) -> f64 {
+        let count = failures.get().saturating_add(1);
+        failures.set(count);
+        let retry_in_ms = flush_retry_delay_ms(count);
+        let line = serde_json::json!({
+            "event": event,
+            "subject": self.name(),
+            "failures": count,
+            "retry_in_ms": retry_in_ms,
+            "detail": error.to_string(),
+        });
+        worker::console_error!("{line}");
+        Date::now() + retry_in_ms as f64
     }
 
     /// The index entries no longer hold what is committed: they are written

@@ -18,10 +18,7 @@ pub struct Response {
 impl Response {
     /// The first value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        header(&self.headers, name)
     }
 
     /// The body as JSON; `Value::Null` if it is not JSON.
@@ -352,4 +349,12 @@ impl Reader {
         while self.fill()? {}
         Ok(std::mem::take(&mut self.buffer))
     }
+}
+
+/// The first value of header `name` (lower-case) among `headers` (names lower-cased).
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }

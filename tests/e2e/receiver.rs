@@ -82,10 +82,7 @@ pub struct Delivery {
 impl Delivery {
     /// The first value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        crate::http::header(&self.headers, name)
     }
 
     pub fn webhook_id(&self) -> &str {
