@@ -41,7 +41,7 @@
 //
 // Prints one JSON document; bench/report.mjs turns it into tables. Secrets are never printed.
 import { fork, spawn } from "node:child_process";
-import { createHmac, randomBytes, randomUUID, sign } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -49,7 +49,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { devVars, ed25519Key } from "./dev-vars.mjs";
+import { devVars, ed25519Key, telnyxCallIds, telnyxCallPayload, telnyxTime, telnyxWebhook } from "./telnyx.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), "..");
@@ -98,31 +98,11 @@ function log(message) {
   console.error(`bench: delivery: ${message}`);
 }
 
-
-
-function telnyxTime(ms) {
-  return new Date(ms).toISOString().replace("Z", "000Z");
-}
-
 /// The four webhooks of a fresh Telnyx call, each a new event, signed now.
 function telnyxCall(key, url) {
-  const call = {
-    callLegId: randomUUID(),
-    sessionId: randomUUID(),
-    callControlId: `v3:${randomUUID().replaceAll("-", "")}`,
-    start: Date.now(),
-  };
+  const call = telnyxCallIds();
   return CALL_EVENTS.map((eventType, index) => {
-    const id = randomUUID();
-    const payload = {
-      call_control_id: call.callControlId,
-      call_leg_id: call.callLegId,
-      call_session_id: call.sessionId,
-      client_state: null,
-      connection_id: "1494404757140276705",
-      from: "+13125550100",
-      to: "+13125550123",
-    };
+    const payload = telnyxCallPayload(call);
     if (eventType === "call.initiated") {
       Object.assign(payload, { direction: "outgoing", state: "bridging" });
     } else {
@@ -137,26 +117,7 @@ function telnyxCall(key, url) {
         sip_hangup_cause: "200",
       });
     }
-    const body = JSON.stringify(
-      {
-        data: { event_type: eventType, id, occurred_at: telnyxTime(call.start + index * 4_000), payload, record_type: "event" },
-        meta: { attempt: 1, delivered_to: url },
-      },
-      null,
-      2,
-    );
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = sign(null, Buffer.from(`${timestamp}|${body}`), key).toString("base64");
-    return {
-      eventId: `telnyx:${id}`,
-      body,
-      headers: {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body),
-        "telnyx-timestamp": timestamp,
-        "telnyx-signature-ed25519": signature,
-      },
-    };
+    return telnyxWebhook(key, url, { eventType, occurredAt: telnyxTime(call.start + index * 4_000), payload });
   });
 }
 

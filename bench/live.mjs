@@ -15,12 +15,11 @@
 // Prints `{sockets, events, warmup, latencies_ms, errors, frames_expected, frames_received,
 // workerd_cpu_ms}`; bench/report.mjs turns the runs into percentiles. Tokens are never printed.
 import { fork } from "node:child_process";
-import { randomUUID, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 
-import { devVars, ed25519Key } from "./dev-vars.mjs";
+import { devVars, ed25519Key, telnyxCallIds, telnyxCallPayload, telnyxTime, telnyxWebhook } from "./telnyx.mjs";
 
 const SUBPROTOCOL = "switchboard.v1";
 const FRAME_TIMEOUT_MS = 30_000;
@@ -44,47 +43,6 @@ function options(argv) {
     if (values[name] === undefined) throw new Error(`--${name} is required`);
   }
   return values;
-}
-
-
-
-/// A Telnyx Call Control v2 `call.answered` of call leg `callLegId`, signed as Telnyx signs it.
-function telnyxWebhook(key, url, call, index) {
-  const at = new Date(call.start + index * 10).toISOString().replace("Z", "000Z");
-  const body = JSON.stringify(
-    {
-      data: {
-        event_type: "call.answered",
-        id: randomUUID(),
-        occurred_at: at,
-        payload: {
-          call_control_id: call.callControlId,
-          call_leg_id: call.callLegId,
-          call_session_id: call.sessionId,
-          client_state: null,
-          connection_id: "1494404757140276705",
-          from: "+13125550100",
-          start_time: new Date(call.start).toISOString().replace("Z", "000Z"),
-          to: "+13125550123",
-        },
-        record_type: "event",
-      },
-      meta: { attempt: 1, delivered_to: url },
-    },
-    null,
-    2,
-  );
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(`${timestamp}|${body}`), key).toString("base64");
-  return {
-    body,
-    headers: {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-      "telnyx-timestamp": timestamp,
-      "telnyx-signature-ed25519": signature,
-    },
-  };
 }
 
 /// Sends one request; resolves to its latency in ms, or `null` for a non-2xx answer.
@@ -125,12 +83,7 @@ async function main() {
   const [warmup, events] = [Number(args.warmup), Number(args.events)];
   const pids = args["workerd-pids"].split(/\s+/).filter(Boolean);
   const url = `${args.target}/webhooks/telnyx`;
-  const call = {
-    callLegId: randomUUID(),
-    sessionId: randomUUID(),
-    callControlId: `v3:${randomUUID().replaceAll("-", "")}`,
-    start: Date.now(),
-  };
+  const call = telnyxCallIds();
 
   const child = sockets > 0 ? await openSockets(args.target, call.callLegId, token, sockets) : null;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -140,7 +93,12 @@ async function main() {
   let cpuBefore = null;
   for (let index = 0; index < warmup + events; index += 1) {
     if (index === warmup) cpuBefore = cpuMs(pids, port);
-    const ms = await post(agent, url, telnyxWebhook(key, url, call, index));
+    const answered = {
+      eventType: "call.answered",
+      occurredAt: telnyxTime(call.start + index * 10),
+      payload: { ...telnyxCallPayload(call), start_time: telnyxTime(call.start) },
+    };
+    const ms = await post(agent, url, telnyxWebhook(key, url, answered));
     if (ms === null) errors += 1;
     else if (index >= warmup) latencies.push(Math.round(ms * 1000) / 1000);
   }
