@@ -35,6 +35,7 @@ pub mod registry;
 pub mod request;
 pub mod route;
 pub mod secret;
+pub mod sources;
 pub mod state;
 pub mod time;
 
