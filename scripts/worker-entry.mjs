@@ -10,7 +10,7 @@ import worker, { Subject as WasmSubject } from "./index.js";
 
 export default worker;
 // Called with `fetch` only, so exported as workers-rs builds them.
-export { TokenGuard } from "./index.js";
+export { TokenGuard, Source } from "./index.js";
 
 export class Subject extends DurableObject {
   #inner;

@@ -55,7 +55,7 @@ pub struct Class {
 }
 
 /// The Durable Object classes of the worker, in the order the entry module exports them.
-pub const ENTRY: &[Class] = &[token_guard::CLASS, subject::CLASS];
+pub const ENTRY: &[Class] = &[token_guard::CLASS, source::CLASS, subject::CLASS];
 
 const FETCH: Method = Method {
     name: "fetch",
@@ -445,6 +445,42 @@ pub mod token_guard {
             [Self::Held, Self::Replayed, Self::Invalid]
                 .into_iter()
                 .find(|answer| answer.status() == status)
+        }
+    }
+}
+
+/// `Source`: the Durable Object that keeps one provider's health (`crate::sources`), named by
+/// the provider. Isolates send it their batches at most every few seconds, after the webhooks
+/// they counted were answered; the status API reads its health.
+pub mod source {
+    use super::*;
+
+    pub const CLASS: Class = Class {
+        name: "Source",
+        binding: "SOURCES",
+        export: Export::AsBuilt,
+    };
+
+    /// `POST /record` with a [`crate::sources::ProviderBatch`] as JSON: adds it (204).
+    pub const RECORD_URL: &str = "https://source/record";
+    /// `GET /health`: the provider's [`crate::sources::Health`] (200).
+    pub const HEALTH_URL: &str = "https://source/health";
+
+    /// What a request to the object asks for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Request {
+        Record,
+        Health,
+    }
+
+    impl Request {
+        /// `None` for anything else (404).
+        pub fn parse(method: &str, url: &str) -> Option<Self> {
+            match (method, url_path(url)) {
+                ("POST", "/record") => Some(Self::Record),
+                ("GET", "/health") => Some(Self::Health),
+                _ => None,
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Source health (`GET /v1/sources`): per provider, how many webhooks were accepted, how many
 //! were duplicates, how many were refused and why, over the last hour and the last day, and the
-//! last refused requests. Pure: the worker counts in the isolate ([`Batch`]), flushes a batch at
-//! most every [`FLUSH_EVERY_MS`] into the provider's own Durable Object after the webhook is
-//! answered, and that object keeps minute [`Counts`] and [`RefusalSample`]s.
+//! last refused requests. Pure: the worker counts in the isolate ([`Batch`]), flushes a batch
+//! [`FLUSH_EVERY_MS`] after its first request into each provider's own Durable Object, after
+//! the webhooks are answered, and that object keeps minute [`Counts`] and [`RefusalSample`]s.
 //!
 //! Nothing global sits on the webhook path: a request only adds to the isolate's batch. Under a
 //! flood of forged requests every refusal is counted, but a batch keeps at most
@@ -21,7 +21,8 @@ pub const BUCKET_MS: i64 = 60_000;
 /// The windows `GET /v1/sources` answers, in buckets.
 pub const HOUR_BUCKETS: i64 = 60;
 pub const DAY_BUCKETS: i64 = 24 * 60;
-/// How often an isolate may flush its batch.
+/// How long after its first request an isolate's batch is flushed: a burst of webhooks is one
+/// flush.
 pub const FLUSH_EVERY_MS: i64 = 5_000;
 /// The refused requests a provider's object keeps, newest first.
 pub const MAX_SAMPLES: usize = 20;
@@ -118,8 +119,6 @@ pub struct ProviderBatch {
 #[derive(Debug, Default)]
 pub struct Batch {
     providers: BTreeMap<ProviderId, ProviderBatch>,
-    /// When the batch was last taken (unix milliseconds); `None` before the first time.
-    last_flush_ms: Option<i64>,
 }
 
 impl Batch {
@@ -145,21 +144,13 @@ impl Batch {
         }
     }
 
-    /// Whether the batch should be flushed now: it holds something, and the last flush was at
-    /// least [`FLUSH_EVERY_MS`] ago (an isolate's first batch waits as long from its first
-    /// request, so that a burst is one flush).
-    pub fn due(&mut self, now: Timestamp) -> bool {
-        if self.providers.is_empty() {
-            return false;
-        }
-        let last = *self.last_flush_ms.get_or_insert(now.millis());
-        now.millis() - last >= FLUSH_EVERY_MS
+    /// Takes what was counted, one part per provider, and starts a new batch.
+    pub fn take(&mut self) -> Vec<(ProviderId, ProviderBatch)> {
+        std::mem::take(&mut self.providers).into_iter().collect()
     }
 
-    /// Takes what was counted, one part per provider, and starts a new batch.
-    pub fn take(&mut self, now: Timestamp) -> Vec<(ProviderId, ProviderBatch)> {
-        self.last_flush_ms = Some(now.millis());
-        std::mem::take(&mut self.providers).into_iter().collect()
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
     }
 }
 
@@ -251,7 +242,7 @@ mod tests {
         batch.record(ProviderId::Plivo, at(minute), forged, || {
             refusal(minute, "invalid_signature")
         });
-        let taken = batch.take(at(minute + 61_000));
+        let taken = batch.take();
         assert_eq!(taken.len(), 2);
         let providers: Vec<ProviderId> = taken.iter().map(|(provider, _)| *provider).collect();
         assert_eq!(providers, [ProviderId::Twilio, ProviderId::Plivo]);
@@ -269,7 +260,7 @@ mod tests {
             1
         );
         assert_eq!(twilio.samples.len(), 1);
-        assert!(batch.take(at(minute + 62_000)).is_empty());
+        assert!(batch.is_empty() && batch.take().is_empty());
     }
 
     #[test]
@@ -283,7 +274,7 @@ mod tests {
                 refusal(ms, "invalid_signature")
             });
         }
-        let taken = batch.take(at(10_000));
+        let taken = batch.take();
         let telnyx = &taken[0].1;
         let counted: u64 = telnyx
             .buckets
@@ -296,24 +287,6 @@ mod tests {
             telnyx.samples.last().map(|sample| sample.at),
             Some(at(9_999))
         );
-    }
-
-    #[test]
-    fn a_batch_is_due_every_few_seconds_once_it_holds_something() {
-        let mut batch = Batch::default();
-        assert!(!batch.due(at(0)));
-        let accepted = Outcome::Accepted {
-            events: 1,
-            duplicates: 0,
-        };
-        batch.record(ProviderId::Bird, at(1_000), accepted, || unreachable!());
-        assert!(!batch.due(at(1_000)), "a burst's first request waits");
-        assert!(!batch.due(at(1_000 + FLUSH_EVERY_MS - 1)));
-        assert!(batch.due(at(1_000 + FLUSH_EVERY_MS)));
-        batch.take(at(1_000 + FLUSH_EVERY_MS));
-        batch.record(ProviderId::Bird, at(7_000), accepted, || unreachable!());
-        assert!(!batch.due(at(7_000)));
-        assert!(batch.due(at(1_000 + 2 * FLUSH_EVERY_MS)));
     }
 
     #[test]
