@@ -24,6 +24,8 @@ mod live;
 mod outbox;
 mod protocol;
 mod sockets;
+mod source;
+mod sources;
 mod subject;
 mod token_guard;
 mod webhook;
@@ -36,6 +38,7 @@ use switchboard_core::error::echo;
 use switchboard_core::protocol::subject::Read;
 use switchboard_core::request::url_path;
 use switchboard_core::route::{path_segments, Route, ASSET_PATHS};
+use switchboard_core::sources::{Outcome, RefusalSample};
 use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
 
@@ -63,13 +66,16 @@ struct RequestLog {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unknown_words: Vec<String>,
     latency_ms: u64,
+    /// The request's path, for a refused webhook's sample (not logged: the route says enough).
+    #[serde(skip)]
+    path: String,
 }
 
 /// The runtime's request as it arrives: a webhook is read from it directly, and only the status
 /// API wraps it in a `worker::Request` (which copies the method, the path and `request.cf` out
 /// of the runtime, work a webhook does not need).
 #[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result<Response> {
+async fn fetch(request: web_sys::Request, env: Env, context: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let headers = Headers(request.headers());
     let mut log = RequestLog {
@@ -102,6 +108,9 @@ async fn fetch(request: web_sys::Request, env: Env, _context: Context) -> Result
         response = cors::apply(response, origin.as_deref())?;
     }
     log.status = response.status_code();
+    if log.route == "webhook" {
+        count_webhook(&context, &env, &log);
+    }
     log.latency_ms = Date::now().as_millis().saturating_sub(started);
     if let Ok(line) = serde_json::to_string(&log) {
         worker::console_log!("{line}");
@@ -116,7 +125,8 @@ async fn route(
     log: &mut RequestLog,
 ) -> std::result::Result<Response, AppError> {
     let url = request.url();
-    let segments = path_segments(url_path(&url));
+    log.path = url_path(&url).to_owned();
+    let segments = path_segments(&log.path);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
 
     let Some(route) = Route::parse(&segments) else {
@@ -175,6 +185,10 @@ async fn route(
                 status_api_post(request, headers, env, deliveries::MAX_RETRY_REQUEST_BYTES).await?;
             deliveries::retry_failed(&body, env, &config, &caller).await
         }
+        Route::Sources => {
+            let (config, _, caller) = status_api(request, env)?;
+            sources::list(env, &config, &caller).await
+        }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));
             let provider = parse_provider(provider)?;
@@ -203,6 +217,35 @@ async fn route(
             api::export(env, &config, &caller, kind, provider, id, event_id).await
         }
     }
+}
+
+/// Counts an answered webhook for its provider's health (`src/sources.rs`).
+fn count_webhook(context: &Context, env: &Env, log: &RequestLog) {
+    let Some(provider) = log.provider.as_deref().and_then(|name| name.parse().ok()) else {
+        return;
+    };
+    let outcome = match log.reason {
+        None => Outcome::Accepted {
+            events: log.events.unwrap_or_default() as u64,
+            duplicates: log.duplicates.unwrap_or_default() as u64,
+        },
+        Some(code) => Outcome::Refused { code },
+    };
+    sources::record(context, env, provider, outcome, || {
+        let at = switchboard_core::Timestamp::from_millis(Date::now().as_millis() as i64);
+        // A server error's detail is for the log only.
+        let check = match log.status {
+            400..=499 => log.detail.as_deref().unwrap_or_default(),
+            _ => "",
+        };
+        RefusalSample::new(
+            at,
+            log.reason.unwrap_or_default(),
+            &log.method,
+            &log.path,
+            check,
+        )
+    });
 }
 
 /// The configuration, the request, and its authorized caller, for a read of the status API.

@@ -79,7 +79,10 @@ impl Source {
         for sample in &batch.samples {
             self.sql.exec(
                 "INSERT INTO samples (at, sample) VALUES (?, ?)",
-                vec![sample.at.millis().into(), serde_json::to_string(sample)?.into()],
+                vec![
+                    sample.at.millis().into(),
+                    serde_json::to_string(sample)?.into(),
+                ],
             )?;
         }
         let now = Timestamp::from_millis(Date::now() as i64);
@@ -109,11 +112,17 @@ impl Source {
         }
         let rows: Vec<CountRow> = self
             .sql
-            .exec("SELECT bucket, outcome, n FROM counts ORDER BY bucket", None)?
+            .exec(
+                "SELECT bucket, outcome, n FROM counts ORDER BY bucket",
+                None,
+            )?
             .to_array()?;
         let mut buckets: Vec<(i64, Counts)> = Vec::new();
         for row in rows {
-            if buckets.last().is_none_or(|(bucket, _)| *bucket != row.bucket) {
+            if buckets
+                .last()
+                .is_none_or(|(bucket, _)| *bucket != row.bucket)
+            {
                 buckets.push((row.bucket, Counts::default()));
             }
             let Some((_, counts)) = buckets.last_mut() else {

@@ -22,6 +22,7 @@ mod openapi;
 mod providers;
 mod receiver;
 mod security;
+mod sources;
 mod support;
 mod tokens;
 mod vonage;
@@ -94,6 +95,7 @@ fn main() {
     tests.extend(tokens::tests());
     tests.extend(assets::tests());
     tests.extend(client::tests());
+    tests.extend(sources::tests());
     tests.extend(delivery::tests());
     if arguments.list {
         let trials = tests

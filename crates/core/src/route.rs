@@ -58,6 +58,8 @@ pub enum Route<'a> {
     FailedDeliveries,
     /// `/v1/deliveries/retry`: sends failed deliveries across subjects again.
     RetryFailedDeliveries,
+    /// `/v1/sources`: each provider's health.
+    Sources,
 }
 
 /// A route's OpenAPI path template and the methods it answers.
@@ -123,6 +125,10 @@ pub const RETRY_FAILED_DELIVERIES: RouteTemplate = RouteTemplate {
     path: "/v1/deliveries/retry",
     methods: &["POST"],
 };
+pub const SOURCES: RouteTemplate = RouteTemplate {
+    path: "/v1/sources",
+    methods: &["GET"],
+};
 
 /// Every route the worker serves, one template per [`Route`] variant.
 pub const TEMPLATES: &[RouteTemplate] = &[
@@ -138,6 +144,7 @@ pub const TEMPLATES: &[RouteTemplate] = &[
     RETRY_DELIVERIES,
     FAILED_DELIVERIES,
     RETRY_FAILED_DELIVERIES,
+    SOURCES,
 ];
 
 /// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
@@ -168,6 +175,7 @@ impl<'a> Route<'a> {
             ["v1", "tokens"] => Route::Tokens,
             ["v1", "deliveries"] => Route::FailedDeliveries,
             ["v1", "deliveries", "retry"] => Route::RetryFailedDeliveries,
+            ["v1", "sources"] => Route::Sources,
             ["v1", collection] => Route::List {
                 kind: Kind::of_collection(collection)?,
             },
@@ -222,6 +230,7 @@ impl<'a> Route<'a> {
             Route::RetryDeliveries { .. } => &RETRY_DELIVERIES,
             Route::FailedDeliveries => &FAILED_DELIVERIES,
             Route::RetryFailedDeliveries => &RETRY_FAILED_DELIVERIES,
+            Route::Sources => &SOURCES,
         }
     }
 }
