@@ -53,6 +53,14 @@ impl Caller {
         self.cursor_key.expose().as_bytes()
     }
 
+    /// Only the status API token passes; a browser token is 403 `out_of_scope`, saying `need`.
+    pub fn require_full(&self, need: &str) -> Result<(), AppError> {
+        match self.access {
+            Access::Full => Ok(()),
+            Access::Browser(_) => Err(AppError::OutOfScope(need.into())),
+        }
+    }
+
     /// When the credential expires (unix milliseconds); `None` for a status API token.
     pub fn expires_ms(&self) -> Option<i64> {
         match &self.access {
@@ -96,6 +104,13 @@ pub fn authorize(presented: &str, config: &Config) -> Result<Caller, AppError> {
 
 fn now() -> Timestamp {
     Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `GET /v1/config`: what is configured, never a secret (`Config::overview`), for the status API
+/// token.
+pub fn config_overview(config: &Config, caller: &Caller) -> Result<Response, AppError> {
+    caller.require_full("the configuration needs the status API token")?;
+    Ok(Response::from_json(&config.overview())?)
 }
 
 /// `…/events/{event_id}/request`: the raw request of one event, for the status API token only.

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
-use switchboard_core::access::Access;
 use switchboard_core::delivery::{
     decode_failed_cursor, encode_failed_cursor, DeliveryState, FailedDelivery,
 };
@@ -50,7 +49,7 @@ pub async fn retry(
     provider: &str,
     id: &str,
 ) -> Result<Response, AppError> {
-    require_full(caller)?;
+    caller.require_full(NEEDS_FULL)?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -82,7 +81,7 @@ pub async fn list_failed(
     config: &Config,
     caller: &Caller,
 ) -> Result<Response, AppError> {
-    require_full(caller)?;
+    caller.require_full(NEEDS_FULL)?;
     let mut endpoint = None;
     let mut limit = api::DEFAULT_PAGE_SIZE;
     let mut cursor = None;
@@ -134,7 +133,7 @@ pub async fn retry_failed(
     config: &Config,
     caller: &Caller,
 ) -> Result<Response, AppError> {
-    require_full(caller)?;
+    caller.require_full(NEEDS_FULL)?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -216,14 +215,7 @@ fn decode_cursor(cursor: &str, endpoint: Option<&str>, key: &[u8]) -> Result<Str
 }
 
 /// Retries and the list across subjects are the status API token's.
-fn require_full(caller: &Caller) -> Result<(), AppError> {
-    match caller.access {
-        Access::Full => Ok(()),
-        Access::Browser(_) => Err(AppError::OutOfScope(
-            "deliveries across subjects and retries need the status API token".into(),
-        )),
-    }
-}
+const NEEDS_FULL: &str = "deliveries across subjects and retries need the status API token";
 
 /// A JSON object body of these fields; an empty body is the object without any.
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AppError> {

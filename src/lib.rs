@@ -36,8 +36,8 @@ use std::rc::Rc;
 use serde::Serialize;
 use switchboard_core::error::echo;
 use switchboard_core::protocol::subject::Read;
-use switchboard_core::request::url_path;
-use switchboard_core::route::{path_segments, Route, ASSET_PATHS};
+use switchboard_core::request::{url_origin, url_path};
+use switchboard_core::route::{path_segments, static_file, Route, DASHBOARD_PATH};
 use switchboard_core::sources::{Outcome, RefusalSample};
 use switchboard_core::{Config, ProviderId};
 use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
@@ -131,15 +131,17 @@ async fn route(
 
     let Some(route) = Route::parse(&segments) else {
         let path = url_path(&url);
-        if ASSET_PATHS.contains(&path) {
+        if path == "/" {
             log.route = "asset";
             require_method(&log.method, &["GET", "HEAD"])?;
-            return env
-                .assets(ASSETS_BINDING)
-                .map_err(AppError::storage)?
-                .fetch_request(Request::from(request))
-                .await
-                .map_err(AppError::storage);
+            let mut response = Response::empty()?.with_status(302);
+            response.headers_mut().set("location", DASHBOARD_PATH)?;
+            return Ok(response);
+        }
+        if let Some(file) = static_file(path) {
+            log.route = "asset";
+            require_method(&log.method, &["GET", "HEAD"])?;
+            return static_asset(request, &url, file, env).await;
         }
         log.route = "unknown";
         return Err(AppError::NotFound("route"));
@@ -189,6 +191,10 @@ async fn route(
             let (config, _, caller) = status_api(request, env)?;
             sources::list(env, &config, &caller).await
         }
+        Route::Config => {
+            let (config, _, caller) = status_api(request, env)?;
+            api::config_overview(&config, &caller)
+        }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));
             let provider = parse_provider(provider)?;
@@ -217,6 +223,33 @@ async fn route(
             api::export(env, &config, &caller, kind, provider, id, event_id).await
         }
     }
+}
+
+/// The static `file` from the assets binding, for a `GET` or `HEAD` of `url`: the request itself
+/// when its path is the file's, else the file at the same origin (the dashboard's page for
+/// `/dashboard`).
+async fn static_asset(
+    request: web_sys::Request,
+    url: &str,
+    file: &str,
+    env: &Env,
+) -> std::result::Result<Response, AppError> {
+    let request = if url_path(url) == file {
+        Request::from(request)
+    } else {
+        let init = web_sys::RequestInit::new();
+        init.set_method(&request.method());
+        init.set_headers(&request.headers());
+        let file_url = format!("{}{file}", url_origin(url));
+        web_sys::Request::new_with_str_and_init(&file_url, &init)
+            .map(Request::from)
+            .map_err(worker::Error::from)?
+    };
+    env.assets(ASSETS_BINDING)
+        .map_err(AppError::storage)?
+        .fetch_request(request)
+        .await
+        .map_err(AppError::storage)
 }
 
 /// Counts an answered webhook for its provider's health (`src/sources.rs`).

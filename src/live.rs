@@ -8,7 +8,7 @@
 
 use switchboard_core::live::OfferedProtocols;
 use switchboard_core::protocol::subject::{object_name, Watch};
-use switchboard_core::request::{bearer_credential, query_params};
+use switchboard_core::request::{bearer_credential, query_params, url_origin};
 use switchboard_core::{Config, Kind, ProviderId};
 use worker::{Env, Request, Response};
 
@@ -32,8 +32,11 @@ pub async fn upgrade(
         return Err(AppError::UpgradeRequired);
     }
     // Browsers always send their page's origin with a WebSocket, and no preflight protects it.
+    // The worker's own pages (the dashboard) are allowed, as is any listed origin.
     if let Some(origin) = headers.get("origin")? {
-        if !config.cors_allow_origins.contains(&origin) {
+        let url = request.inner().url();
+        let own = origin == url_origin(&url) || config.public_base_url.as_ref() == Some(&origin);
+        if !own && !config.cors_allow_origins.contains(&origin) {
             return Err(AppError::OriginNotAllowed);
         }
     }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde::Serialize;
-use switchboard_core::access::Access;
 use switchboard_core::protocol::source::{self, HEALTH_URL, RECORD_URL};
 use switchboard_core::sources::{
     Batch, Health, Outcome, ProviderBatch, RefusalSample, FLUSH_EVERY_MS,
@@ -111,11 +110,7 @@ struct Source {
 /// `GET /v1/sources`: every provider's health, for the status API token. This isolate's own
 /// batch is flushed first, so that what it counted is in.
 pub async fn list(env: &Env, config: &Config, caller: &Caller) -> Result<Response, AppError> {
-    if !matches!(caller.access, Access::Full) {
-        return Err(AppError::OutOfScope(
-            "source health needs the status API token".into(),
-        ));
-    }
+    caller.require_full("source health needs the status API token")?;
     flush(env).await?;
     let reads = ProviderId::ALL.into_iter().map(|provider| async move {
         let mut response = stub(env, provider)?

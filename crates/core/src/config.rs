@@ -6,9 +6,12 @@
 
 use std::borrow::Cow;
 
-use crate::delivery::DeliveryConfig;
-use crate::registry::ProviderConfigs;
+use serde::Serialize;
+
+use crate::delivery::{DeliveryConfig, EndpointOverview};
+use crate::registry::{configured_provider, ProviderConfigs};
 use crate::secret::Secret;
+use crate::ProviderId;
 
 pub use crate::registry::secret_setting;
 
@@ -109,6 +112,65 @@ impl Config {
             providers,
             delivery,
         })
+    }
+}
+
+/// `GET /v1/config`: what is configured, for the dashboard and for people checking a deploy.
+/// Never a secret, a token or a key; secrets are counted where rotation makes the count useful.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigOverview {
+    /// Every provider, in registry order.
+    pub providers: Vec<ProviderOverview>,
+    pub delivery: DeliveryOverview,
+    /// How many status API tokens are accepted.
+    pub status_api_tokens: usize,
+    /// Whether browser tokens are accepted and minted (`BROWSER_TOKEN_SECRET` is set).
+    pub browser_tokens: bool,
+    pub cors_allow_origins: Vec<String>,
+    pub public_base_url: Option<String>,
+    pub signature_tolerance_seconds: u32,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderOverview {
+    pub provider: ProviderId,
+    /// Its secret is set: its webhooks are verified and stored (else 503).
+    pub configured: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryOverview {
+    pub endpoints: Vec<EndpointOverview>,
+    pub retry_schedule_seconds: Vec<u32>,
+}
+
+impl Config {
+    pub fn overview(&self) -> ConfigOverview {
+        ConfigOverview {
+            providers: ProviderId::ALL
+                .into_iter()
+                .map(|provider| ProviderOverview {
+                    provider,
+                    configured: configured_provider(self, provider).is_some(),
+                })
+                .collect(),
+            delivery: DeliveryOverview {
+                endpoints: self
+                    .delivery
+                    .endpoints
+                    .iter()
+                    .map(|e| e.overview())
+                    .collect(),
+                retry_schedule_seconds: self.delivery.retry_schedule.clone(),
+            },
+            status_api_tokens: self.status_api_tokens.len(),
+            browser_tokens: !self.browser_token_secrets.is_empty(),
+            cors_allow_origins: self.cors_allow_origins.clone(),
+            public_base_url: self.public_base_url.clone(),
+            signature_tolerance_seconds: self.tolerance_seconds,
+            max_body_bytes: self.max_body_bytes,
+        }
     }
 }
 
@@ -255,6 +317,50 @@ mod tests {
         assert_eq!(vonage.sms_method, Some(SmsMethod::Sha256));
         assert_eq!(vonage.tolerance_seconds, 60);
         assert_eq!(config.status_api_tokens.len(), 2);
+    }
+
+    #[test]
+    fn the_overview_names_what_is_configured_and_no_secret() {
+        let secrets = [
+            ("STATUS_API_TOKEN", "status-token-one,status-token-two"),
+            (
+                "BROWSER_TOKEN_SECRET",
+                "browser-secret-0123456789abcdef0123456789",
+            ),
+            ("TWILIO_AUTH_TOKEN", "twilio-auth-token"),
+            ("DELIVERY_ENDPOINTS", "crm"),
+            ("DELIVERY_CRM_URL", "https://crm.example.com/in?key=app-key"),
+            (
+                "DELIVERY_CRM_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
+        ];
+        let overview = config(&secrets).unwrap().overview();
+        let configured: Vec<ProviderId> = overview
+            .providers
+            .iter()
+            .filter(|row| row.configured)
+            .map(|row| row.provider)
+            .collect();
+        assert_eq!(configured, [ProviderId::Twilio]);
+        assert_eq!(overview.providers.len(), ProviderId::ALL.len());
+        assert_eq!(overview.status_api_tokens, 2);
+        assert!(overview.browser_tokens);
+        assert_eq!(
+            overview.delivery.endpoints[0].url,
+            "https://crm.example.com/in?…"
+        );
+        let text = serde_json::to_string(&overview).unwrap();
+        for (_, value) in &secrets[..3] {
+            for secret in value.split(',') {
+                assert!(!text.contains(secret), "{secret} shown");
+            }
+        }
+        assert!(!text.contains("app-key") && !text.contains("MfKQ9r8"));
+
+        let bare = config(&[]).unwrap().overview();
+        assert!(bare.providers.iter().all(|row| !row.configured));
+        assert!(!bare.browser_tokens && bare.delivery.endpoints.is_empty());
     }
 
     #[test]

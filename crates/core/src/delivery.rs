@@ -210,6 +210,14 @@ impl EventPattern {
         }
     }
 
+    fn describe(self) -> String {
+        match self {
+            Self::All => "*".to_owned(),
+            Self::Kind(kind) => format!("{}.*", kind.as_str()),
+            Self::Exact(event_type) => event_type.to_string(),
+        }
+    }
+
     fn matches(self, event_type: EventType) -> bool {
         match self {
             Self::All => true,
@@ -231,7 +239,40 @@ pub struct Endpoint {
     providers: Option<Vec<ProviderId>>,
 }
 
+/// What `GET /v1/config` shows of an endpoint: never its secrets, nor its URL's query, which
+/// may carry a credential of the application's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointOverview {
+    pub name: String,
+    /// The URL up to its query; `?…` stands for a query.
+    pub url: String,
+    /// How many secrets sign each delivery (more than one while rotating).
+    pub secrets: usize,
+    /// The event patterns, as configured (`*` when unset).
+    pub events: Vec<String>,
+    /// `None`: every provider.
+    pub providers: Option<Vec<ProviderId>>,
+}
+
 impl Endpoint {
+    pub fn overview(&self) -> EndpointOverview {
+        let url = match self.url.split_once('?') {
+            Some((before, _)) => format!("{before}?…"),
+            None => self.url.clone(),
+        };
+        EndpointOverview {
+            name: self.name.clone(),
+            url,
+            secrets: self.secrets.len(),
+            events: self
+                .events
+                .iter()
+                .map(|pattern| pattern.describe())
+                .collect(),
+            providers: self.providers.clone(),
+        }
+    }
+
     /// Whether this endpoint asked for events of this type from this provider.
     pub fn wants(&self, event_type: EventType, provider: ProviderId) -> bool {
         self.events
@@ -786,6 +827,28 @@ mod tests {
         assert!(!alerts.wants(sent, ProviderId::Twilio));
         assert!(config.endpoint("crm").is_some());
         assert!(config.endpoint("CRM").is_none());
+        assert_eq!(
+            crm.overview(),
+            EndpointOverview {
+                name: "crm".into(),
+                url: "https://crm.example.com/hooks?…".into(),
+                secrets: 2,
+                events: vec!["*".into()],
+                providers: None,
+            }
+        );
+        assert_eq!(
+            alerts.overview(),
+            EndpointOverview {
+                name: "Alerts_2".into(),
+                url: "http://127.0.0.1:9000/".into(),
+                secrets: 1,
+                events: vec!["message.failed".into(), "call.*".into()],
+                providers: Some(vec![ProviderId::Twilio, ProviderId::VonageBusiness]),
+            }
+        );
+        let overview = serde_json::to_string(&crm.overview()).unwrap();
+        assert!(!overview.contains("x=1") && !overview.contains(SPEC_SECRET));
 
         let off = settings_config(&[]).unwrap();
         assert!(off.endpoints.is_empty());

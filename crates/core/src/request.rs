@@ -166,6 +166,12 @@ pub fn url_path(url: &str) -> &str {
     }
 }
 
+/// The origin of an absolute URL, `scheme://authority`, as a browser's `Origin` header spells
+/// it: `https://h.example:8443` for `https://h.example:8443/v1/calls?a=1`.
+pub fn url_origin(url: &str) -> &str {
+    &url[..after_authority(url)]
+}
+
 /// Where the path (or, without one, the query or fragment) of an absolute URL starts: after
 /// `scheme://authority`.
 fn after_authority(url: &str) -> usize {
@@ -452,6 +458,16 @@ mod tests {
         assert_eq!(url_path("https://h.example"), "/");
         assert_eq!(url_path("https://h.example?q=/x"), "/");
         assert_eq!(url_path("https://user@h.example:8443/p/"), "/p/");
+    }
+
+    #[test]
+    fn the_origin_is_scheme_and_authority() {
+        assert_eq!(
+            url_origin("http://127.0.0.1:8787/v1/calls/twilio/CA1/live?x=/"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(url_origin("https://h.example?q=/x"), "https://h.example");
+        assert_eq!(url_origin("https://h.example"), "https://h.example");
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub enum Route<'a> {
     RetryFailedDeliveries,
     /// `/v1/sources`: each provider's health.
     Sources,
+    /// `/v1/config`: what is configured (providers, delivery endpoints), never a secret.
+    Config,
 }
 
 /// A route's OpenAPI path template and the methods it answers.
@@ -129,6 +131,10 @@ pub const SOURCES: RouteTemplate = RouteTemplate {
     path: "/v1/sources",
     methods: &["GET"],
 };
+pub const CONFIG: RouteTemplate = RouteTemplate {
+    path: "/v1/config",
+    methods: &["GET"],
+};
 
 /// Every route the worker serves, one template per [`Route`] variant.
 pub const TEMPLATES: &[RouteTemplate] = &[
@@ -145,11 +151,37 @@ pub const TEMPLATES: &[RouteTemplate] = &[
     FAILED_DELIVERIES,
     RETRY_FAILED_DELIVERIES,
     SOURCES,
+    CONFIG,
 ];
 
 /// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
 /// fetches them from its assets binding for `GET` and `HEAD`, so no [`Route`] has them.
 pub const ASSET_PATHS: &[&str] = &["/openapi.json", "/client/switchboard.js"];
+
+/// The dashboard's address; `/` redirects to it. It is [`DASHBOARD_FILES`]' first file.
+pub const DASHBOARD_PATH: &str = "/dashboard";
+
+/// The dashboard's files in `public/`, served as static assets like [`ASSET_PATHS`], but a page
+/// for people rather than part of the API document.
+pub const DASHBOARD_FILES: &[&str] = &[
+    "/dashboard/index.html",
+    "/dashboard/app.js",
+    "/dashboard/style.css",
+    "/dashboard/icon.svg",
+];
+
+/// The static file a `GET` of `path` is answered with: an asset path itself, or the dashboard's
+/// page for `/dashboard` and `/dashboard/`.
+pub fn static_file(path: &str) -> Option<&'static str> {
+    if path == DASHBOARD_PATH || path == "/dashboard/" {
+        return Some(DASHBOARD_FILES[0]);
+    }
+    ASSET_PATHS
+        .iter()
+        .chain(DASHBOARD_FILES)
+        .find(|file| **file == path)
+        .copied()
+}
 
 /// The segments of a URL path after its leading `/`, each percent-decoded (invalid UTF-8 as
 /// U+FFFD), as [`Route::parse`] takes them: `/v1/calls/twilio/CA%2F1` is
@@ -176,6 +208,7 @@ impl<'a> Route<'a> {
             ["v1", "deliveries"] => Route::FailedDeliveries,
             ["v1", "deliveries", "retry"] => Route::RetryFailedDeliveries,
             ["v1", "sources"] => Route::Sources,
+            ["v1", "config"] => Route::Config,
             ["v1", collection] => Route::List {
                 kind: Kind::of_collection(collection)?,
             },
@@ -231,6 +264,7 @@ impl<'a> Route<'a> {
             Route::FailedDeliveries => &FAILED_DELIVERIES,
             Route::RetryFailedDeliveries => &RETRY_FAILED_DELIVERIES,
             Route::Sources => &SOURCES,
+            Route::Config => &CONFIG,
         }
     }
 }
@@ -328,6 +362,8 @@ mod tests {
             "/v1/calls/twilio/CA123/event/ev-1/request",
             "/v1/calls/twilio/CA123/live/extra",
             "/v1/tokens/x",
+            "/v1/config/x",
+            "/v1/sources/x",
             "/v1/deliveries/x",
             "/v1/deliveries/retry/x",
             "/v1/calls/twilio/CA123/deliveries/x",
@@ -335,8 +371,27 @@ mod tests {
             "/v2/calls",
             "/openapi.json",
             "/client/switchboard.js",
+            "/dashboard",
         ] {
             assert_eq!(Route::parse(&segments(path)), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn static_files_are_the_assets_and_the_dashboard_page() {
+        assert_eq!(static_file("/dashboard"), Some("/dashboard/index.html"));
+        assert_eq!(static_file("/dashboard/"), Some("/dashboard/index.html"));
+        for file in ASSET_PATHS.iter().chain(DASHBOARD_FILES) {
+            assert_eq!(static_file(file), Some(*file));
+        }
+        for path in [
+            "/",
+            "/dashboard/x.js",
+            "/dashboard//",
+            "/public/openapi.json",
+            "/_headers",
+        ] {
+            assert_eq!(static_file(path), None, "{path}");
         }
     }
 

@@ -18,10 +18,10 @@ use switchboard_core::delivery::{
 };
 use switchboard_core::model::{AnsweredBy, Details, Direction};
 use switchboard_core::protocol::subject::object_name;
-use switchboard_core::route::{Route, ASSET_PATHS, TEMPLATES};
+use switchboard_core::route::{Route, ASSET_PATHS, DASHBOARD_FILES, TEMPLATES};
 use switchboard_core::{
-    CapturedRequest, ErrorCode, Event, Kind, ProviderId, Status, SubjectState, Summary, Timestamp,
-    WebhookError,
+    CapturedRequest, Config, ErrorCode, Event, Kind, ProviderId, Status, SubjectState, Summary,
+    Timestamp, WebhookError,
 };
 
 #[path = "common/openapi_schema.rs"]
@@ -985,19 +985,64 @@ fn every_static_asset_is_documented() {
     files_below(&public, &public, &mut files);
     // Workers static assets read `_headers` as configuration and do not serve it.
     assert!(files.remove("/_headers"), "public/_headers is missing");
-    let listed = set(ASSET_PATHS.iter().copied());
+    let listed = set(ASSET_PATHS.iter().chain(DASHBOARD_FILES).copied());
     let unlisted: Vec<_> = files.difference(&listed).collect();
     assert!(
         unlisted.is_empty(),
-        "public/ serves {unlisted:?}, not in ASSET_PATHS"
+        "public/ serves {unlisted:?}, not in ASSET_PATHS or DASHBOARD_FILES"
     );
     assert!(files.contains("/openapi.json"));
 }
 
 #[test]
 fn every_documented_asset_is_served() {
-    for asset in ASSET_PATHS {
+    for asset in ASSET_PATHS.iter().chain(DASHBOARD_FILES) {
         let file = repo_path(&format!("public{asset}"));
         assert!(file.is_file(), "{} is missing", file.display());
+    }
+}
+
+#[test]
+fn the_config_overview_validates_as_serialized() {
+    let settings = [
+        ("STATUS_API_TOKEN", "status-token"),
+        ("TWILIO_AUTH_TOKEN", "twilio-auth-token"),
+        ("PUBLIC_BASE_URL", "https://hooks.example.com"),
+        ("DELIVERY_ENDPOINTS", "crm,alerts"),
+        ("DELIVERY_CRM_URL", "https://crm.example.com/in?key=1"),
+        (
+            "DELIVERY_CRM_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+        ("DELIVERY_ALERTS_URL", "http://127.0.0.1:9000/"),
+        (
+            "DELIVERY_ALERTS_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+        ("DELIVERY_ALERTS_EVENTS", "call.*"),
+        ("DELIVERY_ALERTS_PROVIDERS", "twilio"),
+    ];
+    let lookup = |name: &str| {
+        settings
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let schema = component("ConfigOverview");
+    let overview = serde_json::to_value(Config::from_lookup(lookup).unwrap().overview()).unwrap();
+    assert_valid(&schema, &overview);
+    let bare = Config::from_lookup(|_| None).unwrap().overview();
+    assert_valid(&schema, &serde_json::to_value(bare).unwrap());
+    for wrong in [
+        broken(&overview, |value| {
+            value["providers"][0]["provider"] = json!("nexmo")
+        }),
+        broken(&overview, |value| {
+            value["delivery"]["endpoints"][0]["secrets"] = json!(0)
+        }),
+        broken(&overview, |value| value["surprise"] = json!(1)),
+        broken(&overview, |value| remove(value, "public_base_url")),
+    ] {
+        assert!(!schema.is_valid(&wrong), "accepted {wrong}");
     }
 }
