@@ -3,7 +3,9 @@
 #   - the wasm32-unknown-unknown Rust target (rustup);
 #   - wasm-bindgen-cli at exactly the version Cargo.lock pins, and worker-build, into .tools/
 #     (built from crates.io: their GitHub binary downloads are unreachable here);
-#   - npm packages (wrangler, workerd, binaryen's wasm-opt, esbuild) into node_modules/.
+#   - npm packages (wrangler, workerd, binaryen's wasm-opt, esbuild, playwright-core) into
+#     node_modules/;
+#   - Debian's chromium (apt-get, as root or through sudo), for the browser tests.
 # Re-running it is cheap: each step is skipped when its result is already there.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,4 +34,19 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+
+# Headless Chromium for the dashboard's browser tests (tests/e2e/dashboard.rs): Debian's
+# package, which playwright-core (node_modules) drives; nothing downloads a browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt_get="apt-get"
+  elif command -v sudo >/dev/null 2>&1; then
+    apt_get="sudo apt-get"
+  else
+    echo "bootstrap: Debian's chromium is missing; install it as root: apt-get install chromium" >&2
+    exit 1
+  fi
+  $apt_get update -qq
+  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium >/dev/null
 fi

@@ -7,10 +7,10 @@ import { watch } from "/client/switchboard.js";
 
 /** The credential lives in this tab only, never in localStorage or a cookie. */
 const TOKEN_KEY = "switchboard.token";
-/** The providers and statuses, in the core's order (crates/core: registry, model). */
+/** The providers and statuses, in the core's order (crates/core/tests/dashboard.rs holds them to it). */
 const PROVIDERS = ["vonage", "vonage-business", "telnyx", "bird", "messagebird", "twilio", "plivo"];
 const CALL_STATUSES = ["initiated", "ringing", "in_progress", "completed", "busy", "no_answer", "rejected", "canceled", "failed"];
-const MESSAGE_STATUSES = ["accepted", "queued", "sent", "delivered", "read", "undelivered", "expired", "rejected", "canceled", "failed", "unknown"];
+const MESSAGE_STATUSES = ["accepted", "queued", "sent", "delivered", "read", "undelivered", "failed", "expired", "rejected", "canceled", "unknown"];
 const PAGE_SIZE = 25;
 /** Lists come from the KV index, about a second behind: the first page refreshes itself. */
 const LIST_REFRESH_MS = 5_000;
@@ -158,10 +158,13 @@ function startSession(token) {
   session.token = token;
   session.role = claims ? "browser" : "full";
   session.scope = claims ? claims.scope.map(String) : [];
-  document.getElementById("role").textContent =
-    session.role === "full" ? "Status API token" : `Browser token: ${session.scope.join(", ")}`;
+  const role = document.getElementById("role");
+  role.textContent = session.role === "full" ? "Status API token" : "Browser token";
+  role.title = session.role === "full" ? "" : `Scope: ${session.scope.join(", ")}`;
   for (const link of document.querySelectorAll("nav a")) {
-    link.hidden = link.dataset.needs === "full" && session.role !== "full";
+    const section = link.dataset.section;
+    const listed = section === "calls" || section === "messages" ? mayList(section) : session.role === "full";
+    link.hidden = !listed;
   }
   document.getElementById("nav").hidden = false;
   document.getElementById("who").hidden = false;
@@ -202,6 +205,11 @@ async function signIn(event) {
   input.value = "";
   if (location.hash === landing()) render();
   else location.hash = landing();
+}
+
+/** Whether this session may read the list of `collection` (`calls`, `messages`). */
+function mayList(collection) {
+  return session.role === "full" || session.scope.includes(collection);
 }
 
 /** Where a session starts: the calls, or what a browser token's scope names first. */
@@ -398,7 +406,7 @@ function timelineList(events, freshIds) {
         "li",
         { class: freshIds.has(event.event_id) ? "fresh" : undefined, "data-event-id": event.event_id },
         h("div", {}, badge(event.status), " ", h("span", { class: "mono" }, event.provider_status)),
-        h("div", { class: "when" }, "occurred ", time(event.occurred_at), " · received ", time(event.received_at)),
+        h("div", { class: "when" }, event.occurred_at ? ["occurred ", time(event.occurred_at), " · "] : null, "received ", time(event.received_at)),
         details ? h("div", { class: "muted" }, details) : null,
       );
     }),
@@ -418,7 +426,7 @@ async function subjectView(view, kind, provider, id) {
   const deliveriesHolder = h("div", { id: "deliveries" });
   view.show(
     h("h1", {}, `${kind === "call" ? "Call" : "Message"} `, h("span", { class: "mono" }, id)),
-    h("p", { class: "muted" }, provider, " · ", liveBadge, " · ", h("a", { href: `#/${kind}s` }, `All ${kind}s`)),
+    h("p", { class: "muted" }, provider, " · ", liveBadge, mayList(`${kind}s`) ? [" · ", h("a", { href: `#/${kind}s` }, `All ${kind}s`)] : null),
     h(
       "div",
       { class: "split" },

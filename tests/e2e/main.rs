@@ -14,6 +14,7 @@ macro_rules! tests {
 mod assets;
 mod client;
 mod concurrency;
+mod dashboard;
 mod delivery;
 mod http;
 mod http_fuzz;
@@ -97,6 +98,7 @@ fn main() {
     tests.extend(client::tests());
     tests.extend(sources::tests());
     tests.extend(delivery::tests());
+    tests.extend(dashboard::tests());
     if arguments.list {
         let trials = tests
             .into_iter()

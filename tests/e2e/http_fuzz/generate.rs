@@ -177,6 +177,10 @@ pub(super) fn random_path(rng: &mut Rng) -> String {
                 "/openapi.json",
                 "/client/switchboard.js",
                 "/client/",
+                "/",
+                "/dashboard",
+                "/dashboard/",
+                "/dashboard/app.js",
             ],
         )
         .into(),

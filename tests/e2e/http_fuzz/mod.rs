@@ -38,6 +38,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use switchboard_core::route::DASHBOARD_PATH;
 use switchboard_core::{ErrorCode, ProviderId, WebhookError};
 
 use self::generate::{chance, random_request, status_api};
@@ -355,6 +356,12 @@ fn judge(case: &Case, outcome: &Result<RawResponse, String>) -> Result<String, S
                 return Err(format!("5xx `{code}`"));
             }
             Ok(format!("{status}-{code}"))
+        }
+        // `/` leads to the dashboard, for a `GET` or a `HEAD`.
+        302 if ["GET", "HEAD"].contains(&case.method.to_ascii_uppercase().as_str())
+            && response.header("location") == Some(DASHBOARD_PATH) =>
+        {
+            Ok("302-dashboard".into())
         }
         _ => Err(format!("unexpected status {status}")),
     }
