@@ -123,7 +123,9 @@ async function api(path, { method = "GET", body } = {}) {
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data?.error ?? "http_error", data?.message ?? `HTTP ${response.status}`);
-    if (response.status === 401 && session.token) signOut(`Signed out: ${error.message}`);
+    // A signed-in session whose token stopped working (expired, rotated out) ends here; a token
+    // being tried at sign-in is refused by `signIn` itself.
+    if (response.status === 401 && sessionStorage.getItem(TOKEN_KEY)) signOut(`Signed out: ${error.message}`);
     throw error;
   }
   return data;

@@ -21,7 +21,7 @@
 //        and the window's (wider tables scroll inside their own box, never the page)
 //   {"do": "screenshot", "name"}              → SCREENSHOT_DIR/NAME.png, the full page
 //   {"do": "problems"}                        → {"problems": [...]}: console errors and warnings,
-//        uncaught page errors, failed requests and HTTP errors since the start
+//        uncaught page errors, failed requests and HTTP errors since the last "problems"
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -117,7 +117,7 @@ async function run(command) {
       return { path };
     }
     case "problems":
-      return { problems };
+      return { problems: problems.splice(0) };
     default:
       throw new Error(`unknown command ${JSON.stringify(command.do)}`);
   }

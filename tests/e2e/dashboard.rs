@@ -133,15 +133,20 @@ impl Browser {
         self.run(json!({ "do": "screenshot", "name": name }));
     }
 
-    /// Signs in as a person would: the token field has the focus, type, Enter.
+    /// Signs in, and waits for the first view to be shown.
     fn sign_in(&mut self, token: &str) {
+        self.try_sign_in(token);
+        self.wait("#content h1", None);
+    }
+
+    /// Offers `token` as a person would: the token field has the focus, type, Enter.
+    fn try_sign_in(&mut self, token: &str) {
         let url = self.goto("/");
         assert!(url.ends_with("/dashboard"), "`/` led to {url}");
-        self.wait("#sign-in-form", None);
+        self.wait("#sign-in:not([hidden])", None);
         assert_eq!(self.run(json!({ "do": "focused" }))["id"], "token");
         self.run(json!({ "do": "type", "text": token }));
         self.run(json!({ "do": "press", "key": "Enter" }));
-        self.wait("#who:not([hidden])", None);
     }
 
     /// Nothing went wrong in the page: no console error or warning, no uncaught error, no failed
@@ -299,6 +304,19 @@ fn the_configuration_is_shown_without_a_secret(suite: &Suite) {
     assert_error(&refused, 403, "out_of_scope");
 
     let mut page = Browser::open(&suite.delivering.base_url);
+    page.try_sign_in("not-a-token");
+    page.wait("#notice", Some("That token was refused"));
+    page.wait("#sign-in:not([hidden])", None);
+    let storage = page.run(json!({ "do": "storage" }));
+    assert_eq!(storage["session"], json!({}), "{storage}");
+    let problems = page.run(json!({ "do": "problems" }))["problems"].clone();
+    assert!(
+        problems.as_array().is_some_and(|all| all
+            .iter()
+            .all(|problem| problem.as_str().unwrap_or_default().contains("401"))),
+        "a refused token is one 401: {problems}"
+    );
+
     page.sign_in(TOKEN);
     page.goto("/dashboard#/config");
     page.wait("[data-endpoint=main]", Some("/main"));
@@ -320,7 +338,7 @@ fn a_call_appears_in_the_list_and_its_page_follows_it_live(suite: &Suite) {
     let client = suite.delivering.client();
     let mut page = Browser::open(&suite.delivering.base_url);
     page.goto("/dashboard");
-    page.wait("#sign-in-form", None);
+    page.wait("#sign-in:not([hidden])", None);
     page.screenshot("01-sign-in");
     page.sign_in(TOKEN);
     let storage = page.run(json!({ "do": "storage" }));

@@ -15,9 +15,10 @@
 //! [`webhook_name_len`], [`prepare`] and [`run`] (which calls [`receive_repeatedly`]); webhooks
 //! are numbered in [`WEBHOOKS`] order.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::hint::black_box;
 
+use switchboard_core::sources::{Batch, Outcome};
 use switchboard_core::{
     configured_provider, configured_signer, CapturedRequest, Config, Provider, ProviderId,
     Timestamp, WebhookError,
@@ -29,8 +30,10 @@ const DEV_VARS: &str = include_str!("../../../.dev.vars.example");
 /// When every webhook is signed and received: 2026-01-01T00:00:21Z, just after the events.
 pub const SIGNED_AT: Timestamp = Timestamp::from_millis(1_767_225_621_000);
 
-/// The benchmarked webhooks, by name, in export order.
-pub const WEBHOOKS: [&str; 8] = [
+/// The benchmarked webhooks, by name, in export order. A name ending in [`COUNTED`] is the
+/// webhook before it, also counted for source health as the worker counts each answered webhook
+/// (`switchboard_core::sources::Batch::record`): the difference is what counting costs a webhook.
+pub const WEBHOOKS: [&str; 9] = [
     "vonage-voice",
     "vonage-sms",
     "vonage-business",
@@ -38,14 +41,20 @@ pub const WEBHOOKS: [&str; 8] = [
     "bird",
     "messagebird",
     "twilio",
+    "twilio+sources",
     "plivo",
 ];
+
+/// The suffix of a webhook name that is also counted for source health.
+const COUNTED: &str = "+sources";
 
 /// A signed webhook and the provider that receives it.
 pub struct Webhook {
     pub name: &'static str,
     pub provider: Box<dyn Provider>,
     pub request: CapturedRequest,
+    /// Where each receipt is counted, for the webhooks named with [`COUNTED`].
+    pub sources: Option<RefCell<Batch>>,
 }
 
 /// Why a webhook could not be built or received.
@@ -87,6 +96,9 @@ pub fn webhook(index: usize) -> Result<Webhook, BenchError> {
         name,
         provider,
         request,
+        sources: name
+            .ends_with(COUNTED)
+            .then(|| RefCell::new(Batch::default())),
     })
 }
 
@@ -104,6 +116,18 @@ pub fn receive_repeatedly(webhook: &Webhook, iterations: u32) -> Result<u32, Ben
             })?;
         if received.is_empty() {
             return Err(BenchError::NoEvent(webhook.name));
+        }
+        if let Some(batch) = &webhook.sources {
+            let outcome = Outcome::Accepted {
+                events: received.len() as u64,
+                duplicates: 0,
+            };
+            let provider = webhook.provider.id();
+            batch
+                .borrow_mut()
+                .record(provider, black_box(SIGNED_AT), outcome, || {
+                    unreachable!("an accepted webhook is not sampled")
+                });
         }
         events = events.wrapping_add(black_box(received).len() as u32);
     }
@@ -149,6 +173,7 @@ pub fn vis_worst_case(index: usize) -> Result<Webhook, BenchError> {
         name,
         provider,
         request,
+        sources: None,
     })
 }
 
@@ -179,9 +204,9 @@ fn dev_var(name: &str) -> Option<&'static str> {
         .map(|(_, value)| value.trim().trim_matches('"'))
 }
 
-/// The webhook named `name` as the provider sends it, before signing.
+/// The webhook named `name` (without its [`COUNTED`]) as the provider sends it, before signing.
 fn unsigned_request(name: &str) -> (ProviderId, CapturedRequest) {
-    match name {
+    match name.strip_suffix(COUNTED).unwrap_or(name) {
         "vonage-voice" => (ProviderId::Vonage, json_post("vonage", VONAGE_VOICE)),
         "vonage-sms" => (ProviderId::Vonage, form_post("vonage", &VONAGE_SMS)),
         "vonage-business" => (
@@ -425,6 +450,24 @@ mod tests {
                 .unwrap();
             assert!(events[0].status.is_some(), "{}", webhook.name);
         }
+    }
+
+    #[test]
+    fn a_counted_webhook_is_counted_once_per_receipt() {
+        let named = |wanted: &str| {
+            let index = WEBHOOKS.iter().position(|name| *name == wanted);
+            webhook(index.unwrap()).unwrap()
+        };
+        let counted = named("twilio+sources");
+        receive_repeatedly(&counted, 3).unwrap();
+        let batch = counted.sources.as_ref().unwrap().borrow_mut().take();
+        let [(provider, counts)] = &batch[..] else {
+            panic!("one provider counted: {batch:?}");
+        };
+        assert_eq!(*provider, ProviderId::Twilio);
+        let minutes: Vec<_> = counts.buckets.values().collect();
+        assert_eq!((minutes.len(), minutes[0].accepted), (1, 3));
+        assert!(named("twilio").sources.is_none());
     }
 
     #[test]
