@@ -37,16 +37,20 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # Headless Chromium for the dashboard's browser tests (tests/e2e/dashboard.rs): Debian's
-# package, which playwright-core (node_modules) drives; nothing downloads a browser.
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt_get="apt-get"
+# package, which playwright-core (node_modules) drives; nothing downloads a browser. CHROMIUM
+# names another build to use instead.
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: no chromium and no apt-get: install Chromium and set CHROMIUM to its path" \
+      "for the dashboard's tests" >&2
+  elif [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   elif command -v sudo >/dev/null 2>&1; then
-    apt_get="sudo apt-get"
+    sudo apt-get update -qq
+    sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "bootstrap: Debian's chromium is missing; install it as root: apt-get install chromium" >&2
     exit 1
   fi
-  $apt_get update -qq
-  DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq chromium >/dev/null
 fi

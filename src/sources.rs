@@ -4,7 +4,9 @@
 //! through `waitUntil`: nothing is written before a webhook's acknowledgement, and no object
 //! takes a request per webhook. `GET /v1/sources` reads the seven objects.
 //!
-//! The flush is best effort: counts of an isolate that is evicted before its flush are lost.
+//! The flush is best effort: a provider's part that its object does not take is put back for the
+//! next flush (counted twice if the object stored it but its answer was lost), and the counts
+//! of an isolate evicted before its flush are lost. Events never depend on it.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -24,9 +26,13 @@ use crate::error::AppError;
 thread_local! {
     /// What this isolate has counted since its last flush.
     static BATCH: RefCell<Batch> = RefCell::new(Batch::default());
-    /// A flush is scheduled (`waitUntil`) for the current batch.
-    static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    /// When the flush of the current batch was scheduled (`waitUntil`), unix milliseconds.
+    static FLUSH_SCHEDULED_AT: Cell<Option<u64>> = const { Cell::new(None) };
 }
+
+/// A flush scheduled this long ago that has not started was dropped with its request (a
+/// `waitUntil` is best effort): the next request schedules another.
+const FLUSH_OVERDUE_MS: u64 = 6 * FLUSH_EVERY_MS as u64;
 
 /// Counts one answered webhook request, and schedules the batch's flush if none is.
 pub fn record(
@@ -36,34 +42,41 @@ pub fn record(
     outcome: Outcome,
     sample: impl FnOnce() -> RefusalSample,
 ) {
-    let at = Timestamp::from_millis(worker::Date::now().as_millis() as i64);
+    let now = worker::Date::now().as_millis();
+    let at = Timestamp::from_millis(now as i64);
     BATCH.with(|batch| batch.borrow_mut().record(provider, at, outcome, sample));
-    if !FLUSH_SCHEDULED.with(|scheduled| scheduled.replace(true)) {
-        let env = env.clone();
-        context.wait_until(async move {
-            Delay::from(Duration::from_millis(FLUSH_EVERY_MS as u64)).await;
-            if let Err(error) = flush(&env).await {
-                let line = serde_json::json!({
-                    "event": "source_flush_failed",
-                    "detail": error.log_detail(),
-                });
-                worker::console_error!("{line}");
-            }
-        });
+    let pending = FLUSH_SCHEDULED_AT.get();
+    if pending.is_some_and(|scheduled| now.saturating_sub(scheduled) < FLUSH_OVERDUE_MS) {
+        return;
     }
+    FLUSH_SCHEDULED_AT.set(Some(now));
+    let env = env.clone();
+    context.wait_until(async move {
+        Delay::from(Duration::from_millis(FLUSH_EVERY_MS as u64)).await;
+        flush(&env).await;
+    });
 }
 
-/// Sends this isolate's batch to the providers' objects.
-async fn flush(env: &Env) -> Result<(), AppError> {
-    FLUSH_SCHEDULED.with(|scheduled| scheduled.set(false));
+/// Sends this isolate's batch to the providers' objects. A part an object did not take is
+/// logged and put back for the next flush.
+async fn flush(env: &Env) {
+    FLUSH_SCHEDULED_AT.set(None);
     let batches = BATCH.with(|batch| batch.borrow_mut().take());
-    let sent = batches
-        .iter()
-        .map(|(provider, batch)| send(env, *provider, batch));
-    for result in join_all(sent).await {
-        result?;
+    let sent = batches.into_iter().map(|(provider, part)| async move {
+        let result = send(env, provider, &part).await;
+        (provider, part, result)
+    });
+    for (provider, part, result) in join_all(sent).await {
+        if let Err(error) = result {
+            let line = serde_json::json!({
+                "event": "source_flush_failed",
+                "provider": provider,
+                "detail": error.log_detail(),
+            });
+            worker::console_error!("{line}");
+            BATCH.with(|batch| batch.borrow_mut().restore(provider, part));
+        }
     }
-    Ok(())
 }
 
 async fn send(env: &Env, provider: ProviderId, batch: &ProviderBatch) -> Result<(), AppError> {
@@ -83,7 +96,7 @@ async fn send(env: &Env, provider: ProviderId, batch: &ProviderBatch) -> Result<
         .map_err(|error| AppError::Storage(format!("source {provider}: {error}")))?;
     match response.status_code() {
         204 => Ok(()),
-        status => Err(AppError::Internal(format!(
+        status => Err(AppError::Storage(format!(
             "source {provider} answered {status} to a batch"
         ))),
     }
@@ -108,15 +121,22 @@ struct Source {
 }
 
 /// `GET /v1/sources`: every provider's health, for the status API token. This isolate's own
-/// batch is flushed first, so that what it counted is in.
+/// batch is flushed first, so that what it counted is in (a part that fails is logged and
+/// waits for the next flush; the read goes on).
 pub async fn list(env: &Env, config: &Config, caller: &Caller) -> Result<Response, AppError> {
     caller.require_full("source health needs the status API token")?;
-    flush(env).await?;
+    flush(env).await;
     let reads = ProviderId::ALL.into_iter().map(|provider| async move {
         let mut response = stub(env, provider)?
             .fetch_with_str(HEALTH_URL)
             .await
             .map_err(|error| AppError::Storage(format!("source {provider}: {error}")))?;
+        if response.status_code() != 200 {
+            return Err(AppError::Storage(format!(
+                "source {provider} answered {} to a health read",
+                response.status_code()
+            )));
+        }
         let health: Health = response.json().await?;
         Ok::<_, AppError>(Source {
             provider,

@@ -35,6 +35,8 @@ const session = { token: null, role: null, scope: [] };
 let generation = 0;
 /** Stops the current view's timers and socket. */
 let stopView = () => {};
+/** The element to give the focus once the next view is shown (a filter that changed), if any. */
+let focusAfterRender = null;
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
@@ -228,18 +230,24 @@ function landing() {
 // ---------------------------------------------------------------------------------------------
 // Router
 
+/** The section, its path segments and its query, from the hash; `null` for a malformed one. */
 function route() {
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
-  const segments = path.split("/").filter(Boolean).map((segment) => decodeURIComponent(segment));
-  return { segments, params: new URLSearchParams(query) };
+  try {
+    const segments = path.split("/").filter(Boolean).map((segment) => decodeURIComponent(segment));
+    return { segments, params: new URLSearchParams(query) };
+  } catch {
+    return null;
+  }
 }
 
-async function render() {
+async function render(event) {
+  const navigated = event?.type === "hashchange";
   stopView();
   stopView = () => {};
   const mine = ++generation;
   if (!session.token) return;
-  const { segments, params } = route();
+  const { segments, params } = route() ?? { segments: ["malformed"], params: new URLSearchParams() };
   const [section = "calls", provider, id] = segments;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.dataset.section === section) link.setAttribute("aria-current", "page");
@@ -275,7 +283,20 @@ async function render() {
   } catch (error) {
     if (session.token) view.show(errorCard(error));
   }
+  if (!view.current()) return;
   document.title = `${document.querySelector("#content h1")?.textContent ?? "Dashboard"} · Switchboard`;
+  // After a navigation, a keyboard or screen reader user goes on from the new content.
+  const focus = focusAfterRender && document.getElementById(focusAfterRender);
+  focusAfterRender = null;
+  if (focus) focus.focus();
+  else if (navigated) document.getElementById("view").focus();
+}
+
+/** Replaces `holder`'s content, unless the focus is inside it: a keyboard user keeps their place,
+ * and the next refresh catches up. */
+function refreshInto(holder, ...children) {
+  if (holder.contains(document.activeElement)) return;
+  holder.replaceChildren(...children);
 }
 
 /** Runs `task` every `ms` while the view is current, and never two at once. */
@@ -313,13 +334,14 @@ async function listView(view, kind, params) {
     const id = `filter-${name}`;
     const select = h(
       "select",
-      { id, name, onchange: () => applyFilter() },
+      { id, name, onchange: applyFilter },
       h("option", { value: "" }, `Every ${label.toLowerCase()}`),
       options.map((option) => h("option", { value: option, selected: params.get(name) === option }, option.replaceAll("_", " "))),
     );
     return h("div", {}, h("label", { for: id }, label), select);
   };
-  const applyFilter = () => {
+  const applyFilter = (event) => {
+    focusAfterRender = event.target.id;
     const next = new URLSearchParams();
     for (const name of ["provider", "status"]) {
       const value = document.getElementById(`filter-${name}`).value;
@@ -365,7 +387,7 @@ async function listView(view, kind, params) {
   if (!params.get("cursor")) {
     every(view, LIST_REFRESH_MS, async () => {
       const fresh = await api(`/v1/${kind}s?${query}`);
-      if (view.current()) holder.replaceChildren(table(headings, rows(fresh.items), `No ${kind}s yet.`));
+      if (view.current()) refreshInto(holder, table(headings, rows(fresh.items), `No ${kind}s yet.`));
     });
   }
 }
@@ -422,6 +444,7 @@ async function subjectView(view, kind, provider, id) {
     api(`${path}/events`).catch((error) => (error.status === 404 ? { events: [] } : Promise.reject(error))),
     api(`${path}/deliveries`).catch((error) => (error.status === 404 ? { deliveries: [] } : Promise.reject(error))),
   ]);
+  if (!view.current()) return;
   const liveBadge = h("span", { class: "badge", id: "live" }, "connecting…");
   const stateHolder = h("div", { id: "state" }, stateFacts(state));
   const timelineHolder = h("div", { id: "timeline" }, timelineList(timeline.events, new Set()));
@@ -439,16 +462,24 @@ async function subjectView(view, kind, provider, id) {
   );
 
   const fresh = new Set();
+  let shownEvents = timeline.events.length;
+  // Reads answered out of order never replace a newer one's answer.
+  let timelineReads = 0;
+  let deliveryReads = 0;
   const refreshTimeline = async () => {
+    const read = ++timelineReads;
     const latest = await api(`${path}/events`);
-    if (view.current()) timelineHolder.replaceChildren(timelineList(latest.events, fresh));
+    if (!view.current() || read !== timelineReads) return;
+    shownEvents = latest.events.length;
+    timelineHolder.replaceChildren(timelineList(latest.events, fresh));
   };
   const refreshDeliveries = async () => {
+    const read = ++deliveryReads;
     const latest = await api(`${path}/deliveries`);
-    if (view.current()) showDeliveries(latest.deliveries);
+    if (view.current() && read === deliveryReads) showDeliveries(latest.deliveries);
   };
   const showDeliveries = (rows) => {
-    deliveriesHolder.replaceChildren(deliveriesTable(rows, kind, provider, id, path, refreshDeliveries));
+    refreshInto(deliveriesHolder, deliveriesTable(rows, path, refreshDeliveries));
     deliveriesHolder.dataset.pending = String(rows.some((row) => row.state === "pending"));
   };
   showDeliveries(deliveries.deliveries);
@@ -465,13 +496,14 @@ async function subjectView(view, kind, provider, id) {
       stateHolder.replaceChildren(stateFacts(latest));
       liveBadge.className = "badge live";
       liveBadge.textContent = "● live";
+      // After an event, or a snapshot (a reconnect) holding events the page has not shown.
+      if (latest && latest.event_count !== shownEvents) {
+        refreshTimeline().catch((error) => notify(error.message));
+        refreshDeliveries().catch((error) => notify(error.message));
+      }
     },
-    onEvent: (event) => {
-      if (!view.current()) return;
-      fresh.add(event.event_id);
-      refreshTimeline().catch((error) => notify(error.message));
-      refreshDeliveries().catch((error) => notify(error.message));
-    },
+    // Called before `onState`, which reads the timeline and deliveries again.
+    onEvent: (event) => fresh.add(event.event_id),
     onClose: ({ reconnecting, expired }) => {
       if (!view.current()) return;
       liveBadge.className = "badge warn";
@@ -482,7 +514,7 @@ async function subjectView(view, kind, provider, id) {
   view.onStop(() => live.close());
 }
 
-function deliveriesTable(rows, kind, provider, id, path, refresh) {
+function deliveriesTable(rows, path, refresh) {
   const failed = rows.filter((row) => row.state === "failed");
   const retry = async (button) => {
     button.disabled = true;
@@ -618,7 +650,7 @@ async function sourcesView(view) {
   );
   every(view, SOURCES_REFRESH_MS, async () => {
     const sources = await load();
-    if (view.current()) holder.replaceChildren(...sources.map(sourceCard));
+    if (view.current()) refreshInto(holder, ...sources.map(sourceCard));
   });
 }
 

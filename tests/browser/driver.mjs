@@ -18,7 +18,7 @@
 //   {"do": "storage"}                         → {"session": {...}, "local": {...}, "cookies": n}
 //   {"do": "viewport", "width", "height"}
 //   {"do": "widths"}                          → {"page", "window"}: the document's scroll width
-//        and the window's (wider tables scroll inside their own box, never the page)
+//        and its visible width (wider tables scroll inside their own box, never the page)
 //   {"do": "screenshot", "name"}              → SCREENSHOT_DIR/NAME.png, the full page
 //   {"do": "problems"}                        → {"problems": [...]}: console errors and warnings,
 //        uncaught page errors, failed requests and HTTP errors since the last "problems"
@@ -106,7 +106,10 @@ async function run(command) {
       return { session, local, cookies: (await context.cookies()).length };
     }
     case "widths":
-      return await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth }));
+      return await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        window: document.documentElement.clientWidth,
+      }));
     case "viewport":
       await page.setViewportSize({ width: command.width, height: command.height });
       return {};

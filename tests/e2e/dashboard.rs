@@ -283,6 +283,7 @@ fn the_configuration_is_shown_without_a_secret(suite: &Suite) {
     assert_eq!(configured.len(), ProviderId::ALL.len(), "{config}");
     let endpoints = &config["delivery"]["endpoints"];
     assert_eq!(endpoints[0]["name"], "main", "{config}");
+    assert_eq!(endpoints[0]["url"], suite.receiver.url("/…"), "{config}");
     assert_eq!(endpoints[0]["secrets"], 2, "{config}");
     assert_eq!(
         endpoints[1]["events"],
@@ -310,16 +311,19 @@ fn the_configuration_is_shown_without_a_secret(suite: &Suite) {
     let storage = page.run(json!({ "do": "storage" }));
     assert_eq!(storage["session"], json!({}), "{storage}");
     let problems = page.run(json!({ "do": "problems" }))["problems"].clone();
+    let problems = problems.as_array().expect("a list");
     assert!(
-        problems.as_array().is_some_and(|all| all
-            .iter()
-            .all(|problem| problem.as_str().unwrap_or_default().contains("401"))),
-        "a refused token is one 401: {problems}"
+        !problems.is_empty()
+            && problems
+                .iter()
+                .all(|problem| problem.as_str().unwrap_or_default().contains("401")),
+        "a refused token is a 401 and nothing else: {problems:?}"
     );
 
     page.sign_in(TOKEN);
     page.goto("/dashboard#/config");
-    page.wait("[data-endpoint=main]", Some("/main"));
+    let receiver_origin = suite.receiver.url("/…");
+    page.wait("[data-endpoint=main]", Some(&receiver_origin));
     let shown = page.text("#content");
     for secret in MAIN_SECRETS {
         assert!(
@@ -327,7 +331,7 @@ fn the_configuration_is_shown_without_a_secret(suite: &Suite) {
             "{shown}"
         );
     }
-    assert!(page.text("[data-provider=twilio]").contains("configured"));
+    page.wait("[data-provider=twilio] .badge.good", Some("configured"));
     page.screenshot("09-configuration");
     page.assert_no_problems();
 }
@@ -480,8 +484,9 @@ fn a_browser_token_sees_its_call_on_a_phone_screen_without_full_access_links(sui
     send(&client, &call, "in-progress", 2);
     page.wait("#state [data-status=in_progress]", None);
     let widths = page.run(json!({ "do": "widths" }));
-    assert_eq!(
-        widths["page"], widths["window"],
+    let width = |name: &str| widths[name].as_u64().expect("a width");
+    assert!(
+        width("page") <= width("window"),
         "the page scrolls sideways: {widths}"
     );
     page.screenshot("08-phone-browser-token");

@@ -348,7 +348,7 @@ mod tests {
         assert!(overview.browser_tokens);
         assert_eq!(
             overview.delivery.endpoints[0].url,
-            "https://crm.example.com/in?…"
+            "https://crm.example.com/…"
         );
         let text = serde_json::to_string(&overview).unwrap();
         for (_, value) in &secrets[..3] {

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{ConfigError, Settings};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::index::{newest_first, MAX_KEY_BYTES};
+use crate::request::url_origin;
 use crate::{Event, Kind, ProviderId, Status, Timestamp};
 
 /// Standard Webhooks' retry schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
@@ -239,12 +240,12 @@ pub struct Endpoint {
     providers: Option<Vec<ProviderId>>,
 }
 
-/// What `GET /v1/config` shows of an endpoint: never its secrets, nor its URL's query, which
-/// may carry a credential of the application's.
+/// What `GET /v1/config` shows of an endpoint: never its secrets, nor its URL's path and query,
+/// which may carry a credential of the application's (a chat service's webhook URL is one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointOverview {
     pub name: String,
-    /// The URL up to its query; `?…` stands for a query.
+    /// The URL's scheme and host (and port); `/…` stands for a path or query.
     pub url: String,
     /// How many secrets sign each delivery (more than one while rotating).
     pub secrets: usize,
@@ -256,9 +257,10 @@ pub struct EndpointOverview {
 
 impl Endpoint {
     pub fn overview(&self) -> EndpointOverview {
-        let url = match self.url.split_once('?') {
-            Some((before, _)) => format!("{before}?…"),
-            None => self.url.clone(),
+        let origin = url_origin(&self.url);
+        let url = match &self.url[origin.len()..] {
+            "" | "/" => self.url.clone(),
+            _ => format!("{origin}/…"),
         };
         EndpointOverview {
             name: self.name.clone(),
@@ -831,7 +833,7 @@ mod tests {
             crm.overview(),
             EndpointOverview {
                 name: "crm".into(),
-                url: "https://crm.example.com/hooks?…".into(),
+                url: "https://crm.example.com/…".into(),
                 secrets: 2,
                 events: vec!["*".into()],
                 providers: None,
@@ -848,7 +850,8 @@ mod tests {
             }
         );
         let overview = serde_json::to_string(&crm.overview()).unwrap();
-        assert!(!overview.contains("x=1") && !overview.contains(SPEC_SECRET));
+        assert!(!overview.contains("hooks") && !overview.contains("x=1"));
+        assert!(!overview.contains(SPEC_SECRET));
 
         let off = settings_config(&[]).unwrap();
         assert!(off.endpoints.is_empty());

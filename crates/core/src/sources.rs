@@ -51,12 +51,13 @@ impl Counts {
     fn add_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Accepted { events, duplicates } => {
-                // A request whose every event was a duplicate is a duplicate; one with any new
-                // event is accepted.
-                if events > duplicates {
-                    self.accepted += 1;
-                } else {
+                // A request whose every event was stored already is a duplicate; one with a new
+                // event, or with none to store (a provider's event that is no status), is
+                // accepted.
+                if events > 0 && duplicates >= events {
                     self.duplicates += 1;
+                } else {
+                    self.accepted += 1;
                 }
             }
             Outcome::Refused { code } => *self.refused.entry(code.to_owned()).or_default() += 1,
@@ -70,10 +71,6 @@ impl Counts {
         for (code, count) in &other.refused {
             *self.refused.entry(code.clone()).or_default() += count;
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.accepted == 0 && self.duplicates == 0 && self.refused.is_empty()
     }
 }
 
@@ -149,8 +146,17 @@ impl Batch {
         std::mem::take(&mut self.providers).into_iter().collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
+    /// Puts back a part [`Batch::take`] took and could not store, for the next flush: its counts
+    /// are added, and its samples, older than any recorded since, go before those.
+    pub fn restore(&mut self, provider: ProviderId, taken: ProviderBatch) {
+        let batch = self.providers.entry(provider).or_default();
+        for (bucket, counts) in &taken.buckets {
+            batch.buckets.entry(*bucket).or_default().merge(counts);
+        }
+        let newer = std::mem::replace(&mut batch.samples, taken.samples);
+        batch.samples.extend(newer);
+        let excess = batch.samples.len().saturating_sub(MAX_SAMPLES_PER_BATCH);
+        batch.samples.drain(..excess);
     }
 }
 
@@ -260,7 +266,43 @@ mod tests {
             1
         );
         assert_eq!(twilio.samples.len(), 1);
-        assert!(batch.is_empty() && batch.take().is_empty());
+        assert!(batch.take().is_empty());
+    }
+
+    #[test]
+    fn a_request_without_a_status_event_is_accepted_not_a_duplicate() {
+        let mut batch = Batch::default();
+        let minute = 1_700_000_040_000;
+        for (events, duplicates) in [(0, 0), (3, 2), (2, 2)] {
+            let outcome = Outcome::Accepted { events, duplicates };
+            batch.record(ProviderId::Telnyx, at(minute), outcome, || unreachable!());
+        }
+        let counts = &batch.take()[0].1.buckets[&minute];
+        assert_eq!((counts.accepted, counts.duplicates), (2, 1));
+    }
+
+    #[test]
+    fn a_part_put_back_is_counted_again_with_its_samples_first() {
+        let mut batch = Batch::default();
+        let forged = Outcome::Refused {
+            code: "invalid_signature",
+        };
+        for ms in 0..4 {
+            batch.record(ProviderId::Twilio, at(ms), forged, || {
+                refusal(ms, "invalid_signature")
+            });
+        }
+        let (provider, failed) = batch.take().remove(0);
+        for ms in 4..7 {
+            batch.record(ProviderId::Twilio, at(ms), forged, || {
+                refusal(ms, "invalid_signature")
+            });
+        }
+        batch.restore(provider, failed);
+        let restored = &batch.take()[0].1;
+        assert_eq!(restored.buckets[&0].refused["invalid_signature"], 7);
+        let kept: Vec<i64> = restored.samples.iter().map(|s| s.at.millis()).collect();
+        assert_eq!(kept, [2, 3, 4, 5, 6]);
     }
 
     #[test]
