@@ -3,17 +3,16 @@
 //! line per callback (and asks stdin for each token): the snapshot, every event in commit
 //! order, pings, a reconnect after a restart with a failed attempt between, and an expired token.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard_core::ProviderId;
 
 use crate::concurrency::lifecycle;
-use crate::support::{accepted, deliver, summary, unique_id};
+use crate::support::{accepted, deliver, json_lines, summary, unique_id};
 use crate::tokens::{minted, self_minted, SHORT_TTL_SECONDS};
 use crate::worker::project_root;
 use crate::{start_configured, Suite, Test, BROWSER_SECRET, TOKEN};
@@ -67,16 +66,7 @@ impl Driver {
             command.env("SWITCHBOARD_TOKEN", token);
         }
         let mut child = command.spawn().expect("node runs (make setup)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let line = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = json_lines(child.stdout.take().expect("piped stdout"));
         Self {
             stdin: child.stdin.take(),
             child,

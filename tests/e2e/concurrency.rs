@@ -61,6 +61,33 @@ impl Lifecycle {
     }
 }
 
+/// A Twilio status callback about `call_sid`, signed; `sequence` orders the callbacks of a call.
+pub fn twilio_status(
+    client: &Client,
+    call_sid: &str,
+    status: &str,
+    sequence: u32,
+) -> CapturedRequest {
+    let sequence = sequence.to_string();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("AccountSid", "AC00000000000000000000000000000000"),
+            ("CallSid", call_sid),
+            ("CallStatus", status),
+            ("Direction", "outbound-api"),
+            ("From", "+15005550006"),
+            ("To", "+15005550001"),
+            ("SequenceNumber", sequence.as_str()),
+        ])
+        .finish();
+    let request = CapturedRequest::new("POST", &client.url("/webhooks/twilio"))
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_body(body);
+    provider(ProviderId::Twilio)
+        .sign(&request, now())
+        .expect("signed")
+}
+
 /// The core provider configured with the settings of the `configured` worker.
 pub fn provider(id: ProviderId) -> Box<dyn Signer> {
     let config = Config::from_lookup(|name| {

@@ -4,20 +4,20 @@
 //!
 //! Also its static serving (redirect, headers, methods) and `GET /v1/config`, over HTTP.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver as Lines, RecvTimeoutError};
-use std::thread;
+use std::sync::mpsc::{Receiver as Lines, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard_core::{CapturedRequest, ProviderId};
+use switchboard_core::ProviderId;
 
-use crate::concurrency::provider;
+use crate::concurrency::twilio_status;
 use crate::http::{exchange, AfterSending, Client};
 use crate::receiver::{Answer, Script};
-use crate::support::{accepted, assert_error, deliver, now, summary, unique_id};
+use crate::support::{accepted, assert_error, deliver, json_lines, summary, unique_id};
 use crate::tokens::minted;
 use crate::worker::project_root;
 use crate::{Suite, Test, MAIN_SECRETS, TOKEN};
@@ -36,8 +36,14 @@ pub fn tests() -> Vec<(&'static str, Test)> {
 /// How long the driver may take for one command: its own waits time out at 30 s first.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// One browser at a time: the tests that use one wait for each other, so that a few Chromium
+/// processes never starve the workers the other tests are timing.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
 /// `tests/browser/driver.mjs` with its own Chromium.
 struct Browser {
+    /// Held while this browser lives (a failed test's poisoned lock is taken all the same).
+    _turn: MutexGuard<'static, ()>,
     child: Child,
     stdin: ChildStdin,
     lines: Lines<Value>,
@@ -47,6 +53,9 @@ struct Browser {
 
 impl Browser {
     fn open(base: &str) -> Self {
+        let turn = ONE_BROWSER
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut child = Command::new("node")
             .arg(project_root().join("tests/browser/driver.mjs"))
             .args([base, &screenshot_dir().display().to_string()])
@@ -56,18 +65,10 @@ impl Browser {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("node runs (make setup)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let line = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = json_lines(child.stdout.take().expect("piped stdout"));
         let stdin = child.stdin.take().expect("piped stdin");
         Self {
+            _turn: turn,
             child,
             stdin,
             lines,
@@ -170,28 +171,6 @@ fn screenshot_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| project_root().join("target"))
         .join("dashboard")
-}
-
-/// A Twilio status callback about `call_sid`, signed; `sequence` orders the callbacks of a call.
-fn twilio_status(client: &Client, call_sid: &str, status: &str, sequence: u32) -> CapturedRequest {
-    let sequence = sequence.to_string();
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("AccountSid", "AC00000000000000000000000000000000"),
-            ("CallSid", call_sid),
-            ("CallStatus", status),
-            ("Direction", "outbound-api"),
-            ("From", "+15005550006"),
-            ("To", "+15005550001"),
-            ("SequenceNumber", sequence.as_str()),
-        ])
-        .finish();
-    let request = CapturedRequest::new("POST", &client.url("/webhooks/twilio"))
-        .with_header("content-type", "application/x-www-form-urlencoded")
-        .with_body(body);
-    provider(ProviderId::Twilio)
-        .sign(&request, now())
-        .expect("signed")
 }
 
 fn send(client: &Client, call_sid: &str, status: &str, sequence: u32) {

@@ -49,9 +49,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(base_url: &str) -> Self {
+        // A connection per request: a pooled one that workerd closes (after an answer sent before
+        // the body was read, or when idle) could be reused in the same instant and reset.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
+            .max_idle_connections(0)
             .build()
             .into();
         Self {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchboard_core::{CapturedRequest, ProviderId, Timestamp};
 
-use crate::concurrency::provider;
+use crate::concurrency::twilio_status;
 use crate::http::Client;
 use crate::support::{assert_error, deliver, now, summary, unique_id};
 use crate::tokens::minted;
@@ -42,23 +42,7 @@ fn refused(source: &Value, window: &str, code: &str) -> u64 {
 
 /// A Twilio status callback for a new call, signed.
 fn twilio_callback(client: &Client) -> CapturedRequest {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("AccountSid", "AC00000000000000000000000000000000"),
-            ("CallSid", unique_id("CA").as_str()),
-            ("CallStatus", "ringing"),
-            ("Direction", "outbound-api"),
-            ("From", "+15005550006"),
-            ("To", "+15005550001"),
-            ("SequenceNumber", "1"),
-        ])
-        .finish();
-    let request = CapturedRequest::new("POST", &client.url("/webhooks/twilio"))
-        .with_header("content-type", "application/x-www-form-urlencoded")
-        .with_body(body);
-    provider(ProviderId::Twilio)
-        .sign(&request, now())
-        .expect("signed")
+    twilio_status(client, &unique_id("CA"), "ringing", 1)
 }
 
 /// A signed callback, its duplicate and a forged one move the counts of the hour and the day,

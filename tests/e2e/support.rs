@@ -122,3 +122,22 @@ pub fn export_once_open(client: &Client, path: &str, sent: Timestamp, window: Du
         sleep(Duration::from_millis(100));
     }
 }
+
+/// Each line a child process prints, as JSON (a line that is not JSON as a string), read on a
+/// thread of its own until the output ends or the receiver is dropped.
+pub fn json_lines(output: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Value> {
+    use std::io::BufRead;
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let line = serde_json::from_str(&line).unwrap_or(Value::String(line));
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
