@@ -296,7 +296,6 @@ fn json_members(members: Vec<(String, Scalar)>) -> Result<Map<String, Json>, Web
 ///   (`held` while on hold), while the status stays `in_progress`.
 fn normalize_event(
     event: &Map<String, Json>,
-    canonical: &str,
     received_at: Timestamp,
 ) -> Result<Option<Event>, WebhookError> {
     let text = |key: &str| scalar(event.get(key));
@@ -330,7 +329,7 @@ fn normalize_event(
         provider: ProviderId::VonageBusiness,
         kind: Kind::Call,
         subject_id,
-        event_id: content_event_id("vonage-business", canonical.as_bytes()),
+        event_id: event_identity(event),
         status,
         occurred_at,
         received_at,
@@ -356,11 +355,34 @@ fn normalize_event(
     }))
 }
 
-/// What a VIS signature covers, as the check read it ([`Scheme::Signed`]): the `event` it
-/// canonicalized, as that canonical form and its top-level scalar members, from the one parse
-/// the signature was checked on.
+/// The event id: a hash of the members that say which call, in which state, since when, and
+/// how long, each as text (a number and a string of the same digits are one; times by the
+/// instant they name). Every one is signed, as all of `event` is, so a sender cannot choose
+/// another event's id. It is the same for a VIS retry and a replay, and for the same event as
+/// the events API lists it (`GET /self/events`), which types members differently (`accountId` a
+/// number, a string in webhooks) and lacks some (`internal`, `ucpType`):
+/// docs/providers/vonage-business.md.
+fn event_identity(event: &Map<String, Json>) -> String {
+    let text = |key: &str| scalar(event.get(key)).unwrap_or_default();
+    let time = |key: &str| {
+        let value = text(key);
+        parse_time(&value).map_or(value, |at| at.millis().to_string())
+    };
+    let identity = [
+        text("id"),
+        text("state"),
+        time("startTime"),
+        time("answerTime"),
+        time("endTime"),
+        text("duration"),
+    ]
+    .join("\n");
+    content_event_id("vonage-business", identity.as_bytes())
+}
+
+/// What a VIS signature covers, as the check read it ([`Scheme::Signed`]): the top-level scalar
+/// members of the `event` it canonicalized, from the one parse the signature was checked on.
 pub struct Signed {
-    canonical: String,
     members: Vec<(String, Scalar)>,
 }
 
@@ -381,17 +403,12 @@ impl Scheme for VonageBusiness {
         let document = Document::parse(body.event.get())?;
         verify_document(&document, signature, &self.config.secrets)?;
         Ok(Signed {
-            canonical: document.canonical(HexCase::Lower),
             members: scalar_members(&document),
         })
     }
 
     fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
-        Ok(normalize_event(
-            &json_members(signed.members)?,
-            &signed.canonical,
-            received_at,
-        )?
+        Ok(normalize_event(&json_members(signed.members)?, received_at)?
         .into_iter()
         .collect())
     }
@@ -426,6 +443,8 @@ impl Signer for VonageBusiness {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -438,6 +457,43 @@ mod tests {
         assert!(is_known_word(Kind::Call, "DETACHED"));
         assert!(!is_known_word(Kind::Call, "answered"));
         assert!(!is_known_word(Kind::Message, "ANSWERED"));
+    }
+
+    fn members(json: &str) -> Map<String, Json> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn an_event_as_the_events_api_lists_it_has_its_webhooks_id() {
+        let webhook = members(
+            r#"{"accountId":"376","direction":"OUTBOUND","duration":12000,"endTime":"2026-01-01T00:00:15.000+0000","externalId":"callhalf-1:0","id":"5a85d86f253bcd10897f3189","internal":false,"phoneNumber":"14155550123","startTime":"2026-01-01T00:00:00.000+0000","answerTime":"2026-01-01T00:00:03.000+0000","state":"ANSWERED","type":"CALL","ucpType":"VBS","userId":"24785"}"#,
+        );
+        let listed = members(
+            r#"{"id":"5a85d86f253bcd10897f3189","type":"CALL","accountId":376,"userId":24785,"uciId":7,"direction":"OUTBOUND","phoneNumber":"14155550123","duration":12000,"state":"ANSWERED","startTime":"2026-01-01T00:00:00Z","answerTime":"2026-01-01T00:00:03.000+00:00","endTime":"2026-01-01T00:00:15.000+0000"}"#,
+        );
+        let id = event_identity(&webhook);
+        assert_eq!(event_identity(&listed), id);
+        assert!(id.starts_with("vonage-business:"));
+        let at = Timestamp::from_millis(0);
+        let event = normalize_event(&listed, at).unwrap().unwrap();
+        assert_eq!(event.event_id, id);
+        assert_eq!(event.status, Some(Status::Completed));
+
+        for (member, other) in [
+            ("id", json!("5a85d86f253bcd10897f3190")),
+            ("state", json!("ACTIVE")),
+            ("startTime", json!("2026-01-01T00:00:01.000+0000")),
+            ("answerTime", Json::Null),
+            ("endTime", json!("2026-01-01T00:00:16.000+0000")),
+            ("duration", json!(12001)),
+        ] {
+            let mut changed = webhook.clone();
+            changed.insert(member.into(), other);
+            assert_ne!(event_identity(&changed), id, "{member}");
+        }
+        let mut extra = webhook.clone();
+        extra.insert("ucpType".into(), json!("UCP"));
+        assert_eq!(event_identity(&extra), id, "a member outside the identity");
     }
 
     #[test]
