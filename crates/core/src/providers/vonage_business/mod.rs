@@ -16,6 +16,7 @@
 //! duplicate. A Vonage retry repeats the same `event`, so it collapses all the same.
 
 pub mod canonical;
+pub mod keeper;
 
 use hmac::Hmac;
 use serde_json::{Map, Value as Json};
@@ -408,9 +409,11 @@ impl Scheme for VonageBusiness {
     }
 
     fn events(&self, signed: Signed, received_at: Timestamp) -> Result<Vec<Event>, WebhookError> {
-        Ok(normalize_event(&json_members(signed.members)?, received_at)?
-        .into_iter()
-        .collect())
+        Ok(
+            normalize_event(&json_members(signed.members)?, received_at)?
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn is_known_word(&self, kind: Kind, word: &str) -> bool {
