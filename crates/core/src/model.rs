@@ -355,6 +355,27 @@ pub struct Event {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub details: Details,
+    /// How it reached Switchboard; absent for a webhook.
+    #[serde(default, skip_serializing_if = "Provenance::is_webhook")]
+    pub provenance: Provenance,
+}
+
+/// How an event reached Switchboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// A webhook whose signature verified.
+    #[default]
+    Webhook,
+    /// Listed by the provider's API, which the request authenticated, after its webhook was
+    /// missed (a VIS registration marked failed: docs/providers/vonage-business.md).
+    Backfill,
+}
+
+impl Provenance {
+    pub fn is_webhook(&self) -> bool {
+        *self == Provenance::Webhook
+    }
 }
 
 /// The total order of events in a timeline: provider time, then provider sequence, then id.
@@ -455,6 +476,7 @@ mod tests {
     #[test]
     fn order_puts_provider_time_before_sequence_and_untimed_last() {
         let base = Event {
+            provenance: Provenance::Webhook,
             provider: ProviderId::Vonage,
             kind: Kind::Call,
             subject_id: "c".into(),

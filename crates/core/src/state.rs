@@ -317,10 +317,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::model::Details;
+    use crate::model::{Details, Provenance};
 
     fn call_event(id: &str, status: Option<Status>, word: &str, at_seconds: i64) -> Event {
         Event {
+            provenance: Provenance::Webhook,
             provider: ProviderId::Vonage,
             kind: Kind::Call,
             subject_id: "call-1".into(),
@@ -529,6 +530,7 @@ mod tests {
                     details,
                 )| {
                     Event {
+                        provenance: Provenance::Webhook,
                         provider: ProviderId::Vonage,
                         kind,
                         subject_id: "subject-1".into(),

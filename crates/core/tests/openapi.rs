@@ -16,7 +16,7 @@ use switchboard_core::config::Settings;
 use switchboard_core::delivery::{
     self, AttemptOutcome, DeliveryConfig, DeliveryState, EventType, FailedDelivery, SigningSecret,
 };
-use switchboard_core::model::{AnsweredBy, Details, Direction};
+use switchboard_core::model::{AnsweredBy, Details, Direction, Provenance};
 use switchboard_core::protocol::subject::object_name;
 use switchboard_core::route::{Route, ASSET_PATHS, DASHBOARD_FILES, TEMPLATES};
 use switchboard_core::{
@@ -352,6 +352,7 @@ fn time(seconds: i64) -> Timestamp {
 
 fn full_event() -> Event {
     Event {
+        provenance: Provenance::Backfill,
         provider: ProviderId::VonageBusiness,
         kind: Kind::Call,
         subject_id: "CA123".into(),
@@ -383,6 +384,7 @@ fn full_event() -> Event {
 
 fn bare_event() -> Event {
     Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Twilio,
         kind: Kind::Message,
         subject_id: "SM1".into(),

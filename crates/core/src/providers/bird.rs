@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{secret_setting, ConfigError, Settings};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::{echo, WebhookError};
-use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{content_event_id, extra_fields, json_text, lookup};
 use crate::request::CapturedRequest;
@@ -243,6 +243,7 @@ fn normalize_call(body: &[u8], received_at: Timestamp) -> Result<Option<Event>, 
     };
     let event_id = content_event_id("bird", body);
     Ok(Some(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Bird,
         kind: Kind::Call,
         subject_id,

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
-use crate::model::{Details, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
@@ -65,6 +65,7 @@ pub(crate) fn normalize(
     let subject_id = text("id").ok_or(WebhookError::MissingField("id"))?;
     let provider_status = text("status").ok_or(WebhookError::MissingField("status"))?;
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::MessageBird,
         kind: Kind::Message,
         subject_id,

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::WebhookError;
-use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
@@ -304,6 +304,7 @@ fn call_event(
         .or(event_word)
         .ok_or(WebhookError::MissingField("CallStatus"))?;
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Plivo,
         kind: Kind::Call,
         subject_id: call_uuid.to_owned(),
@@ -337,6 +338,7 @@ fn inbound_event(
     received_at: Timestamp,
 ) -> Event {
     Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Plivo,
         kind: Kind::Message,
         subject_id: message_uuid.to_owned(),
@@ -370,6 +372,7 @@ fn message_event(
     };
     let sequence_text = values.get("Sequence");
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Plivo,
         kind: Kind::Message,
         subject_id: message_uuid.to_owned(),

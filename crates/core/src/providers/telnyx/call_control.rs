@@ -19,7 +19,7 @@
 use serde_json::{Map, Value as Json};
 
 use crate::error::WebhookError;
-use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{extra_fields, json_text, lookup};
 use crate::time::Timestamp;
 
@@ -237,6 +237,7 @@ fn call_event(envelope: Envelope, payload: &Map<String, Json>) -> Result<Event, 
         None
     };
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Telnyx,
         kind: Kind::Call,
         subject_id,
@@ -306,6 +307,7 @@ fn message_event(envelope: Envelope, payload: &Map<String, Json>) -> Result<Even
         .and_then(|errors| errors.first())
         .and_then(Json::as_object);
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Telnyx,
         kind: Kind::Message,
         subject_id,

@@ -19,7 +19,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::OffsetDateTime;
 
 use crate::error::WebhookError;
-use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{extra_fields, form_event_id, lookup};
 // TeXML status callbacks are Twilio-compatible (docs/providers/telnyx.md, docs/providers/twilio.md): their `CallStatus` words
 // are Twilio's (`twilio/twilio-python@306691e7…:twilio/rest/api/v2010/account/call/__init__.py`),
@@ -96,6 +96,7 @@ pub(super) fn normalize(body: &[u8], received_at: Timestamp) -> Result<Event, We
         .or_else(|| answered.clone())
         .ok_or(WebhookError::MissingField("CallStatus"))?;
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Telnyx,
         kind: Kind::Call,
         subject_id,

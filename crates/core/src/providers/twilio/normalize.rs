@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use super::Params;
 use crate::error::WebhookError;
-use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{extra_fields, lookup};
 use crate::time::Timestamp;
 
@@ -294,6 +294,7 @@ fn call_event(
     let sequence_text = params.text("SequenceNumber")?;
     let sequence = sequence_text.and_then(|text| text.trim().parse::<u64>().ok());
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Twilio,
         kind: Kind::Call,
         subject_id: call_sid.to_owned(),
@@ -334,6 +335,7 @@ fn message_event(
     let error_code = params.text("ErrorCode")?;
     let inbound = INBOUND_MESSAGE_WORDS.contains(&provider_status);
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Twilio,
         kind: Kind::Message,
         subject_id: message_sid.to_owned(),

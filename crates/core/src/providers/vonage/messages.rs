@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 use super::params::{params_event_id, Params};
 use super::sms::INBOUND;
 use crate::error::WebhookError;
-use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{content_event_id, extra_fields, json_text, lookup};
 use crate::time::Timestamp;
 
@@ -80,6 +80,7 @@ pub(crate) fn normalize(
     };
     let error_code = nested_text(&nested, "error", "title");
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Vonage,
         kind: Kind::Message,
         subject_id,

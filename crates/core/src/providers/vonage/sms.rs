@@ -25,7 +25,7 @@ use super::params::{Params, Source};
 use super::{SmsMethod, VonageConfig};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
-use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
 use crate::secret::Secret;
@@ -365,6 +365,7 @@ pub(crate) fn normalize(
     let error_code = value("err-code").filter(|code| code.trim().parse() != Ok(0_u32));
 
     Ok(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Vonage,
         kind: Kind::Message,
         subject_id,
@@ -404,6 +405,7 @@ fn inbound(
     received_at: Timestamp,
 ) -> Event {
     Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Vonage,
         kind: Kind::Message,
         subject_id,

@@ -22,7 +22,7 @@ use super::params::{params_event_id, Params};
 use crate::crypto::sha256_hex;
 use crate::error::WebhookError;
 use crate::jwt::{self, Algorithm, NonStringAlg, Profile};
-use crate::model::{AnsweredBy, Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{AnsweredBy, Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::provider::SingleUseToken;
 use crate::providers::shared::{content_event_id, extra_fields, lookup};
 use crate::request::CapturedRequest;
@@ -299,6 +299,7 @@ pub(crate) fn normalize(
     let price = text("price");
 
     Ok(Some(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::Vonage,
         kind: Kind::Call,
         subject_id,

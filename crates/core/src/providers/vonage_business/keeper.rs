@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{normalize_event, parse_time};
 use crate::config::{ConfigError, Settings};
-use crate::model::Event;
+use crate::model::{Event, Provenance};
 use crate::secret::Secret;
 use crate::time::Timestamp;
 
@@ -340,8 +340,8 @@ pub fn plan(registration: &Registration, now: Timestamp, last_stored: Option<Tim
     }
 }
 
-/// One page of `GET /self/events` as events, `received_at` the time of listing; an event that
-/// is not a call is left out. The second value is how many items the page held, so that the
+/// One page of `GET /self/events` as events (provenance `backfill`), `received_at` the time of
+/// listing; an event that is not a call is left out. The second value is how many items the page held, so that the
 /// caller knows whether to ask for the next.
 pub fn listed_events(
     body: &[u8],
@@ -353,7 +353,10 @@ pub fn listed_events(
     let mut events = Vec::with_capacity(count);
     for item in &items {
         match normalize_event(item, received_at) {
-            Ok(Some(event)) => events.push(event),
+            Ok(Some(event)) => events.push(Event {
+                provenance: Provenance::Backfill,
+                ..event
+            }),
             Ok(None) => {}
             Err(_) => return Err(KeeperError::Unreadable("an event of the event list")),
         }
@@ -553,6 +556,9 @@ mod tests {
         assert_eq!(events[0].subject_id, "7");
         assert_eq!(events[0].status, Some(Status::Ringing));
         assert_eq!(events[0].from.as_deref(), Some("14155550100"));
+        assert_eq!(events[0].provenance, Provenance::Backfill);
+        let shown = serde_json::to_value(&events[0]).unwrap();
+        assert_eq!(shown["provenance"], "backfill");
         assert!(listed_events(b"{}", received).is_err());
         assert!(listed_events(br#"[{"type":"CALL"}]"#, received).is_err());
     }

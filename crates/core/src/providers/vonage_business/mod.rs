@@ -26,7 +26,7 @@ use self::canonical::{canonical_json, Document, HexCase, Value};
 use crate::config::{secret_setting, ConfigError, Settings};
 use crate::crypto::{hmac, matches_any_tag};
 use crate::error::WebhookError;
-use crate::model::{Details, Direction, Event, Kind, ProviderId, Status};
+use crate::model::{Details, Direction, Event, Kind, Provenance, ProviderId, Status};
 use crate::provider::{Scheme, Signer};
 use crate::providers::shared::{content_event_id, extra_fields, json_text, lookup, Members};
 use crate::request::{BodyKind, CapturedRequest};
@@ -327,6 +327,7 @@ fn normalize_event(
         extra.insert("duration_ms".into(), duration_ms);
     }
     Ok(Some(Event {
+        provenance: Provenance::Webhook,
         provider: ProviderId::VonageBusiness,
         kind: Kind::Call,
         subject_id,
