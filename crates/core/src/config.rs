@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::delivery::{DeliveryConfig, EndpointOverview};
+use crate::providers::vonage_business::keeper::KeeperConfig;
 use crate::registry::{configured_provider, ProviderConfigs};
 use crate::secret::Secret;
 use crate::ProviderId;
@@ -53,6 +54,9 @@ pub struct Config {
     pub providers: ProviderConfigs,
     /// `DELIVERY_*`: where committed events are delivered (`crate::delivery`).
     pub delivery: DeliveryConfig,
+    /// `VONAGE_BUSINESS_CLIENT_ID` and the rest: the VIS keeper's credentials, `None` while it
+    /// is off (`crate::providers::vonage_business::keeper`).
+    pub vis_keeper: Option<KeeperConfig>,
 }
 
 impl Config {
@@ -80,6 +84,15 @@ impl Config {
         };
         let providers = ProviderConfigs::from_settings(&settings)?;
         let delivery = DeliveryConfig::from_settings(&settings)?;
+        let vis_keeper = KeeperConfig::from_settings(&settings)?;
+        if vis_keeper.is_some() && public_base_url.is_none() {
+            return Err(ConfigError {
+                name: "PUBLIC_BASE_URL".into(),
+                problem: "must be set for the VIS keeper: its registration's URL is \
+                          PUBLIC_BASE_URL/webhooks/vonage-business"
+                    .into(),
+            });
+        }
 
         let secrets = |name| settings.secrets(name);
         let mut status_api_tokens = secrets("STATUS_API_TOKEN");
@@ -111,6 +124,7 @@ impl Config {
             public_base_url,
             providers,
             delivery,
+            vis_keeper,
         })
     }
 }
@@ -130,6 +144,8 @@ pub struct ConfigOverview {
     pub public_base_url: Option<String>,
     pub signature_tolerance_seconds: u32,
     pub max_body_bytes: usize,
+    /// Whether the VIS keeper's credentials are set.
+    pub vis_keeper: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,6 +186,7 @@ impl Config {
             public_base_url: self.public_base_url.clone(),
             signature_tolerance_seconds: self.tolerance_seconds,
             max_body_bytes: self.max_body_bytes,
+            vis_keeper: self.vis_keeper.is_some(),
         }
     }
 }
@@ -361,6 +378,25 @@ mod tests {
         let bare = config(&[]).unwrap().overview();
         assert!(bare.providers.iter().all(|row| !row.configured));
         assert!(!bare.browser_tokens && bare.delivery.endpoints.is_empty());
+    }
+
+    #[test]
+    fn the_vis_keeper_needs_the_public_base_url_its_registration_names() {
+        let credentials = [
+            ("VONAGE_BUSINESS_CLIENT_ID", "id"),
+            ("VONAGE_BUSINESS_CLIENT_SECRET", "secret"),
+            ("VONAGE_BUSINESS_USERNAME", "ops"),
+            ("VONAGE_BUSINESS_PASSWORD", "password"),
+        ];
+        let error = config(&credentials).unwrap_err();
+        assert_eq!(error.name, "PUBLIC_BASE_URL");
+        let mut complete = credentials.to_vec();
+        complete.push(("PUBLIC_BASE_URL", "https://hooks.example.com"));
+        let parsed = config(&complete).unwrap();
+        assert!(parsed.vis_keeper.is_some() && parsed.overview().vis_keeper);
+        assert!(config(&[]).unwrap().vis_keeper.is_none());
+        let error = config(&credentials[..3]).unwrap_err();
+        assert_eq!(error.name, "VONAGE_BUSINESS_PASSWORD");
     }
 
     #[test]
