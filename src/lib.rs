@@ -21,6 +21,7 @@ mod deliveries;
 mod error;
 mod index;
 mod live;
+mod fetch;
 mod outbox;
 mod protocol;
 mod sockets;

@@ -18,7 +18,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use serde::Deserialize;
 use switchboard_core::delivery::{
     payload, retry_after_seconds, AttemptOutcome, DeliveryConfig, DeliveryState, Endpoint,
@@ -26,11 +26,10 @@ use switchboard_core::delivery::{
 };
 use switchboard_core::protocol::subject::{DeliveryView, Retry};
 use switchboard_core::{Event, Timestamp};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use worker::js_sys::{Date, Math};
-use worker::{wasm_bindgen_futures, web_sys, Delay, Result, SqlStorage, SqlStorageValue};
+use worker::{wasm_bindgen, web_sys, Result, SqlStorage, SqlStorageValue};
 
+use crate::fetch::fetch_within;
 use crate::subject::table_exists;
 
 /// The table and its queue index, created with the subject's first event.
@@ -558,35 +557,40 @@ fn now_ms() -> i64 {
 }
 
 /// One attempt: a `POST` of `body` to the endpoint, signed for this moment, abandoned (and its
-/// request aborted) after [`ATTEMPT_TIMEOUT_MS`]. The timer is a `Delay` raced with the fetch:
-/// dropped once the answer comes, it clears its timeout, which would otherwise keep the object
-/// from hibernating for the rest of the 15 s (`AbortSignal.timeout` keeps its timer running).
+/// request aborted) after [`ATTEMPT_TIMEOUT_MS`].
 async fn attempt(endpoint: &Endpoint, webhook_id: &str, body: &str) -> AttemptOutcome {
     let no_answer = |reason: String| AttemptOutcome::NoAnswer { reason };
-    let controller = match web_sys::AbortController::new() {
-        Ok(controller) => controller,
+    let init = match request(endpoint, webhook_id, body) {
+        Ok(init) => init,
         Err(error) => return no_answer(worker::Error::from(error).to_string()),
     };
-    let signal = controller.signal();
-    let sent = Box::pin(send(endpoint, webhook_id, body, &signal));
-    let timeout = Delay::from(Duration::from_millis(ATTEMPT_TIMEOUT_MS as u64));
-    let outcome = match select(sent, timeout).await {
-        Either::Left((Ok(outcome), _)) => outcome,
-        Either::Left((Err(error), _)) => no_answer(worker::Error::from(error).to_string()),
-        Either::Right(((), _)) => {
-            controller.abort();
-            no_answer(format!("no answer within {} s", ATTEMPT_TIMEOUT_MS / 1000))
-        }
+    let timeout = Duration::from_millis(ATTEMPT_TIMEOUT_MS as u64);
+    let response = match fetch_within(&endpoint.url, &init, timeout).await {
+        Ok(response) => response,
+        Err(reason) => return no_answer(reason),
     };
-    outcome
+    let retry_after_s = response
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|value| retry_after_seconds(&value));
+    // The answer's body is not read: cancelling it frees the connection.
+    if let Some(stream) = response.body() {
+        let _ = stream.cancel();
+    }
+    AttemptOutcome::Answered {
+        status: response.status(),
+        retry_after_s,
+    }
 }
 
-async fn send(
+/// The delivery's request, signed for this moment.
+fn request(
     endpoint: &Endpoint,
     webhook_id: &str,
     body: &str,
-    signal: &web_sys::AbortSignal,
-) -> std::result::Result<AttemptOutcome, wasm_bindgen::JsValue> {
+) -> std::result::Result<web_sys::RequestInit, wasm_bindgen::JsValue> {
     let timestamp = (Date::now() / 1000.0).floor() as i64;
     let headers = web_sys::Headers::new()?;
     headers.set("content-type", "application/json")?;
@@ -604,22 +608,5 @@ async fn send(
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_headers(&headers);
     init.set_body(&body.into());
-    init.set_signal(Some(signal));
-    let request = web_sys::Request::new_with_str_and_init(&endpoint.url, &init)?;
-    let global: web_sys::WorkerGlobalScope = worker::js_sys::global().unchecked_into();
-    let response: web_sys::Response = JsFuture::from(global.fetch_with_request(&request))
-        .await?
-        .unchecked_into();
-    let retry_after_s = response
-        .headers()
-        .get("retry-after")?
-        .and_then(|value| retry_after_seconds(&value));
-    // The answer's body is not read: cancelling it frees the connection.
-    if let Some(stream) = response.body() {
-        let _ = stream.cancel();
-    }
-    Ok(AttemptOutcome::Answered {
-        status: response.status(),
-        retry_after_s,
-    })
+    Ok(init)
 }
