@@ -278,7 +278,7 @@ pub fn own_registration<'a>(
 }
 
 /// Why a registration is renewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RenewReason {
     /// It expires within [`RENEW_WITHIN_MS`] (or says no expiry at all).
@@ -340,28 +340,99 @@ pub fn plan(registration: &Registration, now: Timestamp, last_stored: Option<Tim
     }
 }
 
-/// One page of `GET /self/events` as events (provenance `backfill`), `received_at` the time of
-/// listing; an event that is not a call is left out. The second value is how many items the page held, so that the
+/// One page of `GET /self/events` as events (provenance `backfill`), each with its item as
+/// listed (kept as the event's raw request), `received_at` the time of listing; an event that
+/// is not a call is left out. The second value is how many items the page held, so that the
 /// caller knows whether to ask for the next.
 pub fn listed_events(
     body: &[u8],
     received_at: Timestamp,
-) -> Result<(Vec<Event>, usize), KeeperError> {
+) -> Result<(Vec<(Event, String)>, usize), KeeperError> {
     let items: Vec<Map<String, Json>> =
         serde_json::from_slice(body).map_err(|_| KeeperError::Unreadable("the event list"))?;
     let count = items.len();
     let mut events = Vec::with_capacity(count);
     for item in &items {
         match normalize_event(item, received_at) {
-            Ok(Some(event)) => events.push(Event {
-                provenance: Provenance::Backfill,
-                ..event
-            }),
+            Ok(Some(event)) => {
+                let listed = serde_json::to_string(item)
+                    .map_err(|_| KeeperError::Unreadable("an event of the event list"))?;
+                let event = Event {
+                    provenance: Provenance::Backfill,
+                    ..event
+                };
+                events.push((event, listed));
+            }
             Ok(None) => {}
             Err(_) => return Err(KeeperError::Unreadable("an event of the event list")),
         }
     }
     Ok((events, count))
+}
+
+/// The most events one run appends: each is a request to its call's object, and a run stays
+/// within the Free plan's 50 subrequests with the token, list, renewal and page requests.
+pub const MAX_APPENDS_PER_RUN: usize = 40;
+
+/// What the keeper last saw and did, kept by the `vonage-business` `Source` object and shown in
+/// source health (`GET /v1/sources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeeperState {
+    /// This worker's registration as the last run found it (renewed, if it renewed it).
+    pub registration: Option<Registration>,
+    pub last_run: Option<RunRecord>,
+    pub last_renewal: Option<RenewalRecord>,
+    pub last_backfill: Option<BackfillRecord>,
+}
+
+impl KeeperState {
+    /// When the last VIS event Switchboard holds arrived, at the latest: the end of the last
+    /// minute it counted an accepted VIS webhook in (`last_accepted_minute`, source health), or
+    /// the end of the window of the last backfill that completed.
+    pub fn last_stored(&self, last_accepted_minute: Option<i64>) -> Option<Timestamp> {
+        let counted = last_accepted_minute.map(|minute| minute + crate::sources::BUCKET_MS);
+        let backfilled = self
+            .last_backfill
+            .as_ref()
+            .filter(|backfill| backfill.resume_page.is_none() && backfill.error.is_none())
+            .map(|backfill| backfill.to.millis());
+        counted.max(backfilled).map(Timestamp::from_millis)
+    }
+
+    /// The window and page a backfill that stopped at [`MAX_APPENDS_PER_RUN`] goes on from.
+    pub fn unfinished_backfill(&self) -> Option<(Timestamp, Timestamp, u32)> {
+        let backfill = self.last_backfill.as_ref()?;
+        Some((backfill.from, backfill.to, backfill.resume_page?))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub at: Timestamp,
+    /// Why the run stopped short (token refused, API down, …); `None` when it did everything.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalRecord {
+    pub at: Timestamp,
+    pub reason: RenewReason,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillRecord {
+    pub at: Timestamp,
+    /// The window listed.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Call events listed, those appended as new, and those already stored.
+    pub listed: u64,
+    pub appended: u64,
+    pub duplicates: u64,
+    /// The page the next run goes on from, when this one stopped at [`MAX_APPENDS_PER_RUN`].
+    pub resume_page: Option<u32>,
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -553,14 +624,56 @@ mod tests {
         .unwrap();
         assert_eq!(count, 2);
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].subject_id, "7");
-        assert_eq!(events[0].status, Some(Status::Ringing));
-        assert_eq!(events[0].from.as_deref(), Some("14155550100"));
-        assert_eq!(events[0].provenance, Provenance::Backfill);
-        let shown = serde_json::to_value(&events[0]).unwrap();
+        let (event, listed) = &events[0];
+        assert_eq!(event.subject_id, "7");
+        assert_eq!(event.status, Some(Status::Ringing));
+        assert_eq!(event.from.as_deref(), Some("14155550100"));
+        assert_eq!(event.provenance, Provenance::Backfill);
+        let shown = serde_json::to_value(event).unwrap();
         assert_eq!(shown["provenance"], "backfill");
+        assert!(listed.contains(r#""uciId":3"#), "{listed}");
         assert!(listed_events(b"{}", received).is_err());
         assert!(listed_events(br#"[{"type":"CALL"}]"#, received).is_err());
+    }
+
+    #[test]
+    fn the_last_stored_event_is_the_later_of_counts_and_a_complete_backfill() {
+        let minute = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+        let mut state = KeeperState::default();
+        assert_eq!(state.last_stored(None), None);
+        assert_eq!(
+            state.last_stored(Some(minute)),
+            Some(Timestamp::from_millis(minute + 60_000))
+        );
+        let backfill = BackfillRecord {
+            at: Timestamp::from_millis(minute + 300_000),
+            from: Timestamp::from_millis(minute),
+            to: Timestamp::from_millis(minute + 300_000),
+            listed: 3,
+            appended: 2,
+            duplicates: 1,
+            resume_page: None,
+            error: None,
+        };
+        state.last_backfill = Some(backfill.clone());
+        assert_eq!(state.last_stored(Some(minute)), Some(backfill.to));
+        assert_eq!(state.unfinished_backfill(), None);
+        state.last_backfill = Some(BackfillRecord {
+            resume_page: Some(2),
+            ..backfill
+        });
+        assert_eq!(
+            state.last_stored(Some(minute)),
+            Some(Timestamp::from_millis(minute + 60_000))
+        );
+        assert_eq!(
+            state.unfinished_backfill(),
+            Some((
+                Timestamp::from_millis(minute),
+                Timestamp::from_millis(minute + 300_000),
+                2
+            ))
+        );
     }
 
     #[test]
