@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn the_last_stored_event_is_the_later_of_counts_and_a_complete_backfill() {
-        let minute = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+        let minute = 1_800_000_000_000;
         let mut state = KeeperState::default();
         assert_eq!(state.last_stored(None), None);
         assert_eq!(
