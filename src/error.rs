@@ -41,6 +41,10 @@ pub enum AppError {
     OriginNotAllowed,
     /// The provider's secret is not configured: 503 so that the provider retries later.
     SourceNotConfigured(&'static str),
+    /// The VIS keeper was asked to run while its credentials are unset.
+    VisKeeperNotConfigured,
+    /// The VIS keeper was asked to run while a run is under way.
+    MaintenanceRunning,
     /// A setting is present but invalid.
     Config(String),
     /// A Durable Object or KV could not be reached or failed: 503 so that the caller retries.
@@ -85,6 +89,8 @@ impl AppError {
             Self::TooManySockets => ErrorCode::TooManySockets,
             Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
             Self::SourceNotConfigured(_) => ErrorCode::SourceNotConfigured,
+            Self::VisKeeperNotConfigured => ErrorCode::VisKeeperNotConfigured,
+            Self::MaintenanceRunning => ErrorCode::MaintenanceRunning,
             Self::Config(_) => ErrorCode::ConfigInvalid,
             Self::Storage(_) => ErrorCode::StorageUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
@@ -118,6 +124,14 @@ impl AppError {
             Self::OriginNotAllowed => "this origin is not in CORS_ALLOW_ORIGINS".into(),
             Self::SourceNotConfigured(secret) => {
                 format!("this source is disabled until `{secret}` is set; retry later")
+            }
+            Self::VisKeeperNotConfigured => {
+                "the VIS keeper is off until VONAGE_BUSINESS_CLIENT_ID, \
+                _CLIENT_SECRET, _USERNAME and _PASSWORD are set"
+                    .into()
+            }
+            Self::MaintenanceRunning => {
+                "a run is under way; its outcome is in GET /v1/sources".into()
             }
             Self::Config(_) => "the worker's configuration is invalid; retry later".into(),
             Self::Storage(_) => "storage is unavailable; retry later".into(),

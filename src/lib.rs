@@ -29,6 +29,7 @@ mod source;
 mod sources;
 mod subject;
 mod token_guard;
+mod vis_keeper;
 mod webhook;
 
 use std::cell::OnceCell;
@@ -41,7 +42,10 @@ use switchboard_core::request::{url_origin, url_path};
 use switchboard_core::route::{path_segments, static_file, Route, DASHBOARD_PATH};
 use switchboard_core::sources::{Outcome, RefusalSample};
 use switchboard_core::{Config, ProviderId};
-use worker::{event, web_sys, Context, Date, Env, Headers, Request, Response, Result};
+use worker::{
+    event, web_sys, Context, Date, Env, Headers, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
+};
 
 use crate::error::AppError;
 
@@ -70,6 +74,22 @@ struct RequestLog {
     /// The request's path, for a refused webhook's sample (not logged: the route says enough).
     #[serde(skip)]
     path: String,
+}
+
+/// The Cron Trigger (wrangler.toml `[triggers]`): runs the VIS keeper when it is configured.
+/// A failure is the run's own (logged and recorded in source health); nothing else waits on it.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _context: ScheduleContext) {
+    let configured = load_config(&env).is_ok_and(|config| config.vis_keeper.is_some());
+    if configured {
+        if let Err(error) = sources::run_keeper(&env).await {
+            let line = serde_json::json!({
+                "event": "vis_keeper_not_run",
+                "detail": error.log_detail(),
+            });
+            worker::console_error!("{line}");
+        }
+    }
 }
 
 /// The runtime's request as it arrives: a webhook is read from it directly, and only the status
@@ -195,6 +215,10 @@ async fn route(
         Route::Config => {
             let (config, _, caller) = status_api(request, env)?;
             api::config_overview(&config, &caller)
+        }
+        Route::MaintainVis => {
+            let (config, _, caller) = status_api(request, env)?;
+            sources::maintain(env, &config, &caller).await
         }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));

@@ -4,10 +4,15 @@
 //! it takes a few requests per isolate per minute however many webhooks arrive.
 //!
 //! Storage (SQLite): `counts`, one row per minute and outcome (`accepted`, `duplicates`,
-//! `refused:{code}`), kept for a day; `samples`, the last refused requests.
+//! `refused:{code}`), kept for a day; `samples`, the last refused requests; `keeper`, in the
+//! `vonage-business` object only, what the VIS keeper last saw and did (`src/vis_keeper.rs`),
+//! which it runs here, one run at a time.
+
+use std::cell::{Cell, RefCell};
 
 use serde::Deserialize;
 use switchboard_core::protocol::source::Request as SourceRequest;
+use switchboard_core::providers::vonage_business::keeper::{AccessToken, KeeperState};
 use switchboard_core::sources::{
     oldest_kept_bucket, Counts, Health, ProviderBatch, RefusalSample, MAX_SAMPLES,
 };
@@ -21,19 +26,28 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS counts (
         n INTEGER NOT NULL,
         PRIMARY KEY (bucket, outcome)
     );
-    CREATE TABLE IF NOT EXISTS samples (at INTEGER NOT NULL, sample TEXT NOT NULL)";
+    CREATE TABLE IF NOT EXISTS samples (at INTEGER NOT NULL, sample TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS keeper (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)";
 
 const REFUSED: &str = "refused:";
 
 #[durable_object]
 pub struct Source {
     sql: SqlStorage,
+    env: Env,
+    /// The VIS API's access token, in memory only: an evicted object gets a new one.
+    token: RefCell<Option<AccessToken>>,
+    /// A keeper run is under way: a second request answers what the first will record.
+    running: Cell<bool>,
 }
 
 impl DurableObject for Source {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             sql: state.storage().sql(),
+            env,
+            token: RefCell::new(None),
+            running: Cell::new(false),
         }
     }
 
@@ -46,12 +60,86 @@ impl DurableObject for Source {
                 Ok(Response::empty()?.with_status(204))
             }
             Some(SourceRequest::Health) => Response::from_json(&self.health()?),
+            Some(SourceRequest::Maintain) => self.maintain().await,
             None => Ok(Response::empty()?.with_status(404)),
         }
     }
 }
 
+/// Clears the running flag when a run ends, also when its request goes away mid-run.
+struct Running<'a>(&'a Cell<bool>);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 impl Source {
+    /// Runs the VIS keeper now (409 while a run is under way, 503 while it is not configured)
+    /// and answers the state it recorded.
+    async fn maintain(&self) -> Result<Response> {
+        let Ok(config) = crate::load_config(&self.env) else {
+            return Ok(Response::empty()?.with_status(503));
+        };
+        let Some(keeper) = config.vis_keeper.as_ref() else {
+            return Ok(Response::empty()?.with_status(503));
+        };
+        if self.running.replace(true) {
+            return Ok(Response::empty()?.with_status(409));
+        }
+        let _running = Running(&self.running);
+        let mut state = self.keeper_state()?;
+        let now = Timestamp::from_millis(Date::now() as i64);
+        crate::vis_keeper::run(
+            &self.env,
+            &config,
+            keeper,
+            &self.token,
+            &mut state,
+            self.last_accepted_minute()?,
+            now,
+        )
+        .await;
+        self.sql.exec(
+            "INSERT INTO keeper (id, state) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            vec![serde_json::to_string(&state)?.into()],
+        )?;
+        Response::from_json(&state)
+    }
+
+    fn keeper_state(&self) -> Result<KeeperState> {
+        #[derive(Deserialize)]
+        struct Row {
+            state: String,
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec("SELECT state FROM keeper WHERE id = 1", None)?
+            .to_array()?;
+        Ok(rows
+            .first()
+            .and_then(|row| serde_json::from_str(&row.state).ok())
+            .unwrap_or_default())
+    }
+
+    /// The last minute an accepted webhook was counted in.
+    fn last_accepted_minute(&self) -> Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Row {
+            bucket: Option<i64>,
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                "SELECT MAX(bucket) AS bucket FROM counts WHERE outcome = 'accepted'",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.first().and_then(|row| row.bucket))
+    }
+
     /// Adds a batch, and forgets counts older than a day and samples beyond the last
     /// [`MAX_SAMPLES`].
     fn record(&self, batch: &ProviderBatch) -> Result<()> {
@@ -147,6 +235,9 @@ impl Source {
             .filter_map(|row| serde_json::from_str(&row.sample).ok())
             .collect();
         let now = Timestamp::from_millis(Date::now() as i64);
-        Ok(Health::from_stored(&buckets, &samples, now))
+        let mut health = Health::from_stored(&buckets, &samples, now);
+        let keeper = self.keeper_state()?;
+        health.keeper = (keeper != KeeperState::default()).then_some(keeper);
+        Ok(health)
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde::Serialize;
-use switchboard_core::protocol::source::{self, HEALTH_URL, RECORD_URL};
+use switchboard_core::protocol::source::{self, HEALTH_URL, MAINTAIN_URL, RECORD_URL};
+use switchboard_core::providers::vonage_business::keeper::KeeperState;
 use switchboard_core::sources::{
     Batch, Health, Outcome, ProviderBatch, RefusalSample, FLUSH_EVERY_MS,
 };
@@ -109,6 +110,33 @@ fn stub(env: &Env, provider: ProviderId) -> Result<worker::Stub, AppError> {
             .get_stub()
     };
     stub().map_err(|error| AppError::Storage(format!("source stub: {error}")))
+}
+
+/// `POST /v1/sources/vonage-business/maintain`: runs the VIS keeper now, for the status API
+/// token, and answers what it recorded.
+pub async fn maintain(env: &Env, config: &Config, caller: &Caller) -> Result<Response, AppError> {
+    caller.require_full("running the VIS keeper needs the status API token")?;
+    if config.vis_keeper.is_none() {
+        return Err(AppError::VisKeeperNotConfigured);
+    }
+    let state = run_keeper(env).await?;
+    Ok(Response::from_json(&state)?)
+}
+
+/// Asks the `vonage-business` object to run the keeper, and answers the state it recorded.
+pub async fn run_keeper(env: &Env) -> Result<KeeperState, AppError> {
+    let request = Request::new(MAINTAIN_URL, worker::Method::Post)?;
+    let mut response = stub(env, ProviderId::VonageBusiness)?
+        .fetch_with_request(request)
+        .await
+        .map_err(|error| AppError::Storage(format!("source vonage-business: {error}")))?;
+    match response.status_code() {
+        200 => Ok(response.json().await?),
+        409 => Err(AppError::MaintenanceRunning),
+        status => Err(AppError::Internal(format!(
+            "source vonage-business answered {status} to maintain"
+        ))),
+    }
 }
 
 /// One provider in `GET /v1/sources`.

@@ -235,7 +235,12 @@ async fn claim(env: &Env, token: &SingleUseToken, events: &[Event]) -> Result<()
 
 /// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
 /// duplicate.
-async fn append(env: &Env, event: &Event, raw: &CapturedRequest) -> Result<bool, AppError> {
+/// Appends `event` to its subject, with `raw` (redacted) as its request; `true` for a duplicate.
+pub(crate) async fn append(
+    env: &Env,
+    event: &Event,
+    raw: &CapturedRequest,
+) -> Result<bool, AppError> {
     let name = object_name(event.provider, event.kind, &event.subject_id);
     let body = serde_json::to_string(&AppendRequest {
         event,

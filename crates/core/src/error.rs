@@ -79,6 +79,10 @@ pub enum ErrorCode {
     TokenNotYetValid,
     /// Minting while `BROWSER_TOKEN_SECRET` is unset.
     BrowserTokensNotConfigured,
+    /// `POST /v1/sources/vonage-business/maintain` while the keeper's credentials are unset.
+    VisKeeperNotConfigured,
+    /// `POST /v1/sources/vonage-business/maintain` while a run is under way.
+    MaintenanceRunning,
     SourceNotConfigured,
     ConfigInvalid,
     StorageUnavailable,
@@ -86,7 +90,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::NotFound,
         Self::UnknownProvider,
         Self::MethodNotAllowed,
@@ -107,6 +111,8 @@ impl ErrorCode {
         Self::TokenExpired,
         Self::TokenNotYetValid,
         Self::BrowserTokensNotConfigured,
+        Self::VisKeeperNotConfigured,
+        Self::MaintenanceRunning,
         Self::SourceNotConfigured,
         Self::ConfigInvalid,
         Self::StorageUnavailable,
@@ -136,6 +142,8 @@ impl ErrorCode {
             Self::TokenExpired => "token_expired",
             Self::TokenNotYetValid => "token_not_yet_valid",
             Self::BrowserTokensNotConfigured => "browser_tokens_not_configured",
+            Self::VisKeeperNotConfigured => "vis_keeper_not_configured",
+            Self::MaintenanceRunning => "maintenance_running",
             Self::SourceNotConfigured => "source_not_configured",
             Self::ConfigInvalid => "config_invalid",
             Self::StorageUnavailable => "storage_unavailable",
@@ -161,12 +169,14 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::TooEarly => 425,
             Self::UpgradeRequired => 426,
+            Self::MaintenanceRunning => 409,
             Self::TooManySockets => 429,
             Self::InternalError => 500,
             Self::SourceNotConfigured
             | Self::ConfigInvalid
             | Self::StorageUnavailable
-            | Self::BrowserTokensNotConfigured => 503,
+            | Self::BrowserTokensNotConfigured
+            | Self::VisKeeperNotConfigured => 503,
         }
     }
 }

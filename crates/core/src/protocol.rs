@@ -465,12 +465,16 @@ pub mod source {
     pub const RECORD_URL: &str = "https://source/record";
     /// `GET /health`: the provider's [`crate::sources::Health`] (200).
     pub const HEALTH_URL: &str = "https://source/health";
+    /// `POST /maintain`, to the `vonage-business` object: runs the VIS keeper now and answers its
+    /// [`crate::providers::vonage_business::keeper::KeeperState`] (200).
+    pub const MAINTAIN_URL: &str = "https://source/maintain";
 
     /// What a request to the object asks for.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Request {
         Record,
         Health,
+        Maintain,
     }
 
     impl Request {
@@ -479,6 +483,7 @@ pub mod source {
             match (method, url_path(url)) {
                 ("POST", "/record") => Some(Self::Record),
                 ("GET", "/health") => Some(Self::Health),
+                ("POST", "/maintain") => Some(Self::Maintain),
                 _ => None,
             }
         }

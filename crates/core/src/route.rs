@@ -62,6 +62,8 @@ pub enum Route<'a> {
     Sources,
     /// `/v1/config`: what is configured (providers, delivery endpoints), never a secret.
     Config,
+    /// `/v1/sources/vonage-business/maintain`: runs the VIS keeper now.
+    MaintainVis,
 }
 
 /// A route's OpenAPI path template and the methods it answers.
@@ -135,6 +137,10 @@ pub const CONFIG: RouteTemplate = RouteTemplate {
     path: "/v1/config",
     methods: &["GET"],
 };
+pub const MAINTAIN_VIS: RouteTemplate = RouteTemplate {
+    path: "/v1/sources/vonage-business/maintain",
+    methods: &["POST"],
+};
 
 /// Every route the worker serves, one template per [`Route`] variant.
 pub const TEMPLATES: &[RouteTemplate] = &[
@@ -152,6 +158,7 @@ pub const TEMPLATES: &[RouteTemplate] = &[
     RETRY_FAILED_DELIVERIES,
     SOURCES,
     CONFIG,
+    MAINTAIN_VIS,
 ];
 
 /// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
@@ -209,6 +216,7 @@ impl<'a> Route<'a> {
             ["v1", "deliveries", "retry"] => Route::RetryFailedDeliveries,
             ["v1", "sources"] => Route::Sources,
             ["v1", "config"] => Route::Config,
+            ["v1", "sources", "vonage-business", "maintain"] => Route::MaintainVis,
             ["v1", collection] => Route::List {
                 kind: Kind::of_collection(collection)?,
             },
@@ -265,6 +273,7 @@ impl<'a> Route<'a> {
             Route::RetryFailedDeliveries => &RETRY_FAILED_DELIVERIES,
             Route::Sources => &SOURCES,
             Route::Config => &CONFIG,
+            Route::MaintainVis => &MAINTAIN_VIS,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::echo;
+use crate::providers::vonage_business::keeper::KeeperState;
 use crate::{ProviderId, Timestamp};
 
 /// Counts are kept per minute.
@@ -167,6 +168,9 @@ pub struct Health {
     pub last_day: Counts,
     /// Newest first, at most [`MAX_SAMPLES`].
     pub refusals: Vec<RefusalSample>,
+    /// What the VIS keeper last saw and did (`vonage-business` only, once it has run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper: Option<KeeperState>,
 }
 
 impl Health {

@@ -1,0 +1,276 @@
+//! The VIS keeper's run (`switchboard_core::providers::vonage_business::keeper` decides, this
+//! makes the requests): get a token, find this worker's registration, renew it when the plan
+//! says so, list the events it may have missed and append each through the same path as a
+//! webhook. Run by the `vonage-business` `Source` object (`src/source.rs`), from the Cron
+//! Trigger or `POST /v1/sources/vonage-business/maintain`, one run at a time. A failure is
+//! logged and recorded with its reason and tried again at the next run; receiving never waits
+//! for any of it.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use switchboard_core::providers::vonage_business::keeper::{
+    listed_events, own_registration, plan, AccessToken, BackfillRecord, KeeperConfig, KeeperError,
+    KeeperState, Registration, RenewalRecord, RunRecord, EVENTS_PAGE_SIZE, MAX_APPENDS_PER_RUN,
+};
+use switchboard_core::{CapturedRequest, Config, Timestamp};
+use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Env};
+
+use crate::fetch::fetch_within;
+use crate::webhook::append;
+
+/// How long one request to the VIS API may take.
+const API_TIMEOUT: Duration = Duration::from_secs(15);
+/// Pages of events one run reads at the most (each is a subrequest).
+const MAX_PAGES_PER_RUN: u32 = 4;
+
+/// The path VIS delivers to, below `PUBLIC_BASE_URL`.
+pub const WEBHOOK_PATH: &str = "/webhooks/vonage-business";
+
+/// One run at `now`, updating `state`. `last_accepted_minute` is the last minute source health
+/// counted an accepted VIS webhook in.
+pub async fn run(
+    env: &Env,
+    config: &Config,
+    keeper: &KeeperConfig,
+    token: &RefCell<Option<AccessToken>>,
+    state: &mut KeeperState,
+    last_accepted_minute: Option<i64>,
+    now: Timestamp,
+) {
+    let mut client = Client { keeper, token };
+    let outcome = steps(env, config, &mut client, state, last_accepted_minute, now).await;
+    if let Err(error) = &outcome {
+        let line = serde_json::json!({ "event": "vis_keeper_failed", "detail": error.to_string() });
+        worker::console_error!("{line}");
+    }
+    state.last_run = Some(RunRecord {
+        at: now,
+        error: outcome.err().map(|error| error.to_string()),
+    });
+}
+
+async fn steps(
+    env: &Env,
+    config: &Config,
+    client: &mut Client<'_>,
+    state: &mut KeeperState,
+    last_accepted_minute: Option<i64>,
+    now: Timestamp,
+) -> Result<(), KeeperError> {
+    let own_url = format!(
+        "{}{WEBHOOK_PATH}",
+        config.public_base_url.as_deref().unwrap_or_default()
+    );
+    let listed = client
+        .call("GET", &client.keeper.webhooks_url(), now)
+        .await?;
+    let registrations = Registration::parse_list(&listed)?;
+    let registration = own_registration(&registrations, &own_url)
+        .cloned()
+        .ok_or_else(|| KeeperError::NotRegistered(own_url.clone()))?;
+    let decided = plan(&registration, now, state.last_stored(last_accepted_minute));
+    state.registration = Some(registration.clone());
+    if let Some(reason) = decided.renew {
+        let renewed = client
+            .call("PUT", &client.keeper.renew_url(&registration.id), now)
+            .await
+            .and_then(|body| Registration::parse_one(&body));
+        state.last_renewal = Some(RenewalRecord {
+            at: now,
+            reason,
+            error: renewed.as_ref().err().map(ToString::to_string),
+        });
+        state.registration = Some(renewed?);
+    }
+    let window = match state.unfinished_backfill() {
+        Some((from, to, page)) => Some((from, to, page)),
+        None => decided.backfill_from.map(|from| (from, now, 0)),
+    };
+    if let Some((from, to, first_page)) = window {
+        let record = backfill(env, client, from, to, first_page, now).await;
+        let error = record.error.clone();
+        state.last_backfill = Some(record);
+        if let Some(error) = error {
+            return Err(KeeperError::Unreachable(error));
+        }
+    }
+    Ok(())
+}
+
+/// Lists the call events of `from..to` from page `first_page` on and appends each.
+async fn backfill(
+    env: &Env,
+    client: &mut Client<'_>,
+    from: Timestamp,
+    to: Timestamp,
+    first_page: u32,
+    now: Timestamp,
+) -> BackfillRecord {
+    let mut record = BackfillRecord {
+        at: now,
+        from,
+        to,
+        listed: 0,
+        appended: 0,
+        duplicates: 0,
+        resume_page: None,
+        error: None,
+    };
+    for page in first_page..first_page + MAX_PAGES_PER_RUN {
+        if record.appended + record.duplicates >= MAX_APPENDS_PER_RUN as u64 {
+            record.resume_page = Some(page);
+            return record;
+        }
+        let url = client.keeper.events_url(from, to, page);
+        let listed = match client.call("GET", &url, now).await {
+            Ok(body) => body,
+            Err(error) => {
+                record.error = Some(error.to_string());
+                return record;
+            }
+        };
+        let (events, count) = match listed_events(&listed, now) {
+            Ok(page) => page,
+            Err(error) => {
+                record.error = Some(error.to_string());
+                return record;
+            }
+        };
+        for (event, item) in events {
+            record.listed += 1;
+            let raw = CapturedRequest::new("GET", &url)
+                .with_header("content-type", "application/json")
+                .with_body(item);
+            match append(env, &event, &raw).await {
+                Ok(true) => record.duplicates += 1,
+                Ok(false) => record.appended += 1,
+                Err(error) => {
+                    record.error = Some(format!(
+                        "appending {}: {}",
+                        event.subject_id,
+                        error.log_detail()
+                    ));
+                    return record;
+                }
+            }
+        }
+        if count < EVENTS_PAGE_SIZE as usize {
+            return record;
+        }
+    }
+    record.resume_page = Some(first_page + MAX_PAGES_PER_RUN);
+    record
+}
+
+/// The VIS API with a bearer token, got (or refreshed) when missing or about to expire, and got
+/// anew once when a call is refused with 401.
+struct Client<'a> {
+    keeper: &'a KeeperConfig,
+    token: &'a RefCell<Option<AccessToken>>,
+}
+
+impl Client<'_> {
+    async fn call(
+        &mut self,
+        method: &str,
+        url: &str,
+        now: Timestamp,
+    ) -> Result<Vec<u8>, KeeperError> {
+        let what = if url.contains("/renew") {
+            "the renewal"
+        } else if url.contains("/self/events") {
+            "the event list"
+        } else {
+            "the webhook list"
+        };
+        for attempt in 0..2 {
+            let bearer = self.bearer(now).await?;
+            let (status, body) = request(method, url, Some(&bearer), None).await?;
+            match status {
+                200..=299 => return Ok(body),
+                401 if attempt == 0 => {
+                    self.token.replace(None);
+                }
+                status => return Err(KeeperError::Status { what, status }),
+            }
+        }
+        Err(KeeperError::Status { what, status: 401 })
+    }
+
+    async fn bearer(&mut self, now: Timestamp) -> Result<String, KeeperError> {
+        let current = self.token.borrow().clone();
+        if let Some(token) = current.as_ref().filter(|token| token.usable(now)) {
+            return Ok(token.token.expose().to_owned());
+        }
+        let refresh = current.and_then(|token| token.refresh);
+        let mut answer = self.grant(refresh.as_ref(), now).await;
+        if answer.is_err() && refresh.is_some() {
+            answer = self.grant(None, now).await;
+        }
+        let token = answer?;
+        let bearer = token.token.expose().to_owned();
+        self.token.replace(Some(token));
+        Ok(bearer)
+    }
+
+    async fn grant(
+        &self,
+        refresh: Option<&switchboard_core::secret::Secret>,
+        now: Timestamp,
+    ) -> Result<AccessToken, KeeperError> {
+        let form = self.keeper.token_request(refresh);
+        let (status, body) = request("POST", &self.keeper.token_url(), None, Some(&form)).await?;
+        match status {
+            200 => AccessToken::parse(&body, now),
+            400 | 401 | 403 => Err(KeeperError::TokenRefused(status)),
+            status => Err(KeeperError::Status {
+                what: "the token endpoint",
+                status,
+            }),
+        }
+    }
+}
+
+/// One request: `Authorization: Bearer` when `bearer` is given, a form body when `form` is.
+/// Answers the status and the body.
+async fn request(
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    form: Option<&str>,
+) -> Result<(u16, Vec<u8>), KeeperError> {
+    let failed = |error: wasm_bindgen::JsValue| {
+        KeeperError::Unreachable(worker::Error::from(error).to_string())
+    };
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers.set("accept", "application/json").map_err(failed)?;
+    headers.set("user-agent", "Switchboard").map_err(failed)?;
+    if let Some(bearer) = bearer {
+        headers
+            .set("authorization", &format!("Bearer {bearer}"))
+            .map_err(failed)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(form) = form {
+        headers
+            .set("content-type", "application/x-www-form-urlencoded")
+            .map_err(failed)?;
+        init.set_body(&form.into());
+    }
+    init.set_headers(&headers);
+    let response = fetch_within(url, &init, API_TIMEOUT)
+        .await
+        .map_err(KeeperError::Unreachable)?;
+    let status = response.status();
+    let body = match response.array_buffer() {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map(|buffer| worker::js_sys::Uint8Array::new(&buffer).to_vec())
+            .map_err(failed)?,
+        Err(error) => return Err(failed(error)),
+    };
+    Ok((status, body))
+}
