@@ -180,7 +180,8 @@ fn vonage(url: &str, id: &str, start: Timestamp) -> Vec<CapturedRequest> {
 }
 
 /// VIS CALL events (`X-VON-Signature` over the canonical `event`): RINGING, ACTIVE, ANSWERED.
-fn vis(url: &str, id: &str, start: Timestamp) -> Vec<CapturedRequest> {
+/// VIS call events (HMAC of the canonical `event`), unsigned: ringing, active, answered.
+pub fn vis(url: &str, id: &str, start: Timestamp) -> Vec<CapturedRequest> {
     let time = |offset: i64| {
         let at = Timestamp::from_millis(start.millis() + offset).to_string();
         // `2026-01-01T00:00:05.000+0000`, VIS's shape.

@@ -26,6 +26,8 @@ mod security;
 mod sources;
 mod support;
 mod tokens;
+mod vis_api;
+mod vis_keeper;
 mod vonage;
 mod worker;
 
@@ -36,6 +38,7 @@ use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 use switchboard_core::ProviderId;
 
 use crate::receiver::Receiver;
+use crate::vis_api::VisApi;
 use crate::worker::{run_dir, Worker};
 
 /// Settings of the main worker under test. Two Vonage secrets: rotation means either verifies.
@@ -70,13 +73,16 @@ pub struct Suite {
     /// Only the status API token: Vonage is disabled.
     pub unconfigured: Worker,
     /// Every provider configured, behind a "proxy": `PUBLIC_BASE_URL` is set, and the signature
-    /// window is 2 seconds, so that stored requests become exportable within a test.
+    /// window is 2 seconds, so that stored requests become exportable within a test; its VIS
+    /// keeper talks to `vis_api`.
     pub proxied: Worker,
     /// The `configured` worker's settings plus delivery to two endpoints of `receiver`
     /// ([`delivering_vars`]).
     pub delivering: Worker,
     /// The endpoints `delivering` delivers to (`/main`, `/filtered`).
     pub receiver: Receiver,
+    /// The VIS API the `proxied` worker's keeper talks to.
+    pub vis_api: VisApi,
 }
 
 /// How long after receipt the proxied worker withholds a stored request: twice its 2 s
@@ -99,6 +105,7 @@ fn main() {
     tests.extend(sources::tests());
     tests.extend(delivery::tests());
     tests.extend(dashboard::tests());
+    tests.extend(vis_keeper::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
@@ -193,6 +200,8 @@ pub fn start_configured(name: &str) -> Worker {
 fn start_suite() -> Result<Suite, String> {
     let state = run_dir().join("state");
     let receiver = Receiver::start()?;
+    let vis_api = VisApi::start()?;
+    vis_api.reset();
     // The delivering worker starts beside the others (much of a start is waiting), and is
     // always joined, so that no worker outlives a failed start.
     let delivering = {
@@ -203,7 +212,7 @@ fn start_suite() -> Result<Suite, String> {
             Worker::start("delivering", &vars, &state)
         })
     };
-    let others = start_others(&state);
+    let others = start_others(&state, &vis_api.url());
     let delivering = delivering
         .join()
         .map_err(|_| "starting `delivering` panicked".to_owned())??;
@@ -214,11 +223,15 @@ fn start_suite() -> Result<Suite, String> {
         proxied,
         delivering,
         receiver,
+        vis_api,
     })
 }
 
 /// The `configured`, `unconfigured` and `proxied` workers.
-fn start_others(state: &std::path::Path) -> Result<(Worker, Worker, Worker), String> {
+fn start_others(
+    state: &std::path::Path,
+    vis_api: &str,
+) -> Result<(Worker, Worker, Worker), String> {
     let configured_vars = configured_vars();
     let configured_vars: Vec<(&str, &str)> = configured_vars
         .iter()
@@ -235,6 +248,11 @@ fn start_others(state: &std::path::Path) -> Result<(Worker, Worker, Worker), Str
         ("VONAGE_SIGNATURE_SECRET", SECRET),
         ("SIGNATURE_TOLERANCE_SECONDS", "2"),
         ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+        ("VONAGE_BUSINESS_API_URL", vis_api),
+        ("VONAGE_BUSINESS_CLIENT_ID", vis_api::CLIENT_ID),
+        ("VONAGE_BUSINESS_CLIENT_SECRET", vis_api::CLIENT_SECRET),
+        ("VONAGE_BUSINESS_USERNAME", vis_api::USERNAME),
+        ("VONAGE_BUSINESS_PASSWORD", vis_api::PASSWORD),
     ];
     proxied_vars.extend(PROVIDER_SECRETS.iter().copied());
     let proxied = Worker::start("proxied", &proxied_vars, &state.join("proxied"))?;
