@@ -9,6 +9,7 @@ mod listen;
 mod load;
 mod settings;
 mod simulate;
+mod vis;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,35 @@ enum Command {
     /// REASON` (`-` for a missing id). Runs until interrupted. Exit 2: bad arguments or the
     /// address cannot be bound.
     Listen(ListenArgs),
+    /// Vonage Business (VIS): register the worker's endpoint for call events.
+    #[command(subcommand)]
+    Vis(VisCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum VisCommand {
+    /// Register URL (the worker's `PUBLIC_BASE_URL` and `/webhooks/vonage-business`) for VIS
+    /// call events, signed HMAC-SHA256 with a fresh signing key sent in `X-VON-Signature`, then
+    /// print the registration and the `wrangler secret put` command that gives the worker the
+    /// key. Credentials: VONAGE_BUSINESS_CLIENT_ID, _CLIENT_SECRET, _USERNAME, _PASSWORD (and
+    /// VONAGE_BUSINESS_API_URL), from the environment or the dotenv file.
+    ///
+    /// Exit 0: registered. Exit 1: the API refused, or URL is registered already. Exit 2: bad
+    /// arguments or missing credentials.
+    Register(VisRegisterArgs),
+}
+
+#[derive(Debug, Args)]
+struct VisRegisterArgs {
+    /// The URL VIS is to deliver to, e.g. https://hooks.example.com/webhooks/vonage-business.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Dotenv file with the credentials. [default: .dev.vars, if present]
+    #[arg(long, value_name = "PATH")]
+    dev_vars: Option<PathBuf>,
+    /// Time limit for each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
 
 /// Which provider, and its signature settings. Unset settings are read from the environment,
@@ -196,6 +226,29 @@ struct ListenArgs {
     status: u16,
 }
 
+fn vis_register(args: &VisRegisterArgs) -> Result<(), Failure> {
+    if !args.url.starts_with("https://") || !args.url.ends_with("/webhooks/vonage-business") {
+        return Err(Failure::usage(
+            "--url must be https://<your worker>/webhooks/vonage-business",
+        ));
+    }
+    let settings = Settings::load(args.dev_vars.as_deref())?;
+    let registered = vis::register(&settings, &args.url, Duration::from_secs(args.timeout))?;
+    let registration = &registered.registration;
+    println!(
+        "registered {} for {}, expires {}",
+        registration.id,
+        registration.url,
+        registration.expire_at.as_deref().unwrap_or("(not said)")
+    );
+    println!("Give the worker its signing key (the keeper renews the registration from now on):");
+    println!(
+        "  printf '%s' '{}' | npx wrangler secret put VONAGE_BUSINESS_SIGNING_KEY",
+        registered.signing_key
+    );
+    Ok(())
+}
+
 fn parse_provider(name: &str) -> Result<ProviderId, String> {
     name.parse().map_err(|_| {
         let known: Vec<&str> = registry::PROVIDERS.iter().map(|row| row.name).collect();
@@ -210,6 +263,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args),
         Command::Load(args) => load(&args),
         Command::Listen(args) => listen(&args),
+        Command::Vis(VisCommand::Register(args)) => vis_register(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,3 +10,4 @@ mod simulate;
 mod support;
 mod vectors;
 mod verify;
+mod vis;

@@ -7,12 +7,17 @@ use std::process::{Child, Command, Output, Stdio};
 
 use switchboard_core::registry::{ProviderEntry, PROVIDERS};
 
-/// The worker's settings that are not a provider's (those are in the registry).
-const COMMON_SETTINGS: [&str; 4] = [
+/// The worker's settings that are not a provider's signing secret (those are in the registry).
+const COMMON_SETTINGS: [&str; 9] = [
     "PUBLIC_BASE_URL",
     "SIGNATURE_TOLERANCE_SECONDS",
     "STATUS_API_TOKEN",
     "MAX_BODY_BYTES",
+    "VONAGE_BUSINESS_API_URL",
+    "VONAGE_BUSINESS_CLIENT_ID",
+    "VONAGE_BUSINESS_CLIENT_SECRET",
+    "VONAGE_BUSINESS_USERNAME",
+    "VONAGE_BUSINESS_PASSWORD",
 ];
 
 pub fn fixture(name: &str) -> String {

@@ -125,6 +125,20 @@ impl KeeperConfig {
         )
     }
 
+    /// The body of `POST /self/webhooks` that registers `url` for call events, signed with
+    /// `signing_key` (HMAC-SHA256), the signature in the `X-VON-Signature` header: what this
+    /// worker verifies (docs/providers/vonage-business.md).
+    pub fn registration_request(url: &str, signing_key: &str) -> String {
+        serde_json::json!({
+            "url": url,
+            "events": ["CALL"],
+            "signingAlgo": "HMAC_SHA256",
+            "signingKey": signing_key,
+            "metadataPolicy": "HEADER",
+        })
+        .to_string()
+    }
+
     /// The form body of a token request: the refresh grant when a refresh token is at hand,
     /// else the password grant, whose username takes `@vbc.prod` (create-an-access-token.md).
     pub fn token_request(&self, refresh: Option<&Secret>) -> String {
@@ -673,6 +687,23 @@ mod tests {
                 Timestamp::from_millis(minute + 300_000),
                 2
             ))
+        );
+    }
+
+    #[test]
+    fn a_registration_asks_for_signed_call_events_with_the_signature_in_a_header() {
+        let body: Json = serde_json::from_str(&KeeperConfig::registration_request(
+            "https://hooks.example.com/webhooks/vonage-business",
+            "k-1",
+        ))
+        .unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "url": "https://hooks.example.com/webhooks/vonage-business",
+                "events": ["CALL"], "signingAlgo": "HMAC_SHA256", "signingKey": "k-1",
+                "metadataPolicy": "HEADER",
+            })
         );
     }
 
