@@ -18,7 +18,7 @@ const SOURCES_REFRESH_MS = 10_000;
 /** Deliveries are not pushed: a subject's are read again while one is pending. */
 const DELIVERIES_REFRESH_MS = 2_000;
 
-const GOOD = new Set(["completed", "delivered", "read", "configured"]);
+const GOOD = new Set(["completed", "delivered", "read", "configured", "active"]);
 const BAD = new Set(["failed", "busy", "no_answer", "rejected", "canceled", "undelivered", "expired"]);
 const LIVE = new Set(["in_progress"]);
 
@@ -637,6 +637,45 @@ function sourceCard(source) {
     table([["Requests"], ["Last hour", true], ["Last 24 h", true]], countsRows(source), ""),
     h("h3", {}, "Last refused requests"),
     table([["When"], ["Reason"], ["Request"], ["Check that failed"]], samples, "None."),
+    source.keeper ? keeperFacts(source.keeper) : null,
+  );
+}
+
+/** What the VIS keeper last saw and did (docs/providers/vonage-business.md). */
+function keeperFacts(keeper) {
+  const registration = keeper.registration;
+  const outcome = (record) => (record.error ? h("span", { class: "error" }, record.error) : "ok");
+  const run = async (button) => {
+    button.disabled = true;
+    try {
+      const state = await api("/v1/sources/vonage-business/maintain", { method: "POST", body: {} });
+      notify(state.last_run?.error ? `The keeper ran: ${state.last_run.error}` : "The keeper ran.");
+      render();
+    } catch (error) {
+      notify(error.message);
+      button.disabled = false;
+    }
+  };
+  const backfill = keeper.last_backfill;
+  return h(
+    "div",
+    { class: "keeper" },
+    h("h3", {}, "Registration (VIS keeper)"),
+    facts([
+      ["Id", h("span", { class: "mono" }, text(registration?.id))],
+      ["Status", registration ? badge(registration.statistics?.failed ? "failed" : (registration.status ?? "").toLowerCase() || null) : text(null)],
+      ["Expires", registration?.expireAt ? time(registration.expireAt) : text(null)],
+      ["Last success", registration?.statistics?.lastSuccess ? time(registration.statistics.lastSuccess) : text(null)],
+      ["Last run", keeper.last_run ? h("span", {}, time(keeper.last_run.at), " · ", outcome(keeper.last_run)) : text(null)],
+      ["Last renewal", keeper.last_renewal ? h("span", {}, time(keeper.last_renewal.at), ` · ${keeper.last_renewal.reason} · `, outcome(keeper.last_renewal)) : text(null)],
+      [
+        "Last backfill",
+        backfill
+          ? h("span", {}, time(backfill.at), ` · ${backfill.appended} appended, ${backfill.duplicates} already stored of ${backfill.listed} listed · `, outcome(backfill))
+          : text(null),
+      ],
+    ]),
+    h("div", { class: "actions" }, h("button", { type: "button", id: "run-keeper", onclick: (event) => run(event.currentTarget) }, "Run the keeper now")),
   );
 }
 

@@ -41,7 +41,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 static ONE_BROWSER: Mutex<()> = Mutex::new(());
 
 /// `tests/browser/driver.mjs` with its own Chromium.
-struct Browser {
+pub struct Browser {
     /// Held while this browser lives (a failed test's poisoned lock is taken all the same).
     _turn: MutexGuard<'static, ()>,
     child: Child,
@@ -52,7 +52,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn open(base: &str) -> Self {
+    pub fn open(base: &str) -> Self {
         let turn = ONE_BROWSER
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -77,7 +77,7 @@ impl Browser {
     }
 
     /// Runs one command; panics, failing the test, if the driver says it failed.
-    fn run(&mut self, command: Value) -> Value {
+    pub fn run(&mut self, command: Value) -> Value {
         self.log.push(command.to_string());
         writeln!(self.stdin, "{command}").expect("the driver reads stdin");
         let answer = match self.lines.recv_timeout(COMMAND_TIMEOUT) {
@@ -100,48 +100,48 @@ impl Browser {
         answer
     }
 
-    fn goto(&mut self, path: &str) -> String {
+    pub fn goto(&mut self, path: &str) -> String {
         self.run(json!({ "do": "goto", "path": path }))["url"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    fn click(&mut self, selector: &str) {
+    pub fn click(&mut self, selector: &str) {
         self.run(json!({ "do": "click", "selector": selector }));
     }
 
     /// The text of the first element that matches `selector` (and holds `text`), once there is one.
-    fn wait(&mut self, selector: &str, text: Option<&str>) -> String {
+    pub fn wait(&mut self, selector: &str, text: Option<&str>) -> String {
         self.wait_count(selector, text, 1)
     }
 
     /// As [`Browser::wait`], once at least `count` elements match.
-    fn wait_count(&mut self, selector: &str, text: Option<&str>, count: usize) -> String {
+    pub fn wait_count(&mut self, selector: &str, text: Option<&str>, count: usize) -> String {
         let answer =
             self.run(json!({ "do": "wait", "selector": selector, "text": text, "count": count }));
         answer["text"].as_str().unwrap_or_default().to_owned()
     }
 
-    fn text(&mut self, selector: &str) -> String {
+    pub fn text(&mut self, selector: &str) -> String {
         self.run(json!({ "do": "text", "selector": selector }))["text"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    fn screenshot(&mut self, name: &str) {
+    pub fn screenshot(&mut self, name: &str) {
         self.run(json!({ "do": "screenshot", "name": name }));
     }
 
     /// Signs in, and waits for the first view to be shown.
-    fn sign_in(&mut self, token: &str) {
+    pub fn sign_in(&mut self, token: &str) {
         self.try_sign_in(token);
         self.wait("#content h1", None);
     }
 
     /// Offers `token` as a person would: the token field has the focus, type, Enter.
-    fn try_sign_in(&mut self, token: &str) {
+    pub fn try_sign_in(&mut self, token: &str) {
         let url = self.goto("/");
         assert!(url.ends_with("/dashboard"), "`/` led to {url}");
         self.wait("#sign-in:not([hidden])", None);
@@ -152,7 +152,7 @@ impl Browser {
 
     /// Nothing went wrong in the page: no console error or warning, no uncaught error, no failed
     /// request and no HTTP error answer (a CSP violation is a console error).
-    fn assert_no_problems(&mut self) {
+    pub fn assert_no_problems(&mut self) {
         let problems = self.run(json!({ "do": "problems" }))["problems"].clone();
         assert_eq!(problems, json!([]), "the page had problems");
     }

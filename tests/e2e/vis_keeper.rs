@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use switchboard_core::{ProviderId, Timestamp};
 
 use crate::concurrency::{provider, vis};
+use crate::dashboard::Browser;
 use crate::http::Client;
 use crate::support::{accepted, assert_error, deliver, now, summary, unique_id};
 use crate::tokens::minted;
@@ -183,6 +184,26 @@ fn a_failed_registration_is_renewed_and_its_missed_calls_backfilled_once(suite: 
     let state = maintain(&client);
     assert_eq!(state["last_backfill"]["appended"], 0, "{state}");
     assert_eq!(state["last_backfill"]["duplicates"], 3, "{state}");
+
+    // The dashboard's Sources view shows it, and runs the keeper again.
+    let mut page = Browser::open(&suite.proxied.base_url);
+    page.sign_in(TOKEN);
+    page.goto("/dashboard#/sources");
+    let keeper = page.wait("[data-provider=vonage-business] .keeper", Some(OWN_ID));
+    assert!(
+        keeper.contains("0 appended, 3 already stored of 3 listed"),
+        "{keeper}"
+    );
+    assert!(keeper.contains(OWN_ID), "{keeper}");
+    page.screenshot("10-vis-keeper");
+    page.click("#run-keeper");
+    page.wait("#notice", Some("The keeper ran."));
+    let keeper = page.wait("[data-provider=vonage-business] .keeper", Some("active"));
+    assert!(
+        keeper.contains("failed · ok"),
+        "the renewal from failed: {keeper}"
+    );
+    page.assert_no_problems();
 }
 
 fn an_expired_token_is_refreshed_and_a_refused_one_never_stops_receiving(suite: &Suite) {
