@@ -11,19 +11,16 @@ use std::time::Duration;
 
 use switchboard_core::providers::vonage_business::keeper::{
     listed_events, own_registration, plan, AccessToken, BackfillRecord, KeeperConfig, KeeperError,
-    KeeperState, Registration, RenewalRecord, RunRecord, EVENTS_PAGE_SIZE, MAX_APPENDS_PER_RUN,
+    KeeperState, Registration, RenewalRecord, RunRecord, EVENTS_PAGE_SIZE, PAGES_PER_RUN,
 };
 use switchboard_core::{CapturedRequest, Config, Timestamp};
-use worker::{wasm_bindgen, wasm_bindgen_futures, web_sys, Env};
+use worker::{wasm_bindgen, web_sys, Env};
 
-use crate::fetch::fetch_within;
-use crate::webhook::append;
+use crate::fetch::fetch_body_within;
+use crate::webhook::{append, MAX_SUBJECT_ID_BYTES};
 
 /// How long one request to the VIS API may take.
 const API_TIMEOUT: Duration = Duration::from_secs(15);
-/// Pages of events one run reads at the most (each is a subrequest).
-const MAX_PAGES_PER_RUN: u32 = 4;
-
 /// The path VIS delivers to, below `PUBLIC_BASE_URL`.
 pub const WEBHOOK_PATH: &str = "/webhooks/vonage-business";
 
@@ -71,6 +68,11 @@ async fn steps(
         .ok_or_else(|| KeeperError::NotRegistered(own_url.clone()))?;
     let decided = plan(&registration, now, state.last_stored(last_accepted_minute));
     state.registration = Some(registration.clone());
+    // Owed before the renewal, so that a renewal that fails, or succeeds unseen, loses nothing.
+    if let Some(from) = decided.backfill_from {
+        state.owe_backfill(from, now);
+    }
+    let mut renewal_error = None;
     if let Some(reason) = decided.renew {
         let renewed = client
             .call("PUT", &client.keeper.renew_url(&registration.id), now)
@@ -81,64 +83,57 @@ async fn steps(
             reason,
             error: renewed.as_ref().err().map(ToString::to_string),
         });
-        state.registration = Some(renewed?);
-    }
-    let window = match state.unfinished_backfill() {
-        Some((from, to, page)) => Some((from, to, page)),
-        None => decided.backfill_from.map(|from| (from, now, 0)),
-    };
-    if let Some((from, to, first_page)) = window {
-        let record = backfill(env, client, from, to, first_page, now).await;
-        let error = record.error.clone();
-        state.last_backfill = Some(record);
-        if let Some(error) = error {
-            return Err(KeeperError::Unreachable(error));
+        match renewed {
+            Ok(renewed) => state.registration = Some(renewed),
+            Err(error) => renewal_error = Some(error),
         }
     }
-    Ok(())
+    if let Some(record) = state
+        .last_backfill
+        .as_mut()
+        .filter(|b| b.resume_page.is_some())
+    {
+        backfill(env, client, record, now).await;
+    }
+    state.stored_until = state.last_stored(last_accepted_minute);
+    if let Some(error) = renewal_error {
+        return Err(error);
+    }
+    match state.last_backfill.as_ref().and_then(|b| b.error.clone()) {
+        Some(error) if state.pending_backfill().is_some() => Err(KeeperError::Backfill(error)),
+        _ => Ok(()),
+    }
 }
 
-/// Lists the call events of `from..to` from page `first_page` on and appends each.
-async fn backfill(
-    env: &Env,
-    client: &mut Client<'_>,
-    from: Timestamp,
-    to: Timestamp,
-    first_page: u32,
-    now: Timestamp,
-) -> BackfillRecord {
-    let mut record = BackfillRecord {
-        at: now,
-        from,
-        to,
-        listed: 0,
-        appended: 0,
-        duplicates: 0,
-        resume_page: None,
-        error: None,
+/// Lists the call events of `record`'s window from its resume page on, [`PAGES_PER_RUN`] pages
+/// at the most, and appends each; `record` keeps the counts and where to go on from.
+async fn backfill(env: &Env, client: &mut Client<'_>, record: &mut BackfillRecord, now: Timestamp) {
+    let Some(first_page) = record.resume_page else {
+        return;
     };
-    for page in first_page..first_page + MAX_PAGES_PER_RUN {
-        if record.appended + record.duplicates >= MAX_APPENDS_PER_RUN as u64 {
-            record.resume_page = Some(page);
-            return record;
-        }
-        let url = client.keeper.events_url(from, to, page);
+    record.at = now;
+    record.error = None;
+    for page in first_page..first_page + PAGES_PER_RUN {
+        record.resume_page = Some(page);
+        let url = client.keeper.events_url(record.from, record.to, page);
         let listed = match client.call("GET", &url, now).await {
-            Ok(body) => body,
+            Ok(body) => listed_events(&body, now),
+            Err(error) => Err(error),
+        };
+        let listed = match listed {
+            Ok(listed) => listed,
             Err(error) => {
                 record.error = Some(error.to_string());
-                return record;
+                return;
             }
         };
-        let (events, count) = match listed_events(&listed, now) {
-            Ok(page) => page,
-            Err(error) => {
-                record.error = Some(error.to_string());
-                return record;
-            }
-        };
-        for (event, item) in events {
+        record.skipped += listed.skipped;
+        for (event, item) in listed.events {
             record.listed += 1;
+            if event.subject_id.len() > MAX_SUBJECT_ID_BYTES {
+                record.skipped += 1;
+                continue;
+            }
             let raw = CapturedRequest::new("GET", &url)
                 .with_header("content-type", "application/json")
                 .with_body(item);
@@ -146,21 +141,17 @@ async fn backfill(
                 Ok(true) => record.duplicates += 1,
                 Ok(false) => record.appended += 1,
                 Err(error) => {
-                    record.error = Some(format!(
-                        "appending {}: {}",
-                        event.subject_id,
-                        error.log_detail()
-                    ));
-                    return record;
+                    record.error = Some(format!("appending an event: {}", error.log_detail()));
+                    return;
                 }
             }
         }
-        if count < EVENTS_PAGE_SIZE as usize {
-            return record;
+        if listed.items < EVENTS_PAGE_SIZE as usize {
+            record.resume_page = None;
+            return;
         }
     }
-    record.resume_page = Some(first_page + MAX_PAGES_PER_RUN);
-    record
+    record.resume_page = Some(first_page + PAGES_PER_RUN);
 }
 
 /// The VIS API with a bearer token, got (or refreshed) when missing or about to expire, and got
@@ -261,16 +252,7 @@ async fn request(
         init.set_body(&form.into());
     }
     init.set_headers(&headers);
-    let response = fetch_within(url, &init, API_TIMEOUT)
+    fetch_body_within(url, &init, API_TIMEOUT)
         .await
-        .map_err(KeeperError::Unreachable)?;
-    let status = response.status();
-    let body = match response.array_buffer() {
-        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map(|buffer| worker::js_sys::Uint8Array::new(&buffer).to_vec())
-            .map_err(failed)?,
-        Err(error) => return Err(failed(error)),
-    };
-    Ok((status, body))
+        .map_err(KeeperError::Unreachable)
 }

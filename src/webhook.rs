@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::{protocol, RequestLog};
 
 /// Longest provider id accepted for a call or message: it becomes part of KV keys (≤ 512 bytes).
-const MAX_SUBJECT_ID_BYTES: usize = 200;
+pub(crate) const MAX_SUBJECT_ID_BYTES: usize = 200;
 
 #[derive(Serialize)]
 struct Accepted {
@@ -235,7 +235,6 @@ async fn claim(env: &Env, token: &SingleUseToken, events: &[Event]) -> Result<()
 
 /// Commits one event in its subject's Durable Object, over RPC; answers whether it was a
 /// duplicate.
-/// Appends `event` to its subject, with `raw` (redacted) as its request; `true` for a duplicate.
 pub(crate) async fn append(
     env: &Env,
     event: &Event,

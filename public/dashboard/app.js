@@ -66,7 +66,8 @@ function text(value) {
 
 function time(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
-  const shown = new Date(iso).toLocaleString(undefined, {
+  // VIS writes offsets without a colon (`+0000`), which not every browser's Date reads.
+  const shown = new Date(iso.replace(/([+-]\d{2})(\d{2})$/, "$1:$2")).toLocaleString(undefined, {
     month: "short",
     day: "numeric",
     hour: "2-digit",

@@ -179,8 +179,8 @@ fn vonage(url: &str, id: &str, start: Timestamp) -> Vec<CapturedRequest> {
     .collect()
 }
 
-/// VIS CALL events (`X-VON-Signature` over the canonical `event`): RINGING, ACTIVE, ANSWERED.
-/// VIS call events (HMAC of the canonical `event`), unsigned: ringing, active, answered.
+/// VIS CALL events (`X-VON-Signature` over the canonical `event`), unsigned: RINGING, ACTIVE,
+/// ANSWERED.
 pub fn vis(url: &str, id: &str, start: Timestamp) -> Vec<CapturedRequest> {
     let time = |offset: i64| {
         let at = Timestamp::from_millis(start.millis() + offset).to_string();

@@ -65,11 +65,19 @@ pub fn register(settings: &Settings, url: &str, timeout: Duration) -> Result<Reg
             .header("content-type", "application/json")
             .send(body.as_bytes()),
         "the registration",
-    )?;
-    Ok(Registered {
-        registration: Registration::parse_one(&created).map_err(refused)?,
-        signing_key,
-    })
+    )
+    .and_then(|created| Registration::parse_one(&created).map_err(refused));
+    match created {
+        Ok(registration) => Ok(Registered {
+            registration,
+            signing_key,
+        }),
+        // VIS may have made it all the same, and a key cannot be read back.
+        Err(failure) => Err(Failure::refused(format!(
+            "{failure}; if VIS registered {url} all the same, its signing key is {signing_key}: \
+             printf '%s' '{signing_key}' | npx wrangler secret put VONAGE_BUSINESS_SIGNING_KEY"
+        ))),
+    }
 }
 
 fn token(agent: &Agent, keeper: &KeeperConfig, now: Timestamp) -> Result<AccessToken, Failure> {

@@ -471,7 +471,7 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
 
 /// Accepts `https://host[:port][/path][?query]`, and `http://` only to a loopback host (local
 /// development: `switchboard listen`).
-fn parse_url(url: &str) -> Result<String, &'static str> {
+pub(crate) fn parse_url(url: &str) -> Result<String, &'static str> {
     const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
     if url.contains(|c: char| c.is_whitespace() || c.is_control()) || url.contains('#') {
         return Err("must be a URL without spaces or a fragment");

@@ -13,7 +13,7 @@
 //! `/self/events`, the `Webhook` and `Event` schemas).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::{normalize_event, parse_time};
 use crate::config::{ConfigError, Settings};
@@ -27,13 +27,19 @@ pub const DEFAULT_API_URL: &str = "https://api.vonage.com";
 pub const VIS_PATH: &str = "/t/vbc.prod/vis/v1";
 /// A registration that expires within this is renewed.
 pub const RENEW_WITHIN_MS: i64 = 3 * DAY_MS;
-/// How far before the last stored event a backfill starts listing: events of one call reach
-/// the events API in their own order, and a clock may be off.
-pub const BACKFILL_MARGIN_MS: i64 = 10 * 60_000;
+/// How far before the last stored event a backfill starts listing. If the events API selects
+/// by `startTime`, as its `Event` suggests, the end of a call carries the call's start: the
+/// margin covers calls that started up to this long before and ended during the gap (longer
+/// ones end unseen); what it lists twice is absorbed by dedup.
+pub const BACKFILL_MARGIN_MS: i64 = 6 * 60 * 60_000;
 /// The furthest back a backfill lists, whatever was stored last.
 pub const MAX_BACKFILL_MS: i64 = 7 * DAY_MS;
 /// Events asked for per page of `GET /self/events`.
-pub const EVENTS_PAGE_SIZE: u32 = 100;
+pub const EVENTS_PAGE_SIZE: u32 = 15;
+/// Pages one run reads. A run makes at most 9 other requests (token grants and their retry, the
+/// list, the renewal), then per page one request and an append per event: 9 + 2 × (1 + 15) = 41,
+/// within the 50 subrequests of a Free-plan invocation.
+pub const PAGES_PER_RUN: u32 = 2;
 /// An access token is replaced this long before it expires.
 const TOKEN_MARGIN_MS: i64 = 5 * 60_000;
 const DAY_MS: i64 = 24 * 60 * 60_000;
@@ -81,12 +87,14 @@ impl KeeperConfig {
             None => DEFAULT_API_URL.to_owned(),
             Some(url) => {
                 let url = url.trim().trim_end_matches('/');
-                let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-                if !scheme_ok || url.contains(['?', '#', ' ']) {
-                    return Err(ConfigError {
-                        name: "VONAGE_BUSINESS_API_URL".into(),
-                        problem: "must be an http(s) URL without a query".into(),
-                    });
+                let invalid = |problem: &str| ConfigError {
+                    name: "VONAGE_BUSINESS_API_URL".into(),
+                    problem: problem.into(),
+                };
+                // The credentials go there: https, or http to this machine (tests).
+                crate::delivery::parse_url(url).map_err(invalid)?;
+                if url.contains('?') {
+                    return Err(invalid("must be a URL without a query"));
                 }
                 url.to_owned()
             }
@@ -179,6 +187,8 @@ pub enum KeeperError {
     Unreachable(String),
     #[error("no registration of the VIS API has this worker's URL {0}")]
     NotRegistered(String),
+    #[error("backfill: {0}")]
+    Backfill(String),
 }
 
 /// An access token and when to stop using it.
@@ -225,37 +235,74 @@ impl AccessToken {
 
 /// One registration as `GET /self/webhooks` lists it (vgis.yml `Webhook`; `statistics` also
 /// as concepts/webhooks.md describes it). Unknown members are ignored.
+/// Read leniently: vgis.yml types `id` as a string but shows a number, and `statistics` beyond
+/// `failed` is described in prose only (concepts/webhooks.md), so a member of another type reads
+/// as absent rather than failing the whole list.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Registration {
+    #[serde(deserialize_with = "text")]
     pub id: String,
     pub url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub expire_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub statistics: Statistics,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Statistics {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_count")]
     pub total_attempts: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_count")]
     pub total_successes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_count")]
     pub total_failures: Option<u64>,
     /// Marked failed: nothing more is delivered until it is renewed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub failed: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub last_success: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_text")]
     pub last_failure: Option<String>,
-    #[serde(default)]
-    pub last_http_error_code: Option<u16>,
+    #[serde(default, deserialize_with = "optional_count")]
+    pub last_http_error_code: Option<u64>,
+}
+
+/// A string, or a number as its digits.
+fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    optional_text(deserializer)?.ok_or_else(|| serde::de::Error::custom("not a string or number"))
+}
+
+fn optional_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match Json::deserialize(deserializer)? {
+        Json::String(text) => Some(text),
+        Json::Number(number) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
+/// A whole number, also written as a string; anything else is absent.
+fn optional_count<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    Ok(match Json::deserialize(deserializer)? {
+        Json::Number(number) => number.as_u64(),
+        Json::String(text) => text.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// The value if it reads as `T`, else `T`'s default.
+fn lenient<'de, D: serde::Deserializer<'de>, T: Default + serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Ok(serde_json::from_value(Json::deserialize(deserializer)?).unwrap_or_default())
 }
 
 impl Registration {
@@ -354,39 +401,44 @@ pub fn plan(registration: &Registration, now: Timestamp, last_stored: Option<Tim
     }
 }
 
-/// One page of `GET /self/events` as events (provenance `backfill`), each with its item as
-/// listed (kept as the event's raw request), `received_at` the time of listing; an event that
-/// is not a call is left out. The second value is how many items the page held, so that the
-/// caller knows whether to ask for the next.
-pub fn listed_events(
-    body: &[u8],
-    received_at: Timestamp,
-) -> Result<(Vec<(Event, String)>, usize), KeeperError> {
-    let items: Vec<Map<String, Json>> =
+/// One page of `GET /self/events`, read at `received_at`.
+#[derive(Debug, Default)]
+pub struct ListedPage {
+    /// Its call events (provenance `backfill`), each with its item as listed (kept as the
+    /// event's raw request).
+    pub events: Vec<(Event, String)>,
+    /// Items that are not an event Switchboard can read (no `id` or `state`): left out, counted.
+    pub skipped: u64,
+    /// How many items the page held: fewer than [`EVENTS_PAGE_SIZE`] is the last page.
+    pub items: usize,
+}
+
+/// Reads one page of `GET /self/events`; only an answer that is not a list fails.
+pub fn listed_events(body: &[u8], received_at: Timestamp) -> Result<ListedPage, KeeperError> {
+    let items: Vec<Json> =
         serde_json::from_slice(body).map_err(|_| KeeperError::Unreadable("the event list"))?;
-    let count = items.len();
-    let mut events = Vec::with_capacity(count);
+    let mut page = ListedPage {
+        items: items.len(),
+        ..ListedPage::default()
+    };
     for item in &items {
-        match normalize_event(item, received_at) {
-            Ok(Some(event)) => {
-                let listed = serde_json::to_string(item)
-                    .map_err(|_| KeeperError::Unreadable("an event of the event list"))?;
+        let normalized = item
+            .as_object()
+            .map(|members| normalize_event(members, received_at));
+        match normalized {
+            Some(Ok(Some(event))) => {
                 let event = Event {
                     provenance: Provenance::Backfill,
                     ..event
                 };
-                events.push((event, listed));
+                page.events.push((event, item.to_string()));
             }
-            Ok(None) => {}
-            Err(_) => return Err(KeeperError::Unreadable("an event of the event list")),
+            Some(Ok(None)) => {}
+            Some(Err(_)) | None => page.skipped += 1,
         }
     }
-    Ok((events, count))
+    Ok(page)
 }
-
-/// The most events one run appends: each is a request to its call's object, and a run stays
-/// within the Free plan's 50 subrequests with the token, list, renewal and page requests.
-pub const MAX_APPENDS_PER_RUN: usize = 40;
 
 /// What the keeper last saw and did, kept by the `vonage-business` `Source` object and shown in
 /// source health (`GET /v1/sources`).
@@ -394,29 +446,58 @@ pub const MAX_APPENDS_PER_RUN: usize = 40;
 pub struct KeeperState {
     /// This worker's registration as the last run found it (renewed, if it renewed it).
     pub registration: Option<Registration>,
+    /// Every VIS event that arrived before this is stored, as far as the keeper knows: the
+    /// latest of what source health counted and what backfills completed, kept beyond the day
+    /// source health keeps its counts.
+    pub stored_until: Option<Timestamp>,
     pub last_run: Option<RunRecord>,
     pub last_renewal: Option<RenewalRecord>,
     pub last_backfill: Option<BackfillRecord>,
 }
 
 impl KeeperState {
-    /// When the last VIS event Switchboard holds arrived, at the latest: the end of the last
-    /// minute it counted an accepted VIS webhook in (`last_accepted_minute`, source health), or
-    /// the end of the window of the last backfill that completed.
+    /// When the last VIS event Switchboard holds arrived, at the latest: [`Self::stored_until`],
+    /// the end of the last minute source health counted an accepted VIS webhook in
+    /// (`last_accepted_minute`), or the end of the window of the last backfill that completed.
     pub fn last_stored(&self, last_accepted_minute: Option<i64>) -> Option<Timestamp> {
         let counted = last_accepted_minute.map(|minute| minute + crate::sources::BUCKET_MS);
         let backfilled = self
             .last_backfill
             .as_ref()
-            .filter(|backfill| backfill.resume_page.is_none() && backfill.error.is_none())
+            .filter(|backfill| backfill.resume_page.is_none())
             .map(|backfill| backfill.to.millis());
-        counted.max(backfilled).map(Timestamp::from_millis)
+        let kept = self.stored_until.map(Timestamp::millis);
+        counted
+            .max(backfilled)
+            .max(kept)
+            .map(Timestamp::from_millis)
     }
 
-    /// The window and page a backfill that stopped at [`MAX_APPENDS_PER_RUN`] goes on from.
-    pub fn unfinished_backfill(&self) -> Option<(Timestamp, Timestamp, u32)> {
+    /// The backfill still owed: the window and the page to go on from, kept until a run lists
+    /// its last page (also across a run that failed, and across a renewal that did).
+    pub fn pending_backfill(&self) -> Option<(Timestamp, Timestamp, u32)> {
         let backfill = self.last_backfill.as_ref()?;
         Some((backfill.from, backfill.to, backfill.resume_page?))
+    }
+
+    /// Records a backfill owed from `from` to `now`, widening one still pending (which then
+    /// starts again from its first page), before anything else in the run can fail.
+    pub fn owe_backfill(&mut self, from: Timestamp, now: Timestamp) {
+        let from = match self.pending_backfill() {
+            Some((pending_from, _, _)) => pending_from.min(from),
+            None => from,
+        };
+        self.last_backfill = Some(BackfillRecord {
+            at: now,
+            from,
+            to: now,
+            listed: 0,
+            appended: 0,
+            duplicates: 0,
+            skipped: 0,
+            resume_page: Some(0),
+            error: None,
+        });
     }
 }
 
@@ -440,11 +521,14 @@ pub struct BackfillRecord {
     /// The window listed.
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Call events listed, those appended as new, and those already stored.
+    /// Call events listed, those appended as new, and those already stored, by the runs of
+    /// this window so far; items that could not be read.
     pub listed: u64,
     pub appended: u64,
     pub duplicates: u64,
-    /// The page the next run goes on from, when this one stopped at [`MAX_APPENDS_PER_RUN`].
+    pub skipped: u64,
+    /// The page the next run goes on from, while the window is not listed to its end (the run
+    /// read [`PAGES_PER_RUN`] pages, or failed); `None` once it is.
     pub resume_page: Option<u32>,
     pub error: Option<String>,
 }
@@ -499,9 +583,19 @@ mod tests {
             config.renew_url("a b/c"),
             "http://127.0.0.1:9100/t/vbc.prod/vis/v1/self/webhooks/a+b%2Fc/renew"
         );
-        let mut bad = ALL.to_vec();
-        bad.push(("VONAGE_BUSINESS_API_URL", "api.vonage.com"));
-        assert_eq!(settings(&bad).unwrap_err().name, "VONAGE_BUSINESS_API_URL");
+        for url in [
+            "api.vonage.com",
+            "http://api.example.com",
+            "https://api.example.com?x=1",
+        ] {
+            let mut bad = ALL.to_vec();
+            bad.push(("VONAGE_BUSINESS_API_URL", url));
+            assert_eq!(
+                settings(&bad).unwrap_err().name,
+                "VONAGE_BUSINESS_API_URL",
+                "{url}"
+            );
+        }
     }
 
     #[test]
@@ -602,7 +696,7 @@ mod tests {
         failed.statistics.failed = true;
         let failed_plan = plan(&failed, now, stored);
         assert_eq!(failed_plan.renew, Some(RenewReason::Failed));
-        assert_eq!(failed_plan.backfill_from, Some(at("2026-12-05T23:20:00Z")));
+        assert_eq!(failed_plan.backfill_from, Some(at("2026-12-05T17:30:00Z")));
     }
 
     #[test]
@@ -614,7 +708,7 @@ mod tests {
         let stored = at("2026-12-05T23:00:00Z");
         assert_eq!(
             plan(&registration, now, Some(stored)).backfill_from,
-            Some(at("2026-12-05T22:50:00Z"))
+            Some(at("2026-12-05T17:00:00Z"))
         );
         assert_eq!(
             plan(&registration, now, None).backfill_from,
@@ -630,15 +724,16 @@ mod tests {
     #[test]
     fn listed_events_are_the_calls_of_the_page() {
         let received = at("2026-12-06T00:00:00Z");
-        let (events, count) = listed_events(
+        let page = listed_events(
             br#"[{"id":"7","type":"CALL","accountId":1,"userId":2,"uciId":3,"direction":"INBOUND","phoneNumber":"14155550100","state":"RINGING","startTime":"2026-12-05T23:59:00.000+0000"},
-                 {"id":"8","type":"SMS","accountId":1,"userId":2,"uciId":3,"direction":"INBOUND","phoneNumber":"1","state":"RINGING","startTime":"2026-12-05T23:59:00.000+0000"}]"#,
+                 {"id":"8","type":"SMS","accountId":1,"userId":2,"uciId":3,"direction":"INBOUND","phoneNumber":"1","state":"RINGING","startTime":"2026-12-05T23:59:00.000+0000"},
+                 {"type":"CALL","state":"RINGING"}, 42]"#,
             received,
         )
         .unwrap();
-        assert_eq!(count, 2);
-        assert_eq!(events.len(), 1);
-        let (event, listed) = &events[0];
+        assert_eq!((page.items, page.skipped), (4, 2));
+        assert_eq!(page.events.len(), 1);
+        let (event, listed) = &page.events[0];
         assert_eq!(event.subject_id, "7");
         assert_eq!(event.status, Some(Status::Ringing));
         assert_eq!(event.from.as_deref(), Some("14155550100"));
@@ -647,47 +742,59 @@ mod tests {
         assert_eq!(shown["provenance"], "backfill");
         assert!(listed.contains(r#""uciId":3"#), "{listed}");
         assert!(listed_events(b"{}", received).is_err());
-        assert!(listed_events(br#"[{"type":"CALL"}]"#, received).is_err());
     }
 
     #[test]
-    fn the_last_stored_event_is_the_later_of_counts_and_a_complete_backfill() {
+    fn the_last_stored_event_is_the_latest_known_and_a_pending_backfill_is_kept() {
         let minute = 1_800_000_000_000;
+        let at = Timestamp::from_millis;
         let mut state = KeeperState::default();
         assert_eq!(state.last_stored(None), None);
+        assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 60_000)));
+
+        state.owe_backfill(at(minute - 3_600_000), at(minute + 300_000));
         assert_eq!(
-            state.last_stored(Some(minute)),
-            Some(Timestamp::from_millis(minute + 60_000))
+            state.pending_backfill(),
+            Some((at(minute - 3_600_000), at(minute + 300_000), 0))
         );
-        let backfill = BackfillRecord {
-            at: Timestamp::from_millis(minute + 300_000),
-            from: Timestamp::from_millis(minute),
-            to: Timestamp::from_millis(minute + 300_000),
-            listed: 3,
-            appended: 2,
-            duplicates: 1,
-            resume_page: None,
-            error: None,
-        };
-        state.last_backfill = Some(backfill.clone());
-        assert_eq!(state.last_stored(Some(minute)), Some(backfill.to));
-        assert_eq!(state.unfinished_backfill(), None);
-        state.last_backfill = Some(BackfillRecord {
-            resume_page: Some(2),
-            ..backfill
-        });
+        assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 60_000)));
+        // A later window widens the one still owed, and starts it over.
+        if let Some(backfill) = state.last_backfill.as_mut() {
+            backfill.resume_page = Some(1);
+            backfill.error = Some("the event list answered 503".into());
+        }
+        state.owe_backfill(at(minute), at(minute + 600_000));
         assert_eq!(
-            state.last_stored(Some(minute)),
-            Some(Timestamp::from_millis(minute + 60_000))
+            state.pending_backfill(),
+            Some((at(minute - 3_600_000), at(minute + 600_000), 0))
         );
-        assert_eq!(
-            state.unfinished_backfill(),
-            Some((
-                Timestamp::from_millis(minute),
-                Timestamp::from_millis(minute + 300_000),
-                2
-            ))
-        );
+        // Listed to its end: no longer owed, and what it covered is stored.
+        if let Some(backfill) = state.last_backfill.as_mut() {
+            backfill.resume_page = None;
+        }
+        assert_eq!(state.pending_backfill(), None);
+        assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 600_000)));
+        // Kept beyond the day of counts.
+        state.last_backfill = None;
+        state.stored_until = Some(at(minute + 600_000));
+        assert_eq!(state.last_stored(None), Some(at(minute + 600_000)));
+    }
+
+    #[test]
+    fn registrations_are_read_leniently() {
+        let list = Registration::parse_list(
+            br#"[{"id":123456,"url":"u","status":"ACTIVE","expireAt":null,
+                  "statistics":{"failed":true,"totalAttempts":"7","lastSuccess":5,"lastHttpErrorCode":"503"}},
+                 {"id":"2","url":"v","statistics":"n/a"}]"#,
+        )
+        .unwrap();
+        assert_eq!(list[0].id, "123456");
+        assert!(list[0].statistics.failed);
+        assert_eq!(list[0].statistics.total_attempts, Some(7));
+        assert_eq!(list[0].statistics.last_http_error_code, Some(503));
+        assert_eq!(list[0].expire_at, None);
+        assert_eq!(list[1].statistics, Statistics::default());
+        assert!(Registration::parse_list(br#"[{"url":"u"}]"#).is_err());
     }
 
     #[test]
@@ -717,7 +824,7 @@ mod tests {
         );
         assert_eq!(
             url,
-            "https://api.vonage.com/t/vbc.prod/vis/v1/self/events?types=CALL&fromDate=1000&toDate=2000&offset=3&size=100&order=ASC"
+            "https://api.vonage.com/t/vbc.prod/vis/v1/self/events?types=CALL&fromDate=1000&toDate=2000&offset=3&size=15&order=ASC"
         );
     }
 }

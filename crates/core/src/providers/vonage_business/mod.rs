@@ -8,8 +8,8 @@
 //! (`BODY`). The header is used when present, else the body's field.
 //!
 //! Nothing time-related is signed, so there is no replay window: a replayed event is absorbed by
-//! exact dedup. The event id is the hash of the canonical `event`, i.e. of exactly what is
-//! signed. `deliveryId` (header `X-VON-Delivery-Id` or `metadata.deliveryId`), which the
+//! exact dedup. The event id is a hash of signed members of `event` ([`event_identity`]).
+//! `deliveryId` (header `X-VON-Delivery-Id` or `metadata.deliveryId`), which the
 //! provider research named as the dedup key, is deliberately not used: it is outside the signature, so a
 //! sender holding one genuine event could re-send it under any `deliveryId` to make a new event,
 //! or under the `deliveryId` of a genuine event still to come, to have that one dropped as a
@@ -357,8 +357,8 @@ fn normalize_event(
     }))
 }
 
-/// The event id: a hash of the members that say which call, in which state, since when, and
-/// how long, each as text (a number and a string of the same digits are one; times by the
+/// The event id: a hash of the members that say which call, whose, in which direction and with
+/// whom, in which state, since when, and how long, each as text (a number and a string of the same digits are one; times by the
 /// instant they name). Every one is signed, as all of `event` is, so a sender cannot choose
 /// another event's id. It is the same for a VIS retry and a replay, and for the same event as
 /// the events API lists it (`GET /self/events`), which types members differently (`accountId` a
@@ -372,6 +372,9 @@ fn event_identity(event: &Map<String, Json>) -> String {
     };
     let identity = [
         text("id"),
+        text("userId"),
+        text("direction"),
+        text("phoneNumber"),
         text("state"),
         time("startTime"),
         time("answerTime"),
@@ -490,6 +493,9 @@ mod tests {
             ("answerTime", Json::Null),
             ("endTime", json!("2026-01-01T00:00:16.000+0000")),
             ("duration", json!(12001)),
+            ("userId", json!("24786")),
+            ("direction", json!("INBOUND")),
+            ("phoneNumber", json!("14155550124")),
         ] {
             let mut changed = webhook.clone();
             changed.insert(member.into(), other);
