@@ -10,7 +10,7 @@ use switchboard_core::{ProviderId, Timestamp};
 
 use crate::concurrency::{provider, vis};
 use crate::dashboard::Browser;
-use crate::http::Client;
+use crate::http::{Client, Response};
 use crate::support::{accepted, assert_error, deliver, now, summary, unique_id};
 use crate::tokens::minted;
 use crate::{Suite, Test, PUBLIC_BASE_URL, TOKEN};
@@ -55,16 +55,21 @@ fn registration(id: &str, url: &str, expires_in_ms: i64, failed: bool) -> Value 
     })
 }
 
-/// Runs the keeper now; its answer, which must be 200.
-fn maintain(client: &Client) -> Value {
-    let response = client
+/// Asks the worker to run the keeper with `credential`.
+fn ask_to_maintain(client: &Client, credential: &str) -> Response {
+    client
         .send(
             "POST",
             "/v1/sources/vonage-business/maintain",
-            &[("authorization", &format!("Bearer {TOKEN}"))],
+            &[("authorization", &format!("Bearer {credential}"))],
             b"",
         )
-        .expect("worker reachable");
+        .expect("worker reachable")
+}
+
+/// Runs the keeper now; its answer, which must be 200.
+fn maintain(client: &Client) -> Value {
+    let response = ask_to_maintain(client, TOKEN);
     assert_eq!(response.status, 200, "{}", response.body);
     response.json()
 }
@@ -335,36 +340,11 @@ fn an_api_that_is_down_is_recorded_and_tried_again(suite: &Suite) {
 }
 
 fn the_keeper_is_the_status_api_tokens_and_off_without_credentials(suite: &Suite) {
-    let client = suite.proxied.client();
-    let refused = client
-        .send(
-            "POST",
-            "/v1/sources/vonage-business/maintain",
-            &[("authorization", "Bearer not-a-token")],
-            b"",
-        )
-        .expect("worker reachable");
+    let refused = ask_to_maintain(&suite.proxied.client(), "not-a-token");
     assert_error(&refused, 401, "unauthorized");
     let configured = suite.configured.client();
     let browser = minted(&configured, &["calls"]);
-    let scoped = configured
-        .send(
-            "POST",
-            "/v1/sources/vonage-business/maintain",
-            &[("authorization", &format!("Bearer {browser}"))],
-            b"",
-        )
-        .expect("worker reachable");
-    assert_error(&scoped, 403, "out_of_scope");
-    let off = suite
-        .configured
-        .client()
-        .send(
-            "POST",
-            "/v1/sources/vonage-business/maintain",
-            &[("authorization", &format!("Bearer {TOKEN}"))],
-            b"",
-        )
-        .expect("worker reachable");
+    assert_error(&ask_to_maintain(&configured, &browser), 403, "out_of_scope");
+    let off = ask_to_maintain(&configured, TOKEN);
     assert_error(&off, 503, "vis_keeper_not_configured");
 }
