@@ -32,6 +32,9 @@ pub const RENEW_WITHIN_MS: i64 = 3 * DAY_MS;
 /// margin covers calls that started up to this long before and ended during the gap (longer
 /// ones end unseen); what it lists twice is absorbed by dedup.
 pub const BACKFILL_MARGIN_MS: i64 = 6 * 60 * 60_000;
+/// How much later than the last stored event a success VIS reports must be to mean a missed
+/// one: source health counts webhooks a few seconds after they are answered.
+pub const SUCCESS_GRACE_MS: i64 = 2 * 60_000;
 /// The furthest back a backfill lists, whatever was stored last.
 pub const MAX_BACKFILL_MS: i64 = 7 * DAY_MS;
 /// Events asked for per page of `GET /self/events`.
@@ -385,7 +388,7 @@ pub fn plan(registration: &Registration, now: Timestamp, last_stored: Option<Tim
         None
     };
     let delivered_since = match (registration.last_success(), last_stored) {
-        (Some(success), Some(stored)) => success > stored,
+        (Some(success), Some(stored)) => success.millis() > stored.millis() + SUCCESS_GRACE_MS,
         (Some(_), None) => true,
         (None, _) => false,
     };
@@ -480,13 +483,16 @@ impl KeeperState {
         Some((backfill.from, backfill.to, backfill.resume_page?))
     }
 
-    /// Records a backfill owed from `from` to `now`, widening one still pending (which then
-    /// starts again from its first page), before anything else in the run can fail.
+    /// Records a backfill owed from `from` to `now`, before anything else in the run can fail.
+    /// A window still owed that starts as early goes on where it is (what came after it is
+    /// planned again once it is done); one that starts later is widened, and starts over.
     pub fn owe_backfill(&mut self, from: Timestamp, now: Timestamp) {
-        let from = match self.pending_backfill() {
-            Some((pending_from, _, _)) => pending_from.min(from),
-            None => from,
-        };
+        if self
+            .pending_backfill()
+            .is_some_and(|(pending_from, _, _)| pending_from <= from)
+        {
+            return;
+        }
         self.last_backfill = Some(BackfillRecord {
             at: now,
             from,
@@ -710,6 +716,9 @@ mod tests {
             plan(&registration, now, Some(stored)).backfill_from,
             Some(at("2026-12-05T17:00:00Z"))
         );
+        // A success just after the last count is that webhook, counted a little later.
+        let counted = at("2026-12-05T23:48:30Z");
+        assert_eq!(plan(&registration, now, Some(counted)).backfill_from, None);
         assert_eq!(
             plan(&registration, now, None).backfill_from,
             Some(Timestamp::from_millis(now.millis() - MAX_BACKFILL_MS))
@@ -758,7 +767,8 @@ mod tests {
             Some((at(minute - 3_600_000), at(minute + 300_000), 0))
         );
         assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 60_000)));
-        // A later window widens the one still owed, and starts it over.
+        // A window owed goes on where it is when it covers the new one, and is widened and
+        // started over when it does not.
         if let Some(backfill) = state.last_backfill.as_mut() {
             backfill.resume_page = Some(1);
             backfill.error = Some("the event list answered 503".into());
@@ -766,7 +776,12 @@ mod tests {
         state.owe_backfill(at(minute), at(minute + 600_000));
         assert_eq!(
             state.pending_backfill(),
-            Some((at(minute - 3_600_000), at(minute + 600_000), 0))
+            Some((at(minute - 3_600_000), at(minute + 300_000), 1))
+        );
+        state.owe_backfill(at(minute - 7_200_000), at(minute + 600_000));
+        assert_eq!(
+            state.pending_backfill(),
+            Some((at(minute - 7_200_000), at(minute + 600_000), 0))
         );
         // Listed to its end: no longer owed, and what it covered is stored.
         if let Some(backfill) = state.last_backfill.as_mut() {
@@ -774,6 +789,11 @@ mod tests {
         }
         assert_eq!(state.pending_backfill(), None);
         assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 600_000)));
+        state.owe_backfill(at(minute), at(minute + 900_000));
+        assert_eq!(
+            state.pending_backfill(),
+            Some((at(minute), at(minute + 900_000), 0))
+        );
         // Kept beyond the day of counts.
         state.last_backfill = None;
         state.stored_until = Some(at(minute + 600_000));
