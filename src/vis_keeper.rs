@@ -60,7 +60,12 @@ async fn steps(
         config.public_base_url.as_deref().unwrap_or_default()
     );
     let listed = client
-        .call("GET", &client.keeper.webhooks_url(), now)
+        .call(
+            "GET",
+            &client.keeper.webhooks_url(),
+            "the webhook list",
+            now,
+        )
         .await?;
     let registrations = Registration::parse_list(&listed)?;
     let registration = own_registration(&registrations, &own_url)
@@ -75,7 +80,12 @@ async fn steps(
     let mut renewal_error = None;
     if let Some(reason) = decided.renew {
         let renewed = client
-            .call("PUT", &client.keeper.renew_url(&registration.id), now)
+            .call(
+                "PUT",
+                &client.keeper.renew_url(&registration.id),
+                "the renewal",
+                now,
+            )
             .await
             .and_then(|body| Registration::parse_one(&body));
         state.last_renewal = Some(RenewalRecord {
@@ -116,7 +126,7 @@ async fn backfill(env: &Env, client: &mut Client<'_>, record: &mut BackfillRecor
     for page in first_page..first_page + PAGES_PER_RUN {
         record.resume_page = Some(page);
         let url = client.keeper.events_url(record.from, record.to, page);
-        let listed = match client.call("GET", &url, now).await {
+        let listed = match client.call("GET", &url, "the event list", now).await {
             Ok(body) => listed_events(&body, now),
             Err(error) => Err(error),
         };
@@ -162,19 +172,14 @@ struct Client<'a> {
 }
 
 impl Client<'_> {
+    /// `what` names the call in an error.
     async fn call(
         &mut self,
         method: &str,
         url: &str,
+        what: &'static str,
         now: Timestamp,
     ) -> Result<Vec<u8>, KeeperError> {
-        let what = if url.contains("/renew") {
-            "the renewal"
-        } else if url.contains("/self/events") {
-            "the event list"
-        } else {
-            "the webhook list"
-        };
         for attempt in 0..2 {
             let bearer = self.bearer(now).await?;
             let (status, body) = request(method, url, Some(&bearer), None).await?;

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{normalize_event, parse_time};
+use super::{normalize_event, parse_time, scalar};
 use crate::config::{ConfigError, Settings};
 use crate::model::{Event, Provenance};
 use crate::secret::Secret;
@@ -275,7 +275,7 @@ pub struct Statistics {
     pub last_http_error_code: Option<u64>,
 }
 
-/// A string, or a number as its digits.
+/// A string, or a number as its digits (VIS's [`scalar`]).
 fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     optional_text(deserializer)?.ok_or_else(|| serde::de::Error::custom("not a string or number"))
 }
@@ -283,11 +283,7 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::
 fn optional_text<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
-    Ok(match Json::deserialize(deserializer)? {
-        Json::String(text) => Some(text),
-        Json::Number(number) => Some(number.to_string()),
-        _ => None,
-    })
+    Ok(scalar(Some(&Json::deserialize(deserializer)?)))
 }
 
 /// A whole number, also written as a string; anything else is absent.
