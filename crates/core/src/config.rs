@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::delivery::{DeliveryConfig, EndpointOverview};
 use crate::providers::vonage_business::keeper::KeeperConfig;
+use crate::retention::Retention;
 use crate::registry::{configured_provider, ProviderConfigs};
 use crate::secret::Secret;
 use crate::ProviderId;
@@ -57,6 +58,8 @@ pub struct Config {
     /// `VONAGE_BUSINESS_CLIENT_ID` and the rest: the VIS keeper's credentials, `None` while it
     /// is off (`crate::providers::vonage_business::keeper`).
     pub vis_keeper: Option<KeeperConfig>,
+    /// `RETENTION_DAYS`, `RAW_REQUEST_DAYS`: how long subjects and raw requests are kept.
+    pub retention: Retention,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
         let providers = ProviderConfigs::from_settings(&settings)?;
         let delivery = DeliveryConfig::from_settings(&settings)?;
         let vis_keeper = KeeperConfig::from_settings(&settings)?;
+        let retention = Retention::from_settings(&settings)?;
         if vis_keeper.is_some() && public_base_url.is_none() {
             return Err(ConfigError {
                 name: "PUBLIC_BASE_URL".into(),
@@ -125,6 +129,7 @@ impl Config {
             providers,
             delivery,
             vis_keeper,
+            retention,
         })
     }
 }

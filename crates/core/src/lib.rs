@@ -33,6 +33,7 @@ pub mod provider;
 pub mod providers;
 pub mod registry;
 pub mod request;
+pub mod retention;
 pub mod route;
 pub mod secret;
 pub mod sources;
