@@ -44,4 +44,9 @@ export class Subject extends DurableObject {
   append(body) {
     return this.ctx.storage.transactionSync(() => this.#inner.append(body));
   }
+
+  /** `body`: an erase request as JSON text. Answers whether the subject was erased. */
+  erase(body) {
+    return this.ctx.storage.transactionSync(() => this.#inner.erase(body));
+  }
 }

@@ -7,10 +7,12 @@
 
 use std::borrow::Cow;
 
+use futures_util::future::join_all;
+use serde::Deserialize;
 use switchboard_core::access::{self, Access, Decision, SubjectNames};
 use switchboard_core::error::echo;
-use switchboard_core::index::{decode_cursor, Filter, Position};
-use switchboard_core::protocol::subject::{object_name, Read, StoredRequest};
+use switchboard_core::index::{decode_cursor, number_digest, parse_number_key, Filter, Position};
+use switchboard_core::protocol::subject::{object_name, Erase, ErasureReason, Read, StoredRequest};
 use switchboard_core::request::{bearer_credential, query_params};
 use switchboard_core::secret::{matches_any, Secret};
 use switchboard_core::{Config, Kind, ProviderId, Status, Timestamp};
@@ -256,6 +258,95 @@ async fn ask(
             .ok_or(AppError::NotFound(what)),
         None => Err(AppError::NotFound(what)),
     }
+}
+
+/// `DELETE /v1/{calls|messages}/{provider}/{id}`, for the status API token only: erases the
+/// subject `id` names (its own, or the one it is an alias of) now: 204, or 404 when neither
+/// has events. Its storage is gone when this answers; its KV keys follow within a second or
+/// so (`src/erasure.rs`), so a list may show it until KV has caught up, a read never.
+pub async fn erase(
+    env: &Env,
+    caller: &Caller,
+    kind: Kind,
+    provider: &str,
+    id: &str,
+) -> Result<Response, AppError> {
+    caller.require_full("erasing needs the status API token")?;
+    let provider = crate::parse_provider(provider)?;
+    let erase = Erase {
+        reason: ErasureReason::Request,
+        number_digest: None,
+    };
+    if protocol::erase(env, &object_name(provider, kind, id), &erase).await? {
+        return Ok(Response::empty()?.with_status(204));
+    }
+    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
+    if let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? {
+        if protocol::erase(env, &object_name(provider, kind, &target), &erase).await? {
+            return Ok(Response::empty()?.with_status(204));
+        }
+    }
+    Err(AppError::NotFound(kind.as_str()))
+}
+
+/// Largest `POST /v1/erase` body read: one phone number.
+pub const MAX_ERASE_REQUEST_BYTES: usize = 1024;
+
+/// The most subjects one `POST /v1/erase` erases: each is a call to its object, and a
+/// stale number key a KV delete besides, within the 50 subrequests of a Free-plan invocation.
+const MAX_ERASED_PER_REQUEST: usize = 20;
+
+/// `POST /v1/erase` with `{"phone_number": "+15550001111"}`, for the status API token only:
+/// erases the subjects whose `from` or `to` is that number (however it is written, see
+/// `switchboard_core::index::number_digest`), found through the number keys of the KV index,
+/// at most [`MAX_ERASED_PER_REQUEST`] per request. Answers `{"erased": n, "more": bool}`;
+/// while `more`, the caller asks again. A number key whose subject no longer has that number
+/// is deleted.
+pub async fn erase_number(body: &[u8], env: &Env, caller: &Caller) -> Result<Response, AppError> {
+    caller.require_full("erasing needs the status API token")?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        phone_number: String,
+    }
+    let Body { phone_number } = serde_json::from_slice(body).map_err(|error| {
+        AppError::InvalidBody(format!(
+            "expected {{\"phone_number\": \"+15550001111\"}}: {}",
+            echo(&error.to_string())
+        ))
+    })?;
+    let digest = number_digest(&phone_number)
+        .ok_or_else(|| AppError::InvalidParameter("phone_number: empty".into()))?;
+    let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
+    let (keys, more) = index::list_numbers(&kv, &digest, MAX_ERASED_PER_REQUEST).await?;
+    let erase = Erase {
+        reason: ErasureReason::PhoneNumber,
+        number_digest: Some(digest),
+    };
+    let erasures = keys.iter().map(|key| {
+        let erase = &erase;
+        async move {
+            match parse_number_key(key) {
+                Some((kind, provider, id)) => {
+                    protocol::erase(env, &object_name(provider, kind, id), erase).await
+                }
+                None => Ok(false),
+            }
+        }
+    });
+    let mut erased = 0;
+    let mut stale = Vec::new();
+    for (key, answer) in keys.iter().zip(join_all(erasures).await) {
+        if answer? {
+            erased += 1;
+        } else {
+            stale.push(key.as_str());
+        }
+    }
+    index::delete_keys(env, &stale).await?;
+    Ok(Response::from_json(
+        &serde_json::json!({ "erased": erased, "more": more }),
+    )?)
 }
 
 /// The raw request of one event, in the CLI's captured-request format.

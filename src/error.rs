@@ -24,6 +24,8 @@ pub enum AppError {
     TooEarly {
         retry_after_seconds: i64,
     },
+    /// Kept once and dropped after its retention: what it was.
+    Expired(&'static str),
     InvalidParameter(String),
     /// A JSON body that is not the request the route takes.
     InvalidBody(String),
@@ -80,6 +82,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::TooEarly { .. } => ErrorCode::TooEarly,
+            Self::Expired(_) => ErrorCode::Expired,
             Self::InvalidParameter(_) => ErrorCode::InvalidParameter,
             Self::InvalidBody(_) => ErrorCode::InvalidBody,
             Self::Unauthorized => ErrorCode::Unauthorized,
@@ -110,6 +113,9 @@ impl AppError {
             } => format!(
                 "its signature could still be replayed; available in {retry_after_seconds} s"
             ),
+            Self::Expired(what) => {
+                format!("{what} was dropped after its retention (RAW_REQUEST_DAYS)")
+            }
             Self::InvalidParameter(problem) | Self::InvalidBody(problem) => problem.clone(),
             Self::Unauthorized => "a valid `Authorization: Bearer <token>` is required".into(),
             Self::Access(error) => error.to_string(),

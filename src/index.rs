@@ -17,9 +17,11 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use switchboard_core::delivery::{failed_keys, failed_prefix, FailedDelivery};
 use switchboard_core::index::{
-    alias_key, all_key, encode_cursor, merge, status_key, Batch, Filter, Position,
+    alias_key, all_key, encode_cursor, merge, number_digest, number_key, number_prefix, status_key,
+    Batch, Filter, Position,
 };
 use switchboard_core::model::Direction;
+use switchboard_core::retention::Retention;
 use switchboard_core::{Kind, ProviderId, Status, Summary, Timestamp};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -87,8 +89,63 @@ impl IndexEntry {
     }
 }
 
-/// Writes a subject's entries and its aliases not in `indexed_aliases` (an alias never changes
-/// its subject), and deletes its status keys of the `stale` statuses.
+/// The keys a subject writes with a value that never changes: its aliases (the value is the
+/// subject's id: an alias never changes its subject) and its number keys (empty), each with
+/// its value.
+pub fn fixed_keys(summary: &Summary) -> Vec<(String, String)> {
+    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
+    let aliases = summary
+        .aliases
+        .iter()
+        .filter_map(|alias| alias_key(kind, provider, alias))
+        .map(|key| (key, id.to_owned()));
+    let numbers = [&summary.from, &summary.to]
+        .into_iter()
+        .flatten()
+        .filter_map(|number| number_digest(number))
+        .filter_map(|digest| number_key(&digest, kind, provider, id))
+        .map(|key| (key, String::new()));
+    aliases.chain(numbers).collect()
+}
+
+/// Every key a subject may have in the index, for its erasure: its list key, its status keys
+/// (of `statuses`, the ones it may have written), its aliases and its number keys.
+pub fn subject_keys(summary: &Summary, created_ms: i64, statuses: &[Status]) -> Vec<String> {
+    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
+    let mut keys = vec![all_key(kind, provider, created_ms, id)];
+    keys.extend(
+        statuses
+            .iter()
+            .chain(summary.status.as_ref())
+            .map(|&status| status_key(kind, provider, status, created_ms, id)),
+    );
+    keys.extend(fixed_keys(summary).into_iter().map(|(key, _)| key));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The options of a put: the entry as metadata, and `expirationTtl` (seconds) when the index
+/// forgets the key by itself (`RETENTION_DAYS`).
+fn put_options(metadata: Option<&str>, ttl_seconds: Option<i64>) -> worker::Result<Object> {
+    let options = Object::new();
+    if let Some(metadata) = metadata {
+        Reflect::set(&options, &"metadata".into(), &JSON::parse(metadata)?)?;
+    }
+    if let Some(ttl) = ttl_seconds {
+        Reflect::set(&options, &"expirationTtl".into(), &(ttl as f64).into())?;
+    }
+    Ok(options)
+}
+
+fn namespace(env: &Env) -> worker::Result<KvNamespace> {
+    Ok(Reflect::get(env, &BINDING.into())?.unchecked_into())
+}
+
+/// Writes a subject's entries and those of its [`fixed_keys`] not in `written` (with
+/// `ttl_seconds` every flush writes them all: their expiry follows the subject's), and deletes
+/// its status keys of the `stale` statuses. With `ttl_seconds`, every key written expires with
+/// the subject ([`switchboard_core::retention::Retention::index_ttl_seconds`]).
 ///
 /// Every write is issued at once and awaited together, and the entry is encoded once for all
 /// keys: an alarm is one round of KV calls, not one per key. One failed write fails the flush,
@@ -99,12 +156,12 @@ pub async fn write(
     summary: &Summary,
     created_ms: i64,
     stale: &[Status],
-    indexed_aliases: &BTreeSet<String>,
+    written: &BTreeSet<String>,
+    ttl_seconds: Option<i64>,
 ) -> worker::Result<()> {
     let entry = serde_json::to_string(&IndexEntry::from_summary(summary))?;
-    let options = Object::new();
-    Reflect::set(&options, &"metadata".into(), &JSON::parse(&entry)?)?;
-    let namespace: KvNamespace = Reflect::get(env, &BINDING.into())?.unchecked_into();
+    let options = put_options(Some(&entry), ttl_seconds)?;
+    let namespace = namespace(env)?;
 
     let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
     let mut keys = vec![all_key(kind, provider, created_ms, id)];
@@ -115,13 +172,12 @@ pub async fn write(
     for key in &keys {
         writes.push(namespace.put(key, &"".into(), &options)?.as_ref());
     }
-    for key in summary
-        .aliases
-        .iter()
-        .filter(|alias| !indexed_aliases.contains(*alias))
-        .filter_map(|alias| alias_key(kind, provider, alias))
+    let fixed_options = put_options(None, ttl_seconds)?;
+    for (key, value) in fixed_keys(summary)
+        .into_iter()
+        .filter(|(key, _)| ttl_seconds.is_some() || !written.contains(key))
     {
-        writes.push(namespace.put(&key, &id.into(), &Object::new())?.as_ref());
+        writes.push(namespace.put(&key, &value.into(), &fixed_options)?.as_ref());
     }
     for &status in stale {
         let key = status_key(kind, provider, status, created_ms, id);
@@ -131,35 +187,84 @@ pub async fn write(
     Ok(())
 }
 
-/// Brings the KV keys of a subject's failed deliveries in line with its outbox: deletes the
-/// keys of deliveries no longer failed (or failed again later), writes those of failed ones with
-/// the entry as metadata. All at once, like [`write`].
-pub async fn write_failed(env: &Env, changes: &[FailedIndexChange]) -> worker::Result<()> {
+/// One change an erasure owes the index: delete `key`, or, with `entry`, write it with that
+/// failed-delivery entry as metadata (a delivery failed as `expired`), expiring after
+/// `ttl_seconds`.
+pub struct KeyChange {
+    pub key: String,
+    pub entry: Option<String>,
+    pub ttl_seconds: Option<i64>,
+}
+
+/// Makes `changes`, all at once, like [`write`].
+pub async fn change(env: &Env, changes: &[KeyChange]) -> worker::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    let namespace: KvNamespace = Reflect::get(env, &BINDING.into())?.unchecked_into();
+    let namespace = namespace(env)?;
     let writes = Array::new();
     for change in changes {
-        if let Some(deleted_ms) = change.delete_ms {
-            for key in failed_keys(&change.endpoint, deleted_ms, &change.webhook_id) {
-                writes.push(namespace.delete(&key)?.as_ref());
-            }
-        }
-        if let Some(entry) = &change.write {
-            let options = Object::new();
-            let mut entry = entry.clone();
-            entry.last_error = entry.last_error.map(|error| cut(&error, MAX_FIELD_BYTES));
-            let metadata = serde_json::to_string(&entry)?;
-            Reflect::set(&options, &"metadata".into(), &JSON::parse(&metadata)?)?;
-            let failed_ms = entry.failed_at.millis();
-            for key in failed_keys(&entry.endpoint, failed_ms, &entry.webhook_id) {
-                writes.push(namespace.put(&key, &"".into(), &options)?.as_ref());
-            }
-        }
+        let call = match &change.entry {
+            Some(entry) => namespace.put(
+                &change.key,
+                &"".into(),
+                &put_options(Some(entry), change.ttl_seconds)?,
+            )?,
+            None => namespace.delete(&change.key)?,
+        };
+        writes.push(call.as_ref());
     }
     JsFuture::from(Promise::all(&writes)).await?;
     Ok(())
+}
+
+/// Brings the KV keys of a subject's failed deliveries in line with its outbox: deletes the
+/// keys of deliveries no longer failed (or failed again later), writes those of failed ones with
+/// the entry as metadata, each listed for `retention` from its failure. All at once, like
+/// [`write`].
+pub async fn write_failed(
+    env: &Env,
+    changes: &[FailedIndexChange],
+    retention: &Retention,
+    now: Timestamp,
+) -> worker::Result<()> {
+    change(env, &failed_key_changes(changes, retention, now)?).await
+}
+
+/// The key changes that bring the failed-delivery list in line with `changes`.
+pub fn failed_key_changes(
+    changes: &[FailedIndexChange],
+    retention: &Retention,
+    now: Timestamp,
+) -> worker::Result<Vec<KeyChange>> {
+    let mut keys = Vec::new();
+    for change in changes {
+        if let Some(deleted_ms) = change.delete_ms {
+            keys.extend(
+                failed_keys(&change.endpoint, deleted_ms, &change.webhook_id)
+                    .into_iter()
+                    .map(|key| KeyChange {
+                        key,
+                        entry: None,
+                        ttl_seconds: None,
+                    }),
+            );
+        }
+        if let Some(entry) = &change.write {
+            let mut entry = entry.clone();
+            entry.last_error = entry.last_error.map(|error| cut(&error, MAX_FIELD_BYTES));
+            let metadata = serde_json::to_string(&entry)?;
+            let ttl_seconds = retention.index_ttl_seconds(entry.failed_at, now);
+            for key in failed_keys(&entry.endpoint, entry.failed_at.millis(), &entry.webhook_id) {
+                keys.push(KeyChange {
+                    key,
+                    entry: Some(metadata.clone()),
+                    ttl_seconds,
+                });
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// One page of failed deliveries (of `endpoint`, or of all), most recently failed first, from
@@ -205,6 +310,36 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+}
+
+/// Deletes `keys`, all at once.
+pub async fn delete_keys(env: &Env, keys: &[&str]) -> worker::Result<()> {
+    let changes: Vec<KeyChange> = keys
+        .iter()
+        .map(|key| KeyChange {
+            key: (*key).to_owned(),
+            entry: None,
+            ttl_seconds: None,
+        })
+        .collect();
+    change(env, &changes).await
+}
+
+/// The first `limit` number keys of the number whose digest is `digest`, and whether more
+/// follow.
+pub async fn list_numbers(
+    kv: &KvStore,
+    digest: &str,
+    limit: usize,
+) -> Result<(Vec<String>, bool), worker::KvError> {
+    let response = kv
+        .list()
+        .prefix(number_prefix(digest))
+        .limit(limit as u64)
+        .execute()
+        .await?;
+    let keys = response.keys.into_iter().map(|key| key.name).collect();
+    Ok((keys, !response.list_complete))
 }
 
 /// The id of the subject that has `alias` as another id, if the index knows one.

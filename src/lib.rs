@@ -18,6 +18,7 @@
 mod api;
 mod cors;
 mod deliveries;
+mod erasure;
 mod error;
 mod fetch;
 mod index;
@@ -231,8 +232,18 @@ async fn route(
             api::list(&request, env, &config, &caller, kind).await
         }
         Route::Subject { kind, provider, id } => {
+            let erase = log.method == "DELETE";
             let (_, _, caller) = status_api(request, env)?;
-            api::read(env, &caller, kind, provider, id, &Read::Summary).await
+            if erase {
+                api::erase(env, &caller, kind, provider, id).await
+            } else {
+                api::read(env, &caller, kind, provider, id, &Read::Summary).await
+            }
+        }
+        Route::Erase => {
+            let (_, caller, body) =
+                status_api_post(request, headers, env, api::MAX_ERASE_REQUEST_BYTES).await?;
+            api::erase_number(&body, env, &caller).await
         }
         Route::Events { kind, provider, id } => {
             let (_, _, caller) = status_api(request, env)?;

@@ -21,8 +21,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::Deserialize;
 use switchboard_core::delivery::{
-    payload, retry_after_seconds, AttemptOutcome, DeliveryConfig, DeliveryState, Endpoint,
-    EventType, FailedDelivery, NextStep, ATTEMPT_TIMEOUT_MS,
+    failed_keys, payload, retry_after_seconds, AttemptOutcome, DeliveryConfig, DeliveryState,
+    Endpoint, EventType, FailedDelivery, NextStep, ATTEMPT_TIMEOUT_MS,
 };
 use switchboard_core::protocol::subject::{DeliveryView, Retry};
 use switchboard_core::{Event, Timestamp};
@@ -31,6 +31,10 @@ use worker::{wasm_bindgen, web_sys, Result, SqlStorage, SqlStorageValue};
 
 use crate::fetch::fetch_within;
 use crate::subject::table_exists;
+
+/// The `last_error` of a delivery still pending when its subject expired
+/// (`RETENTION_DAYS`).
+pub const EXPIRED: &str = "expired";
 
 /// The table and its queue index, created with the subject's first event.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS deliveries (
@@ -80,6 +84,9 @@ pub struct Outbox {
     /// Whether the table exists, once this instance knows: only this object creates it
     /// ([`Outbox::ensure_schema`]), so a table found absent stays absent until then.
     exists: Cell<Option<bool>>,
+    /// Counts the subject's erasures: an attempt whose subject was erased while it was under
+    /// way records nothing (a later subject of the same id may have a row of that name).
+    erasures: Cell<u32>,
 }
 
 /// A stored event with the state right after it (JSON text), in commit order: what a
@@ -96,7 +103,51 @@ impl Outbox {
         Self {
             sql,
             exists: Cell::new(None),
+            erasures: Cell::new(0),
         }
+    }
+
+    /// The subject is erased (its table dropped with its other tables): what an attempt under
+    /// way learns is no longer recorded.
+    pub fn erased(&self) {
+        self.erasures.set(self.erasures.get().wrapping_add(1));
+        self.exists.set(Some(false));
+    }
+
+    /// Fails every pending delivery as `expired`, at `now`: its subject is erased next.
+    pub fn expire_pending(&self, now: i64) -> Result<()> {
+        if self.exists()? {
+            self.sql.exec(
+                "UPDATE deliveries SET state = 'failed', last_error = ?, failed_at = ?, next_attempt_at = NULL
+                 WHERE state = 'pending'",
+                vec![EXPIRED.into(), now.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The failed-delivery keys the subject has written (its erasure deletes them).
+    pub fn indexed_failed_keys(&self) -> Result<Vec<String>> {
+        if !self.exists()? {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM deliveries WHERE indexed_failed_at IS NOT NULL"
+                ),
+                None,
+            )?
+            .to_array()?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let indexed = row.indexed_failed_at?;
+                Some(failed_keys(&row.endpoint, indexed, &row.webhook_id))
+            })
+            .flatten()
+            .collect())
     }
 
     /// Creates the table if this instance has not yet.
@@ -344,7 +395,11 @@ impl Outbox {
                 progress.next_due_ms = Some(Date::now());
                 return Ok(progress);
             }
+            let erasures = self.erasures.get();
             let outcome = attempt(endpoint, &head.webhook_id, &head.body).await;
+            if self.erasures.get() != erasures {
+                return Ok(Progress::default());
+            }
             let now = now_ms();
             let attempt_in_round =
                 u32::try_from(head.attempts - head.round_start + 1).unwrap_or(u32::MAX);
@@ -394,10 +449,14 @@ impl Outbox {
         }
     }
 
-    /// The failed deliveries whose KV keys differ from what the rows say, at most
-    /// [`MAX_FAILED_CHANGES_PER_FLUSH`] (the flush asks again while it gets that many): each with
-    /// the keys' time to delete (if written) and the entry to write (if failed).
-    pub fn failed_index_changes(&self, subject: &SubjectKey) -> Result<Vec<FailedIndexChange>> {
+    /// The failed deliveries whose KV keys differ from what the rows say, at most `limit` (the
+    /// flush asks for [`MAX_FAILED_CHANGES_PER_FLUSH`], and again while it gets that many): each
+    /// with the keys' time to delete (if written) and the entry to write (if failed).
+    pub fn failed_index_changes(
+        &self,
+        subject: &SubjectKey,
+        limit: usize,
+    ) -> Result<Vec<FailedIndexChange>> {
         if !self.exists()? {
             return Ok(Vec::new());
         }
@@ -409,7 +468,7 @@ impl Outbox {
                      WHERE indexed_failed_at IS NOT (CASE WHEN state = 'failed' THEN failed_at END)
                      LIMIT ?"
                 ),
-                vec![(MAX_FAILED_CHANGES_PER_FLUSH as i64).into()],
+                vec![i64::try_from(limit).unwrap_or(i64::MAX).into()],
             )?
             .to_array()?;
         Ok(rows

@@ -7,7 +7,7 @@
 //! the protocol does not allow (a status, a value, a `TypeError` from an RPC method) is a bug on
 //! one side, `AppError::Internal`.
 
-use switchboard_core::protocol::subject::{self, Read, Retried, Retry, Watch, WatchAnswer};
+use switchboard_core::protocol::subject::{self, Erase, Read, Retried, Retry, Watch, WatchAnswer};
 use switchboard_core::protocol::token_guard::{self, Claim, ClaimAnswer};
 use switchboard_core::protocol::{Class, ReadAnswer};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -82,6 +82,7 @@ macro_rules! subject_rpc {
 
 subject_rpc! {
     append = subject::APPEND => append_json;
+    erase = subject::ERASE => erase_json;
 }
 
 fn stub(env: &Env, class: &Class, name: &str) -> Result<Stub, AppError> {
@@ -102,6 +103,7 @@ pub async fn read(env: &Env, name: &str, read: &Read<'_>) -> Result<Option<Respo
     match ReadAnswer::from_status(response.status_code()) {
         Some(ReadAnswer::Found) => Ok(Some(response)),
         Some(ReadAnswer::NotFound) => Ok(None),
+        Some(ReadAnswer::Gone) => Err(AppError::Expired("this raw request")),
         None => Err(AppError::Internal(format!(
             "subject {name} answered {} to {read:?}",
             response.status_code()
@@ -156,7 +158,7 @@ pub async fn retry(env: &Env, name: &str, retry: &Retry) -> Result<Option<Retrie
     match ReadAnswer::from_status(response.status_code()) {
         Some(ReadAnswer::Found) => Ok(Some(response.json().await?)),
         Some(ReadAnswer::NotFound) => Ok(None),
-        None => Err(AppError::Internal(format!(
+        Some(ReadAnswer::Gone) | None => Err(AppError::Internal(format!(
             "subject {name} answered {} to a retry",
             response.status_code()
         ))),
@@ -166,6 +168,31 @@ pub async fn retry(env: &Env, name: &str, retry: &Retry) -> Result<Option<Retrie
 /// Commits one event (`body`: a `subject::AppendRequest` as JSON text) in the subject `name`;
 /// answers whether it was a duplicate.
 pub async fn append(env: &Env, name: &str, body: &str) -> Result<bool, AppError> {
+    let subject: SubjectStub = stub(env, &subject::CLASS, name)?.into_rpc();
+    call_rpc(name, "append", |failure| {
+        subject.append(body).map_err(failure)
+    })
+    .await
+}
+
+/// Erases the subject `name` (see `subject::ERASE`); answers whether it did.
+pub async fn erase(env: &Env, name: &str, erase: &Erase) -> Result<bool, AppError> {
+    let body = serde_json::to_string(erase).map_err(worker::Error::from)?;
+    let subject: SubjectStub = stub(env, &subject::CLASS, name)?.into_rpc();
+    call_rpc(name, "erase", |failure| {
+        subject.erase(&body).map_err(failure)
+    })
+    .await
+}
+
+/// Calls an RPC method of the subject `name` (`method`, for errors) and reads its boolean
+/// answer. A `TypeError` is a bug on one side; any other failure is the object's or its
+/// storage's.
+async fn call_rpc(
+    name: &str,
+    method: &str,
+    call: impl FnOnce(&dyn Fn(JsValue) -> AppError) -> Result<Promise, AppError>,
+) -> Result<bool, AppError> {
     let rpc_failure = |error: JsValue| {
         let bug = error.is_instance_of::<TypeError>();
         let detail = format!("subject {name}: {}", worker::Error::from(error));
@@ -175,13 +202,12 @@ pub async fn append(env: &Env, name: &str, body: &str) -> Result<bool, AppError>
             AppError::Storage(detail)
         }
     };
-    let subject: SubjectStub = stub(env, &subject::CLASS, name)?.into_rpc();
-    let answer = JsFuture::from(subject.append(body).map_err(rpc_failure)?)
+    let answer = JsFuture::from(call(&rpc_failure)?)
         .await
         .map_err(rpc_failure)?;
-    answer
-        .as_bool()
-        .ok_or_else(|| AppError::Internal(format!("subject {name} answered {answer:?} to append")))
+    answer.as_bool().ok_or_else(|| {
+        AppError::Internal(format!("subject {name} answered {answer:?} to {method}"))
+    })
 }
 
 /// Holds the single-use token `token_id` to the claim's events in its `TokenGuard`.

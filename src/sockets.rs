@@ -111,6 +111,14 @@ impl Sockets {
         }
     }
 
+    /// Closes every socket with `code` and `reason`.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for ws in self.state.get_websockets() {
+            // A socket closing already has nothing left to tell.
+            let _ = ws.close(Some(code), Some(reason));
+        }
+    }
+
     /// Closes every socket whose token expired by `now` ([`CLOSE_TOKEN_EXPIRED`]); answers the
     /// earliest expiry still ahead.
     pub fn close_expired(&self, now: f64) -> Option<f64> {

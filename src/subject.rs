@@ -29,22 +29,37 @@
 //!
 //! The application's endpoints receive each new event through the object's outbox
 //! (`src/outbox.rs`): its deliveries are recorded with the event, in the same transaction, and
-//! the alarm makes the attempts. The one alarm is thus the subject's scheduler: it runs
-//! whatever is due (index flush, delivery attempts, socket expiry) and sets itself for the
-//! earliest work left.
+//! the alarm makes the attempts.
+//!
+//! Retention (`switchboard_core::retention`) runs from the same alarm: a subject whose last
+//! event is older than `RETENTION_DAYS` erases itself (its pending deliveries failed as
+//! `expired` first), and raw requests older than `RAW_REQUEST_DAYS` are replaced by
+//! [`DROPPED_RAW`]. An erasure, by age or on request (`subject::ERASE`), drops the tables and
+//! records what it owes KV in one transaction (`src/erasure.rs`); the alarm makes those KV
+//! changes and then deletes the object's storage. A later event for the same id starts a new
+//! subject. Every index key written carries the subject's expiry as its own
+//! (`expirationTtl`), so lists forget an expired subject even if its object never runs again.
+//!
+//! The one alarm is thus the subject's scheduler: it runs whatever is due (retention, index
+//! flush, delivery attempts, socket expiry) and sets itself for the earliest work left.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
-use switchboard_core::index::{flush_retry_delay_ms, FLUSH_DELAY_MS};
-use switchboard_core::live::{event_frame, snapshot_frame, MAX_SOCKETS_PER_SUBJECT};
+use switchboard_core::index::{
+    flush_retry_delay_ms, number_digest as index_number_digest, FLUSH_DELAY_MS,
+};
+use switchboard_core::live::{
+    event_frame, snapshot_frame, CLOSE_SUBJECT_ERASED, MAX_SOCKETS_PER_SUBJECT,
+};
 use switchboard_core::protocol::subject::{
-    object_name, AppendBody, Deliveries, Read, Retried, Retry, StoredRequest, Timeline, Watch,
-    WatchAnswer,
+    object_name, AppendBody, Deliveries, Erase, ErasureReason, Read, Retried, Retry, StoredRequest,
+    Timeline, Watch, WatchAnswer,
 };
 use switchboard_core::protocol::ReadAnswer;
-use switchboard_core::{Event, Status, SubjectState, Summary};
+use switchboard_core::retention::Retention;
+use switchboard_core::{Event, Status, SubjectState, Summary, Timestamp};
 use wasm_bindgen::prelude::JsValue;
 use worker::js_sys::{Date, Object, TypeError};
 use worker::{
@@ -52,7 +67,8 @@ use worker::{
     WebSocket, WebSocketIncomingMessage,
 };
 
-use crate::index;
+use crate::erasure::{self, Owed};
+use crate::index::{self, KeyChange};
 use crate::outbox::{Committed, Outbox, Progress, SubjectKey, MAX_FAILED_CHANGES_PER_FLUSH};
 use crate::sockets::Sockets;
 
@@ -62,6 +78,8 @@ struct Folded {
     event_count: u64,
     /// When the first event was received: fixes the subject's place in the index lists.
     created_ms: i64,
+    /// When the latest event was received: the subject expires `RETENTION_DAYS` after it.
+    last_received_ms: i64,
 }
 
 impl Folded {
@@ -71,7 +89,9 @@ impl Folded {
             state: SubjectState::new(event.provider, event.kind, event.subject_id.clone()),
             event_count: 0,
             created_ms: event.received_at.millis(),
+            last_received_ms: event.received_at.millis(),
         });
+        folded.last_received_ms = folded.last_received_ms.max(event.received_at.millis());
         folded.state.apply(event);
         folded.event_count += 1;
     }
@@ -129,16 +149,20 @@ pub struct Subject {
     flush_failures: Cell<u32>,
     /// Alarms in a row whose delivery work failed.
     delivery_failures: Cell<u32>,
-    /// The aliases this instance wrote to the index: later flushes skip them. A new instance
-    /// writes them once more (the same value).
-    indexed_aliases: RefCell<BTreeSet<String>>,
+    /// The aliases and number keys this instance wrote to the index (`index::fixed_keys`):
+    /// later flushes skip them unless they expire. A new instance writes them once more (the
+    /// same value).
+    fixed_keys_written: RefCell<BTreeSet<String>>,
     index_flush: Cell<IndexFlush>,
-    /// The one alarm serves every kind of due work: the index flush, delivery attempts and
-    /// socket expiry.
+    /// The one alarm serves every kind of due work: the index flush, delivery attempts, socket
+    /// expiry, and retention (dropping raw requests, erasing the subject and its index keys).
     alarm: Cell<Alarm>,
-    /// This instance has made sure the alarm is set for the deliveries it found pending (local
-    /// workerd may lose an alarm across a restart: the first read after one resumes them).
-    deliveries_resumed: Cell<bool>,
+    /// Counts this instance's erasures of the subject: a flush under way when one happens
+    /// records nothing.
+    erasures: Cell<u32>,
+    /// This instance has made sure the alarm is set for the work it found due (local workerd
+    /// may lose an alarm across a restart: the first read after one resumes it).
+    due_work_resumed: Cell<bool>,
 }
 
 impl DurableObject for Subject {
@@ -155,15 +179,16 @@ impl DurableObject for Subject {
             indexed_statuses: RefCell::new(None),
             flush_failures: Cell::new(0),
             delivery_failures: Cell::new(0),
-            indexed_aliases: RefCell::new(BTreeSet::new()),
+            fixed_keys_written: RefCell::new(BTreeSet::new()),
             index_flush: Cell::new(IndexFlush::Unknown),
             alarm: Cell::new(Alarm::Unknown),
-            deliveries_resumed: Cell::new(false),
+            due_work_resumed: Cell::new(false),
+            erasures: Cell::new(0),
         }
     }
 
     async fn fetch(&self, mut request: Request) -> Result<Response> {
-        self.resume_deliveries().await?;
+        self.resume_due_work().await?;
         let method = request.method();
         let url = request.inner().url();
         if let Some(watch) = Watch::parse(method.as_ref(), &url) {
@@ -199,6 +224,11 @@ impl DurableObject for Subject {
     /// stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm.set(Alarm::Unset);
+        let retention = config(&self.env).map(|config| config.retention);
+        if let Ok(retention) = &retention {
+            self.apply_retention(retention)?;
+        }
+        let erasure_left = self.finish_erasure().await;
         let next_expiry = self.sockets.close_expired(Date::now());
         if self
             .index_flush
@@ -220,10 +250,16 @@ impl DurableObject for Subject {
         if progress.failed_index_stale {
             self.index_changed();
         }
+        let retention_due = match &retention {
+            Ok(retention) => self.retention_due(retention)?,
+            Err(_) => None,
+        };
         for at in [
             next_expiry,
             progress.next_due_ms,
             self.index_flush.get().due(),
+            retention_due,
+            erasure_left,
         ]
         .into_iter()
         .flatten()
@@ -285,6 +321,19 @@ impl Subject {
             JsValue::from(TypeError::new(&format!("not an append request: {error}")))
         })?;
         self.commit(append).map_err(JsValue::from)
+    }
+
+    /// Erases the subject now (an `Erase` as JSON text) and answers whether it did: the RPC
+    /// method `subject::ERASE`, in one storage transaction like [`Subject::append_json`].
+    pub(crate) fn erase_json(&self, body: &str) -> std::result::Result<bool, JsValue> {
+        let erase: Erase = serde_json::from_str(body).map_err(|error| {
+            JsValue::from(TypeError::new(&format!("not an erase request: {error}")))
+        })?;
+        let erased = self.erase_now(erase.reason, erase.number_digest.as_deref());
+        if erased.is_err() {
+            self.forget_storage();
+        }
+        erased.map_err(JsValue::from)
     }
 }
 
@@ -369,16 +418,26 @@ impl Subject {
         self.arm_by(at)
     }
 
-    /// Sets the alarm for the deliveries found pending, once per instance (see
-    /// `deliveries_resumed`).
-    async fn resume_deliveries(&self) -> Result<()> {
-        if self.deliveries_resumed.get() {
+    /// Sets the alarm for the work found due (deliveries pending, retention, an erasure's KV
+    /// changes), once per instance (see `due_work_resumed`).
+    async fn resume_due_work(&self) -> Result<()> {
+        if self.due_work_resumed.get() {
             return Ok(());
         }
-        if let Some(due) = self.outbox.next_due(&config(&self.env)?.delivery)? {
+        let config = config(&self.env)?;
+        let erasure_owed = erasure::owed(&self.sql)?.then(Date::now);
+        let due = [
+            self.outbox.next_due(&config.delivery)?,
+            self.retention_due(&config.retention)?,
+            erasure_owed,
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min);
+        if let Some(due) = due {
             self.arm_checked(due).await?;
         }
-        self.deliveries_resumed.set(true);
+        self.due_work_resumed.set(true);
         Ok(())
     }
 
@@ -493,11 +552,22 @@ impl Subject {
             .copied()
             .filter(|status| Some(*status) != summary.status)
             .collect();
-        let indexed_aliases = self.indexed_aliases.borrow().clone();
-        index::write(&self.env, &summary, created_ms, &stale, &indexed_aliases).await?;
-        self.indexed_aliases
+        let written = self.fixed_keys_written.borrow().clone();
+        let retention = config(&self.env)?.retention;
+        let now = Timestamp::from_millis(Date::now() as i64);
+        let last_received = self
+            .with_folded(|folded| folded.last_received_ms)
+            .unwrap_or(created_ms);
+        let ttl = retention.index_ttl_seconds(Timestamp::from_millis(last_received), now);
+        let erasures = self.erasures.get();
+        index::write(&self.env, &summary, created_ms, &stale, &written, ttl).await?;
+        if self.erasures.get() != erasures {
+            // Erased meanwhile: its erasure deletes what was just written.
+            return Ok(());
+        }
+        self.fixed_keys_written
             .borrow_mut()
-            .extend(summary.aliases.iter().cloned());
+            .extend(index::fixed_keys(&summary).into_iter().map(|(key, _)| key));
         if !stale.is_empty() {
             self.sql.exec(
                 "DELETE FROM indexed_statuses WHERE status IS NOT ?",
@@ -511,8 +581,13 @@ impl Subject {
             provider: summary.provider,
             id: summary.id,
         };
-        let changes = self.outbox.failed_index_changes(&subject)?;
-        index::write_failed(&self.env, &changes).await?;
+        let changes = self
+            .outbox
+            .failed_index_changes(&subject, MAX_FAILED_CHANGES_PER_FLUSH)?;
+        index::write_failed(&self.env, &changes, &retention, now).await?;
+        if self.erasures.get() != erasures {
+            return Ok(());
+        }
         for change in &changes {
             self.outbox.mark_indexed(change)?;
         }
@@ -556,15 +631,19 @@ impl Subject {
     fn commit(&self, append: AppendBody) -> Result<bool> {
         let committed = self.commit_event(&append);
         if committed.is_err() {
-            // The transaction is rolled back, tables created in it included: what this instance
-            // knows of its storage is read again.
-            self.folded.replace(None);
-            self.schema_ready.set(false);
-            self.indexed_statuses.replace(None);
-            self.outbox.forget_schema();
-            self.alarm.set(Alarm::Unknown);
+            self.forget_storage();
         }
         committed
+    }
+
+    /// The transaction is rolled back, tables created or dropped in it included: what this
+    /// instance knows of its storage is read again.
+    fn forget_storage(&self) {
+        self.folded.replace(None);
+        self.schema_ready.set(false);
+        self.indexed_statuses.replace(None);
+        self.outbox.forget_schema();
+        self.alarm.set(Alarm::Unknown);
     }
 
     fn commit_event(&self, append: &AppendBody) -> Result<bool> {
@@ -729,6 +808,9 @@ impl Subject {
             )?
             .to_array()?;
         match rows.into_iter().next() {
+            Some(row) if row.raw == DROPPED_RAW => {
+                Ok(Response::empty()?.with_status(ReadAnswer::Gone.status()))
+            }
             Some(row) => {
                 let body = StoredRequest::encode(row.received_at, &row.raw);
                 let mut response = Response::ok(body)?;
@@ -739,6 +821,192 @@ impl Subject {
             }
             None => not_found(),
         }
+    }
+}
+
+/// What a raw request is replaced with once dropped (`RAW_REQUEST_DAYS`): not JSON, so never a
+/// stored request.
+const DROPPED_RAW: &str = "";
+
+impl Subject {
+    /// Retention's due work, without waiting on anything (so no event can commit in between): a
+    /// subject whose last event is older than `RETENTION_DAYS` is erased; raw requests older
+    /// than `RAW_REQUEST_DAYS` are dropped.
+    fn apply_retention(&self, retention: &Retention) -> Result<()> {
+        if !self.has_schema()? {
+            return Ok(());
+        }
+        self.fold()?;
+        let now = Timestamp::from_millis(Date::now() as i64);
+        let expired = self
+            .with_folded(|folded| {
+                retention.subject_expired(Timestamp::from_millis(folded.last_received_ms), now)
+            })
+            .unwrap_or(false);
+        if expired {
+            self.erase_now(ErasureReason::Expired, None)?;
+            return Ok(());
+        }
+        if let Some(cutoff) = retention.raw_request_cutoff(now) {
+            self.sql.exec(
+                "UPDATE events SET raw = ? WHERE raw <> ? AND received_at <= ?",
+                vec![
+                    DROPPED_RAW.into(),
+                    DROPPED_RAW.into(),
+                    cutoff.millis().into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// When retention next has work here (unix milliseconds): the subject's expiry, or the
+    /// oldest raw request's.
+    fn retention_due(&self, retention: &Retention) -> Result<Option<f64>> {
+        if !self.has_schema()? {
+            return Ok(None);
+        }
+        self.fold()?;
+        let expiry = self
+            .with_folded(|folded| {
+                retention.subject_expires_at(Timestamp::from_millis(folded.last_received_ms))
+            })
+            .flatten();
+        #[derive(Deserialize)]
+        struct Oldest {
+            oldest: Option<i64>,
+        }
+        let oldest: Vec<Oldest> = self
+            .sql
+            .exec(
+                "SELECT MIN(received_at) AS oldest FROM events WHERE raw <> ?",
+                vec![DROPPED_RAW.into()],
+            )?
+            .to_array()?;
+        let raw_expiry = oldest
+            .first()
+            .and_then(|row| row.oldest)
+            .and_then(|received| {
+                retention.raw_request_expires_at(Timestamp::from_millis(received))
+            });
+        Ok([expiry, raw_expiry]
+            .into_iter()
+            .flatten()
+            .map(|at| at.millis() as f64)
+            .reduce(f64::min))
+    }
+
+    /// Erases the subject, in one transaction (no `await`): drops its tables (events, index
+    /// bookkeeping, deliveries) and records what that owes the KV index (`src/erasure.rs`): its
+    /// keys to delete and, when it `Expired`, its pending deliveries failed as `expired` to list.
+    /// Closes its sockets and sets the alarm, which makes the KV changes and then deletes the
+    /// object's storage. Answers `false`, erasing nothing, for a subject without events, or
+    /// whose `from` and `to` are not the number of `number_digest`.
+    fn erase_now(&self, reason: ErasureReason, number_digest: Option<&str>) -> Result<bool> {
+        if !self.has_schema()? {
+            return Ok(false);
+        }
+        self.fold()?;
+        let Some((summary, created_ms)) = self
+            .with_folded(|folded| (folded.state.summary(folded.event_count), folded.created_ms))
+        else {
+            return Ok(false);
+        };
+        if let Some(digest) = number_digest {
+            let numbers = [&summary.from, &summary.to];
+            let has_number = numbers
+                .into_iter()
+                .flatten()
+                .any(|number| index_number_digest(number).as_deref() == Some(digest));
+            if !has_number {
+                return Ok(false);
+            }
+        }
+        let statuses = self.indexed_statuses()?;
+        let mut changes: Vec<KeyChange> = index::subject_keys(&summary, created_ms, &statuses)
+            .into_iter()
+            .map(|key| KeyChange {
+                key,
+                entry: None,
+                ttl_seconds: None,
+            })
+            .collect();
+        if reason == ErasureReason::Expired {
+            let now = Date::now() as i64;
+            self.outbox.expire_pending(now)?;
+            let subject = SubjectKey {
+                kind: summary.kind,
+                provider: summary.provider,
+                id: summary.id.clone(),
+            };
+            let failed = self.outbox.failed_index_changes(&subject, usize::MAX)?;
+            let retention = config(&self.env)?.retention;
+            changes.extend(index::failed_key_changes(
+                &failed,
+                &retention,
+                Timestamp::from_millis(now),
+            )?);
+        } else {
+            changes.extend(
+                self.outbox
+                    .indexed_failed_keys()?
+                    .into_iter()
+                    .map(|key| KeyChange {
+                        key,
+                        entry: None,
+                        ttl_seconds: None,
+                    }),
+            );
+        }
+        erasure::record(&self.sql, &changes)?;
+        self.sql.exec(
+            "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS indexed_statuses;
+             DROP TABLE IF EXISTS deliveries",
+            None,
+        )?;
+        self.folded.replace(None);
+        self.schema_ready.set(false);
+        self.indexed_statuses.replace(Some(Vec::new()));
+        self.outbox.erased();
+        self.fixed_keys_written.borrow_mut().clear();
+        self.index_flush.set(IndexFlush::Done);
+        self.erasures.set(self.erasures.get().wrapping_add(1));
+        self.sockets.close_all(CLOSE_SUBJECT_ERASED, "erased");
+        self.arm_by(Date::now())?;
+        let line = serde_json::json!({
+            "event": "subject_erased",
+            "subject": object_name(summary.provider, summary.kind, &summary.id),
+            "reason": reason.as_str(),
+        });
+        worker::console_log!("{line}");
+        Ok(true)
+    }
+
+    /// Makes the KV changes an erasure owes, and once they are all made and no new event has
+    /// come since, deletes the object's storage. Answers when to go on if some are left (a
+    /// failure is logged and tried again like a failed flush).
+    async fn finish_erasure(&self) -> Option<f64> {
+        let finished = match erasure::run(&self.env, &self.sql).await {
+            Ok(Owed::Nothing) => return None,
+            Ok(Owed::More) => return Some(Date::now()),
+            Ok(Owed::Done) => self.delete_storage().await,
+            Err(error) => Err(error),
+        };
+        finished
+            .err()
+            .map(|error| self.failed_again(&self.flush_failures, "erasure_failed", &error))
+    }
+
+    /// Deletes all of the object's storage, its alarm included, unless a new event has come
+    /// since the erasure (this runs in the alarm, which sets itself again for what is left).
+    async fn delete_storage(&self) -> Result<()> {
+        if self.has_schema()? {
+            return Ok(());
+        }
+        self.storage.delete_all().await?;
+        self.storage.delete_alarm().await?;
+        self.alarm.set(Alarm::Unset);
+        Ok(())
     }
 }
 

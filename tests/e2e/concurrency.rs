@@ -68,6 +68,23 @@ pub fn twilio_status(
     status: &str,
     sequence: u32,
 ) -> CapturedRequest {
+    twilio_call(
+        client,
+        call_sid,
+        status,
+        sequence,
+        ("+15005550006", "+15005550001"),
+    )
+}
+
+/// [`twilio_status`] of a call between the numbers `(from, to)`.
+pub fn twilio_call(
+    client: &Client,
+    call_sid: &str,
+    status: &str,
+    sequence: u32,
+    (from, to): (&str, &str),
+) -> CapturedRequest {
     let sequence = sequence.to_string();
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -75,8 +92,8 @@ pub fn twilio_status(
             ("CallSid", call_sid),
             ("CallStatus", status),
             ("Direction", "outbound-api"),
-            ("From", "+15005550006"),
-            ("To", "+15005550001"),
+            ("From", from),
+            ("To", to),
             ("SequenceNumber", sequence.as_str()),
         ])
         .finish();

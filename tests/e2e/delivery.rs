@@ -180,7 +180,7 @@ fn delivery_rows(client: &Client, path: &str, endpoint: &str) -> Vec<Value> {
 }
 
 /// Polls `check` every 100 ms until it gives `Some`; panics with `what` after `timeout`.
-fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(found) = check() {
@@ -212,7 +212,7 @@ fn rows_in_state(
 }
 
 /// A request with the status API token and a JSON body.
-fn post(client: &Client, path: &str, credential: &str, body: &Value) -> Response {
+pub fn post(client: &Client, path: &str, credential: &str, body: &Value) -> Response {
     let authorization = format!("Bearer {credential}");
     client
         .send(
@@ -228,7 +228,7 @@ fn post(client: &Client, path: &str, credential: &str, body: &Value) -> Response
 }
 
 /// Every failed delivery of the list `query` (`/v1/deliveries?…`), page by page.
-fn failed_list(client: &Client, query: &str) -> Vec<Value> {
+pub fn failed_list(client: &Client, query: &str) -> Vec<Value> {
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..50 {

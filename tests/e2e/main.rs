@@ -22,6 +22,7 @@ mod live;
 mod openapi;
 mod providers;
 mod receiver;
+mod retention;
 mod security;
 mod sources;
 mod support;
@@ -79,7 +80,11 @@ pub struct Suite {
     /// The `configured` worker's settings plus delivery to two endpoints of `receiver`
     /// ([`delivering_vars`]).
     pub delivering: Worker,
-    /// The endpoints `delivering` delivers to (`/main`, `/filtered`).
+    /// The `configured` worker's settings, keeping subjects for seconds
+    /// ([`retaining_vars`]), delivering to `receiver`'s `/retained`.
+    pub retaining: Worker,
+    /// The endpoints `delivering` delivers to (`/main`, `/filtered`), and `retaining` to
+    /// `/retained`.
     pub receiver: Receiver,
     /// The VIS API the `proxied` worker's keeper talks to.
     pub vis_api: VisApi,
@@ -106,6 +111,7 @@ fn main() {
     tests.extend(delivery::tests());
     tests.extend(dashboard::tests());
     tests.extend(vis_keeper::tests());
+    tests.extend(retention::tests());
     if arguments.list {
         let trials = tests
             .into_iter()
@@ -190,6 +196,31 @@ pub fn delivering_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
     vars
 }
 
+/// `RETENTION_DAYS` of the `retaining` worker: 17.28 s.
+pub const RETENTION_DAYS: &str = "0.0002";
+pub const RETENTION: std::time::Duration = std::time::Duration::from_millis(17_280);
+/// `RAW_REQUEST_DAYS` of the `retaining` worker: 8.64 s.
+pub const RAW_REQUEST_DAYS: &str = "0.0001";
+pub const RAW_REQUEST_RETENTION: std::time::Duration = std::time::Duration::from_millis(8_640);
+
+/// The `configured` worker's settings, keeping subjects [`RETENTION`] after their last event
+/// and raw requests [`RAW_REQUEST_RETENTION`], with a 2 s signature window (raw requests are
+/// exportable after 4 s), delivering every event to `receiver`'s `/retained`, retried once
+/// after 10 minutes (a failed attempt leaves the delivery pending until its subject expires).
+pub fn retaining_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
+    let mut vars = configured_vars();
+    vars.extend([
+        ("RETENTION_DAYS", RETENTION_DAYS.to_owned()),
+        ("RAW_REQUEST_DAYS", RAW_REQUEST_DAYS.to_owned()),
+        ("SIGNATURE_TOLERANCE_SECONDS", "2".to_owned()),
+        ("DELIVERY_ENDPOINTS", "main".to_owned()),
+        ("DELIVERY_MAIN_URL", receiver.url("/retained")),
+        ("DELIVERY_MAIN_SECRET", MAIN_SECRETS[0].to_owned()),
+        ("DELIVERY_RETRY_SCHEDULE", "600".to_owned()),
+    ]);
+    vars
+}
+
 /// A worker of its own with the `configured` worker's settings, for a test that restarts it.
 pub fn start_configured(name: &str) -> Worker {
     let vars = configured_vars();
@@ -202,26 +233,31 @@ fn start_suite() -> Result<Suite, String> {
     let receiver = Receiver::start()?;
     let vis_api = VisApi::start()?;
     vis_api.reset();
-    // The delivering worker starts beside the others (much of a start is waiting), and is
-    // always joined, so that no worker outlives a failed start.
-    let delivering = {
-        let vars = delivering_vars(&receiver);
-        let state = state.join("delivering");
+    // The delivering and retaining workers start beside the others (much of a start is
+    // waiting), and are always joined, so that no worker outlives a failed start.
+    let start_beside = |name: &'static str, vars: Vec<(&'static str, String)>| {
+        let state = state.join(name);
         std::thread::spawn(move || {
             let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            Worker::start("delivering", &vars, &state)
+            Worker::start(name, &vars, &state)
         })
     };
+    let delivering = start_beside("delivering", delivering_vars(&receiver));
+    let retaining = start_beside("retaining", retaining_vars(&receiver));
     let others = start_others(&state, &vis_api.url());
     let delivering = delivering
         .join()
-        .map_err(|_| "starting `delivering` panicked".to_owned())??;
+        .map_err(|_| "starting `delivering` panicked".to_owned())?;
+    let retaining = retaining
+        .join()
+        .map_err(|_| "starting `retaining` panicked".to_owned())?;
     let (configured, unconfigured, proxied) = others?;
     Ok(Suite {
         configured,
         unconfigured,
         proxied,
-        delivering,
+        delivering: delivering?,
+        retaining: retaining?,
         receiver,
         vis_api,
     })

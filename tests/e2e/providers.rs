@@ -229,7 +229,7 @@ fn public_base_url_lets_url_signed_requests_verify_behind_a_proxy(suite: &Suite)
     }
 }
 
-fn telnyx_call(
+pub fn telnyx_call(
     url: &str,
     leg: &str,
     control: &str,

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::delivery::{DeliveryConfig, EndpointOverview};
 use crate::providers::vonage_business::keeper::KeeperConfig;
-use crate::retention::Retention;
 use crate::registry::{configured_provider, ProviderConfigs};
+use crate::retention::{Retention, RetentionDays};
 use crate::secret::Secret;
 use crate::ProviderId;
 
@@ -136,7 +136,7 @@ impl Config {
 
 /// `GET /v1/config`: what is configured, for the dashboard and for people checking a deploy.
 /// Never a secret, a token or a key; secrets are counted where rotation makes the count useful.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigOverview {
     /// Every provider, in registry order.
     pub providers: Vec<ProviderOverview>,
@@ -151,6 +151,8 @@ pub struct ConfigOverview {
     pub max_body_bytes: usize,
     /// Whether the VIS keeper's credentials are set.
     pub vis_keeper: bool,
+    /// How long subjects and their raw requests are kept.
+    pub retention: RetentionDays,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -192,6 +194,7 @@ impl Config {
             signature_tolerance_seconds: self.tolerance_seconds,
             max_body_bytes: self.max_body_bytes,
             vis_keeper: self.vis_keeper.is_some(),
+            retention: self.retention.days(),
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     TooEarly,
+    /// A raw request dropped after `RAW_REQUEST_DAYS` (410).
+    Expired,
     InvalidParameter,
     Unauthorized,
     OriginNotAllowed,
@@ -90,12 +92,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::NotFound,
         Self::UnknownProvider,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::TooEarly,
+        Self::Expired,
         Self::InvalidParameter,
         Self::Unauthorized,
         Self::OriginNotAllowed,
@@ -127,6 +130,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::TooEarly => "too_early",
+            Self::Expired => "expired",
             Self::InvalidParameter => "invalid_parameter",
             Self::Unauthorized => "unauthorized",
             Self::OriginNotAllowed => "origin_not_allowed",
@@ -168,6 +172,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::TooEarly => 425,
+            Self::Expired => 410,
             Self::UpgradeRequired => 426,
             Self::MaintenanceRunning => 409,
             Self::TooManySockets => 429,

@@ -8,7 +8,12 @@
 //! {kind}/{provider}/all/{newest-first}/{id}
 //! {kind}/{provider}/status/{status}/{newest-first}/{id}
 //! {kind}/{provider}/alias/{alias}                          value: the subject's id
+//! numbers/{number digest}/{kind}/{provider}/{id}             (erasure by phone number)
 //! ```
+//!
+//! The number keys find every subject a phone number took part in (`POST /v1/erase`): one per
+//! subject and number (its `from`, its `to`), named by the number's digest ([`number_digest`]),
+//! so that no key names a number.
 //!
 //! `{newest-first}` is `9999999999999 − created_ms`, zero-padded, so lexicographic order is most
 //! recent first; `created_ms` never changes, so only the status key moves. A list across
@@ -117,6 +122,48 @@ fn list_key(prefix: String, created_ms: i64, id: &str) -> String {
 pub fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String> {
     let key = format!("{}/{provider}/alias/{alias}", kind.as_str());
     (key.len() <= MAX_KEY_BYTES).then_some(key)
+}
+
+/// What a phone number is indexed and erased by: SHA-256 (hex) of its digits when it is
+/// written as a number, whatever its punctuation (`+1 555-000-1111` and Vonage's
+/// `15550001111` are one number), or of the text itself, lowercased, when it is not (a SIP
+/// address, a client name, an alphanumeric sender id). `None` for empty text.
+pub fn number_digest(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let rest = text.strip_prefix('+').unwrap_or(text);
+    let written_as_number = rest.bytes().any(|byte| byte.is_ascii_digit())
+        && rest
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || b" -().".contains(&byte));
+    let canonical = if written_as_number {
+        rest.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        text.to_lowercase()
+    };
+    Some(crate::crypto::sha256_hex(canonical.as_bytes()))
+}
+
+/// The prefix of the number keys of the number whose digest is `digest`.
+pub fn number_prefix(digest: &str) -> String {
+    format!("numbers/{digest}/")
+}
+
+/// The key that finds a subject by one of its numbers (`None` if too long for a KV key).
+pub fn number_key(digest: &str, kind: Kind, provider: ProviderId, id: &str) -> Option<String> {
+    let key = format!("{}{}/{provider}/{id}", number_prefix(digest), kind.as_str());
+    (key.len() <= MAX_KEY_BYTES).then_some(key)
+}
+
+/// The subject a number key names: its kind, provider and id.
+pub fn parse_number_key(key: &str) -> Option<(Kind, ProviderId, &str)> {
+    let rest = key.strip_prefix("numbers/")?;
+    let (_digest, rest) = rest.split_once('/')?;
+    let (kind, rest) = rest.split_once('/')?;
+    let (provider, id) = rest.split_once('/')?;
+    Some((kind.parse().ok()?, provider.parse().ok()?, id))
 }
 
 /// Where one provider's scan continues: in the batch that KV returns for `cursor` (`None`: the
@@ -339,6 +386,54 @@ pub fn decode_cursor(
                     .all(|earlier| earlier.provider != position.provider)
         });
     valid.then_some(positions)
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn a_number_is_one_digest_however_it_is_written() {
+        let twilio = number_digest("+15550001111").unwrap();
+        for written in ["15550001111", " +1 (555) 000-1111 ", "1.555.000.1111"] {
+            assert_eq!(
+                number_digest(written).as_deref(),
+                Some(twilio.as_str()),
+                "{written}"
+            );
+        }
+        assert_ne!(number_digest("+15550001112"), Some(twilio.clone()));
+        assert_eq!(
+            number_digest("sip:Alice@Example.com"),
+            number_digest("sip:alice@example.com")
+        );
+        assert_ne!(number_digest("ACME"), number_digest("acme1"));
+        assert_eq!(number_digest("  "), None);
+        assert_eq!(twilio.len(), 64);
+        assert!(!twilio.contains("5550001111"));
+    }
+
+    #[test]
+    fn a_number_key_names_its_subject_whatever_its_id() {
+        let digest = number_digest("+15550001111").unwrap();
+        let key = number_key(
+            &digest,
+            Kind::Message,
+            ProviderId::Vonage,
+            "id/with/slashes",
+        )
+        .unwrap();
+        assert!(key.starts_with(&number_prefix(&digest)));
+        assert_eq!(
+            parse_number_key(&key),
+            Some((Kind::Message, ProviderId::Vonage, "id/with/slashes"))
+        );
+        assert_eq!(parse_number_key("numbers/x/call/nobody/1"), None);
+        assert_eq!(
+            number_key(&digest, Kind::Call, ProviderId::Twilio, &"x".repeat(600)),
+            None
+        );
+    }
 }
 
 #[cfg(test)]

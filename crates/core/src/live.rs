@@ -25,6 +25,11 @@ pub const MAX_SOCKETS_PER_SUBJECT: usize = 100;
 /// The close code of a socket whose token has expired.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 
+/// The close code of every socket of a subject when it is erased (its retention ran out, or
+/// it was erased on request). A socket opened again watches the id afresh: a later event for
+/// it starts a new subject.
+pub const CLOSE_SUBJECT_ERASED: u16 = 4002;
+
 /// The text frame the runtime answers with [`PONG`] on the object's behalf.
 pub const PING: &str = "ping";
 pub const PONG: &str = "pong";

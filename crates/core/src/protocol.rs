@@ -96,6 +96,8 @@ pub enum ReadAnswer {
     Found,
     /// 404: the object has nothing by that name.
     NotFound,
+    /// 410: the object had it and has dropped it (a raw request past `RAW_REQUEST_DAYS`).
+    Gone,
 }
 
 impl ReadAnswer {
@@ -103,12 +105,13 @@ impl ReadAnswer {
         match self {
             Self::Found => 200,
             Self::NotFound => 404,
+            Self::Gone => 410,
         }
     }
 
     /// `None` for a status the protocol does not allow (a bug on one side).
     pub fn from_status(status: u16) -> Option<Self> {
-        [Self::Found, Self::NotFound]
+        [Self::Found, Self::NotFound, Self::Gone]
             .into_iter()
             .find(|answer| answer.status() == status)
     }
@@ -144,8 +147,52 @@ pub mod subject {
         doc: "`body`: an append request as JSON text. Answers whether the event was a duplicate.",
     };
 
+    /// Erases the subject now: `body` is an [`Erase`] as JSON text; answers whether it had
+    /// events (and, for an erasure by number, that number) and is erased. Like an append, in
+    /// one storage transaction: the subject's tables go, and what erasure still owes KV is
+    /// recorded, together.
+    pub const ERASE: Method = Method {
+        name: "erase",
+        params: &["body"],
+        doc: "`body`: an erase request as JSON text. Answers whether the subject was erased.",
+    };
+
     /// The methods called over RPC.
-    pub const RPC: &[Method] = &[APPEND];
+    pub const RPC: &[Method] = &[APPEND, ERASE];
+
+    /// Why a subject is erased: its log line says this and the subject's name, never its data.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ErasureReason {
+        /// Its last event is older than `RETENTION_DAYS` (the object's alarm).
+        Expired,
+        /// `DELETE /v1/{calls|messages}/{provider}/{id}`.
+        Request,
+        /// `POST /v1/erase` with one of its numbers.
+        PhoneNumber,
+    }
+
+    impl ErasureReason {
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::Expired => "expired",
+                Self::Request => "request",
+                Self::PhoneNumber => "phone_number",
+            }
+        }
+    }
+
+    /// An erasure asked of a subject ([`ERASE`]).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Erase {
+        pub reason: ErasureReason,
+        /// Only if its `from` or `to` is the number of this digest
+        /// (`crate::index::number_digest`): a number key may be older than the subject it
+        /// names now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub number_digest: Option<String>,
+    }
 
     /// The object name for a subject; also the namespace key of the KV index entries.
     pub fn object_name(provider: ProviderId, kind: Kind, id: &str) -> String {

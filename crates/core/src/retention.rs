@@ -6,6 +6,8 @@
 //! subject is erased only once its *last* event is older than the retention, so a later event
 //! always extends the life of everything before it.
 
+use serde::Serialize;
+
 use crate::config::{ConfigError, Settings};
 use crate::time::Timestamp;
 
@@ -18,15 +20,28 @@ pub const MIN_KV_TTL_SECONDS: i64 = 60;
 /// How long subjects and their raw requests are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Retention {
+    /// The settings as read, for the configuration overview.
+    days: RetentionDays,
     /// `None`: kept forever (`RETENTION_DAYS=0`).
     subject_ms: Option<i64>,
     /// `None`: raw requests kept as long as their subject.
     raw_request_ms: Option<i64>,
 }
 
+/// `RETENTION_DAYS` and `RAW_REQUEST_DAYS` as in effect (`GET /v1/config`): `0` keeps forever.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetentionDays {
+    pub retention_days: f64,
+    pub raw_request_days: f64,
+}
+
 impl Default for Retention {
     fn default() -> Self {
         Self {
+            days: RetentionDays {
+                retention_days: DEFAULT_RETENTION_DAYS,
+                raw_request_days: DEFAULT_RAW_REQUEST_DAYS,
+            },
             subject_ms: Some(days_ms(DEFAULT_RETENTION_DAYS)),
             raw_request_ms: Some(days_ms(DEFAULT_RAW_REQUEST_DAYS)),
         }
@@ -39,8 +54,9 @@ fn days_ms(days: f64) -> i64 {
 
 impl Retention {
     /// `RETENTION_DAYS` (default 90; `0` keeps forever) and `RAW_REQUEST_DAYS` (default 7, or
-    /// `RETENTION_DAYS` if shorter; set, at most `RETENTION_DAYS`). Fractions of a day are allowed (`0.001` is 86.4 s), so that a
-    /// deployment, or a test, can keep data for minutes.
+    /// `RETENTION_DAYS` if shorter; set, at most `RETENTION_DAYS`; `0` keeps them as long as
+    /// their subject). Fractions of a day are allowed (`0.001` is 86.4 s), so that a deployment,
+    /// or a test, can keep data for minutes.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let days = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
             let Some(text) = settings.get(name) else {
@@ -74,9 +90,18 @@ impl Retention {
         }
         let positive = |days: f64| (days > 0.0).then(|| days_ms(days).max(1));
         Ok(Self {
+            days: RetentionDays {
+                retention_days: retention,
+                raw_request_days: raw,
+            },
             subject_ms: positive(retention),
             raw_request_ms: positive(raw).or(positive(retention)),
         })
+    }
+
+    /// The settings in effect, in days.
+    pub fn days(&self) -> RetentionDays {
+        self.days
     }
 
     /// Whether subjects are ever erased.
@@ -102,6 +127,19 @@ impl Retention {
     pub fn raw_request_expires_at(&self, received: Timestamp) -> Option<Timestamp> {
         self.raw_request_ms
             .map(|keep| Timestamp::from_millis(received.millis().saturating_add(keep)))
+    }
+
+    /// Raw requests received at or before this are due to be dropped at `now`; `None`: none
+    /// ever are.
+    pub fn raw_request_cutoff(&self, now: Timestamp) -> Option<Timestamp> {
+        self.raw_request_ms
+            .map(|keep| Timestamp::from_millis(now.millis().saturating_sub(keep)))
+    }
+
+    /// Whether a raw request received at `received` is dropped by `now`.
+    pub fn raw_request_expired(&self, received: Timestamp, now: Timestamp) -> bool {
+        self.raw_request_expires_at(received)
+            .is_some_and(|expires| now >= expires)
     }
 
     /// The `expirationTtl` (seconds) for a KV index key written at `now` about a subject whose
@@ -228,6 +266,12 @@ mod tests {
             } else {
                 prop_assert!(age < keep_ms.max(1));
             }
+            let cutoff = kept.raw_request_cutoff(now);
+            prop_assert_eq!(
+                cutoff.is_some_and(|cutoff| last <= cutoff),
+                kept.raw_request_expired(last, now),
+                "the cutoff drops exactly the raw requests due"
+            );
             if let Some(raw_expires) = kept.raw_request_expires_at(last) {
                 if now >= raw_expires {
                     let raw_ms = (days * raw_fraction * DAY as f64).round() as i64;

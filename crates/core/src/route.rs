@@ -64,6 +64,8 @@ pub enum Route<'a> {
     Config,
     /// `/v1/sources/vonage-business/maintain`: runs the VIS keeper now.
     MaintainVis,
+    /// `/v1/erase`: erases every subject a phone number took part in.
+    Erase,
 }
 
 /// A route's OpenAPI path template and the methods it answers.
@@ -95,7 +97,7 @@ pub const LIST: RouteTemplate = RouteTemplate {
 };
 pub const SUBJECT: RouteTemplate = RouteTemplate {
     path: "/v1/{collection}/{provider}/{id}",
-    methods: &["GET"],
+    methods: &["GET", "DELETE"],
 };
 pub const EVENTS: RouteTemplate = RouteTemplate {
     path: "/v1/{collection}/{provider}/{id}/events",
@@ -141,6 +143,10 @@ pub const MAINTAIN_VIS: RouteTemplate = RouteTemplate {
     path: "/v1/sources/vonage-business/maintain",
     methods: &["POST"],
 };
+pub const ERASE: RouteTemplate = RouteTemplate {
+    path: "/v1/erase",
+    methods: &["POST"],
+};
 
 /// Every route the worker serves, one template per [`Route`] variant.
 pub const TEMPLATES: &[RouteTemplate] = &[
@@ -159,6 +165,7 @@ pub const TEMPLATES: &[RouteTemplate] = &[
     SOURCES,
     CONFIG,
     MAINTAIN_VIS,
+    ERASE,
 ];
 
 /// Paths served as Workers static assets from `public/` (wrangler.toml `[assets]`): the worker
@@ -217,6 +224,7 @@ impl<'a> Route<'a> {
             ["v1", "sources"] => Route::Sources,
             ["v1", "config"] => Route::Config,
             ["v1", "sources", "vonage-business", "maintain"] => Route::MaintainVis,
+            ["v1", "erase"] => Route::Erase,
             ["v1", collection] => Route::List {
                 kind: Kind::of_collection(collection)?,
             },
@@ -274,6 +282,7 @@ impl<'a> Route<'a> {
             Route::Sources => &SOURCES,
             Route::Config => &CONFIG,
             Route::MaintainVis => &MAINTAIN_VIS,
+            Route::Erase => &ERASE,
         }
     }
 }
@@ -372,6 +381,7 @@ mod tests {
             "/v1/calls/twilio/CA123/live/extra",
             "/v1/tokens/x",
             "/v1/config/x",
+            "/v1/erase/x",
             "/v1/sources/x",
             "/v1/deliveries/x",
             "/v1/deliveries/retry/x",
