@@ -732,9 +732,18 @@ async function configView(view) {
         ["Public base URL", text(config.public_base_url)],
         ["Signature tolerance", `${config.signature_tolerance_seconds} s`],
         ["Largest webhook body", `${config.max_body_bytes} bytes`],
+        ["Subjects kept", days(config.retention.retention_days, "forever", "after their last event")],
+        ["Raw requests kept", days(config.retention.raw_request_days, "as long as their subject", "")],
       ]),
     ),
   );
+}
+
+/** `RETENTION_DAYS`-style days as text: `never` for 0, else the days (and `after`, if any). */
+function days(count, never, after) {
+  if (count === 0) return never;
+  const shown = count >= 1 ? `${count} days` : `${Math.round(count * 86400)} s`;
+  return after ? `${shown} ${after}` : shown;
 }
 
 // ---------------------------------------------------------------------------------------------
