@@ -273,16 +273,21 @@ pub async fn erase(
 ) -> Result<Response, AppError> {
     caller.require_full("erasing needs the status API token")?;
     let provider = crate::parse_provider(provider)?;
-    let erase = Erase {
+    let by_id = Erase {
         reason: ErasureReason::Request,
         number_digest: None,
+        alias: None,
     };
-    if protocol::erase(env, &object_name(provider, kind, id), &erase).await? {
+    if protocol::erase(env, &object_name(provider, kind, id), &by_id).await? {
         return Ok(Response::empty()?.with_status(204));
     }
     let kv = env.kv(index::BINDING).map_err(AppError::storage)?;
     if let Some(target) = index::resolve_alias(&kv, kind, provider, id).await? {
-        if protocol::erase(env, &object_name(provider, kind, &target), &erase).await? {
+        let by_alias = Erase {
+            alias: Some(id.to_owned()),
+            ..by_id
+        };
+        if protocol::erase(env, &object_name(provider, kind, &target), &by_alias).await? {
             return Ok(Response::empty()?.with_status(204));
         }
     }
@@ -301,7 +306,8 @@ const MAX_ERASED_PER_REQUEST: usize = 20;
 /// `switchboard_core::index::number_digest`), found through the number keys of the KV index,
 /// at most [`MAX_ERASED_PER_REQUEST`] per request. Answers `{"erased": n, "more": bool}`;
 /// while `more`, the caller asks again. A number key whose subject no longer has that number
-/// is deleted.
+/// is deleted. A subject that cannot be reached fails the request (503): the erasures made
+/// stay made, and asking again finds the rest.
 pub async fn erase_number(body: &[u8], env: &Env, caller: &Caller) -> Result<Response, AppError> {
     caller.require_full("erasing needs the status API token")?;
     #[derive(Deserialize)]
@@ -322,6 +328,7 @@ pub async fn erase_number(body: &[u8], env: &Env, caller: &Caller) -> Result<Res
     let erase = Erase {
         reason: ErasureReason::PhoneNumber,
         number_digest: Some(digest),
+        alias: None,
     };
     let erasures = keys.iter().map(|key| {
         let erase = &erase;
@@ -343,7 +350,15 @@ pub async fn erase_number(body: &[u8], env: &Env, caller: &Caller) -> Result<Res
             stale.push(key.as_str());
         }
     }
-    index::delete_keys(env, &stale).await?;
+    // Best effort: a key left is found, and found stale, again by the next request.
+    if let Err(error) = index::delete_keys(env, &stale).await {
+        let line = serde_json::json!({
+            "event": "stale_number_keys_kept",
+            "keys": stale.len(),
+            "detail": error.to_string(),
+        });
+        worker::console_error!("{line}");
+    }
     Ok(Response::from_json(
         &serde_json::json!({ "erased": erased, "more": more }),
     )?)

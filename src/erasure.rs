@@ -19,8 +19,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS erasure (
         ttl_seconds INTEGER
     )";
 
-/// The most KV calls one alarm makes for an erasure: with the alarm's other calls, within the
-/// 50 subrequests of a Free-plan invocation.
+/// The most KV calls one alarm makes for an erasure (an alarm that makes any does nothing else),
+/// within the 50 subrequests of a Free-plan invocation.
 const MAX_CHANGES_PER_ALARM: usize = 40;
 
 /// Records `changes` as owed (a key named twice keeps its last change).

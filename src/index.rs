@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use switchboard_core::delivery::{failed_keys, failed_prefix, FailedDelivery};
 use switchboard_core::index::{
-    alias_key, all_key, encode_cursor, merge, number_digest, number_key, number_prefix, status_key,
-    Batch, Filter, Position,
+    alias_key, all_key, encode_cursor, fixed_keys, merge, number_prefix, status_key, Batch, Filter,
+    Position,
 };
 use switchboard_core::model::Direction;
 use switchboard_core::retention::Retention;
@@ -89,42 +89,6 @@ impl IndexEntry {
     }
 }
 
-/// The keys a subject writes with a value that never changes: its aliases (the value is the
-/// subject's id: an alias never changes its subject) and its number keys (empty), each with
-/// its value.
-pub fn fixed_keys(summary: &Summary) -> Vec<(String, String)> {
-    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
-    let aliases = summary
-        .aliases
-        .iter()
-        .filter_map(|alias| alias_key(kind, provider, alias))
-        .map(|key| (key, id.to_owned()));
-    let numbers = [&summary.from, &summary.to]
-        .into_iter()
-        .flatten()
-        .filter_map(|number| number_digest(number))
-        .filter_map(|digest| number_key(&digest, kind, provider, id))
-        .map(|key| (key, String::new()));
-    aliases.chain(numbers).collect()
-}
-
-/// Every key a subject may have in the index, for its erasure: its list key, its status keys
-/// (of `statuses`, the ones it may have written), its aliases and its number keys.
-pub fn subject_keys(summary: &Summary, created_ms: i64, statuses: &[Status]) -> Vec<String> {
-    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
-    let mut keys = vec![all_key(kind, provider, created_ms, id)];
-    keys.extend(
-        statuses
-            .iter()
-            .chain(summary.status.as_ref())
-            .map(|&status| status_key(kind, provider, status, created_ms, id)),
-    );
-    keys.extend(fixed_keys(summary).into_iter().map(|(key, _)| key));
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
 /// The options of a put: the entry as metadata, and `expirationTtl` (seconds) when the index
 /// forgets the key by itself (`RETENTION_DAYS`).
 fn put_options(metadata: Option<&str>, ttl_seconds: Option<i64>) -> worker::Result<Object> {
@@ -142,10 +106,16 @@ fn namespace(env: &Env) -> worker::Result<KvNamespace> {
     Ok(Reflect::get(env, &BINDING.into())?.unchecked_into())
 }
 
-/// Writes a subject's entries and those of its [`fixed_keys`] not in `written` (with
-/// `ttl_seconds` every flush writes them all: their expiry follows the subject's), and deletes
-/// its status keys of the `stale` statuses. With `ttl_seconds`, every key written expires with
-/// the subject ([`switchboard_core::retention::Retention::index_ttl_seconds`]).
+/// How a flush writes a subject's [`fixed_keys`]: those not in `skip`, expiring after
+/// `ttl_seconds` (`Retention::fixed_key_expires_at`).
+pub struct FixedKeys<'a> {
+    pub skip: &'a BTreeSet<String>,
+    pub ttl_seconds: Option<i64>,
+}
+
+/// Writes a subject's entries, expiring after `ttl_seconds` with the subject
+/// (`Retention::index_ttl_seconds`), and its `fixed` keys, and deletes its status keys of the
+/// `stale` statuses.
 ///
 /// Every write is issued at once and awaited together, and the entry is encoded once for all
 /// keys: an alarm is one round of KV calls, not one per key. One failed write fails the flush,
@@ -156,8 +126,8 @@ pub async fn write(
     summary: &Summary,
     created_ms: i64,
     stale: &[Status],
-    written: &BTreeSet<String>,
     ttl_seconds: Option<i64>,
+    fixed: FixedKeys<'_>,
 ) -> worker::Result<()> {
     let entry = serde_json::to_string(&IndexEntry::from_summary(summary))?;
     let options = put_options(Some(&entry), ttl_seconds)?;
@@ -172,10 +142,10 @@ pub async fn write(
     for key in &keys {
         writes.push(namespace.put(key, &"".into(), &options)?.as_ref());
     }
-    let fixed_options = put_options(None, ttl_seconds)?;
+    let fixed_options = put_options(None, fixed.ttl_seconds)?;
     for (key, value) in fixed_keys(summary)
         .into_iter()
-        .filter(|(key, _)| ttl_seconds.is_some() || !written.contains(key))
+        .filter(|(key, _)| !fixed.skip.contains(key))
     {
         writes.push(namespace.put(&key, &value.into(), &fixed_options)?.as_ref());
     }
@@ -194,6 +164,16 @@ pub struct KeyChange {
     pub key: String,
     pub entry: Option<String>,
     pub ttl_seconds: Option<i64>,
+}
+
+impl KeyChange {
+    pub fn delete(key: String) -> Self {
+        Self {
+            key,
+            entry: None,
+            ttl_seconds: None,
+        }
+    }
 }
 
 /// Makes `changes`, all at once, like [`write`].
@@ -243,11 +223,7 @@ pub fn failed_key_changes(
             keys.extend(
                 failed_keys(&change.endpoint, deleted_ms, &change.webhook_id)
                     .into_iter()
-                    .map(|key| KeyChange {
-                        key,
-                        entry: None,
-                        ttl_seconds: None,
-                    }),
+                    .map(KeyChange::delete),
             );
         }
         if let Some(entry) = &change.write {
@@ -316,11 +292,7 @@ extern "C" {
 pub async fn delete_keys(env: &Env, keys: &[&str]) -> worker::Result<()> {
     let changes: Vec<KeyChange> = keys
         .iter()
-        .map(|key| KeyChange {
-            key: (*key).to_owned(),
-            entry: None,
-            ttl_seconds: None,
-        })
+        .map(|key| KeyChange::delete((*key).to_owned()))
         .collect();
     change(env, &changes).await
 }

@@ -84,8 +84,9 @@ pub struct Outbox {
     /// Whether the table exists, once this instance knows: only this object creates it
     /// ([`Outbox::ensure_schema`]), so a table found absent stays absent until then.
     exists: Cell<Option<bool>>,
-    /// Counts the subject's erasures: an attempt whose subject was erased while it was under
-    /// way records nothing (a later subject of the same id may have a row of that name).
+    /// Counts the subject's erasures: an attempt, or an index flush, whose subject was erased
+    /// while it was under way records nothing (a later subject of the same id may have a row of
+    /// that name).
     erasures: Cell<u32>,
 }
 
@@ -112,6 +113,12 @@ impl Outbox {
     pub fn erased(&self) {
         self.erasures.set(self.erasures.get().wrapping_add(1));
         self.exists.set(Some(false));
+    }
+
+    /// How many erasures this instance has seen: work that waited on something compares it
+    /// before and after.
+    pub fn erasures(&self) -> u32 {
+        self.erasures.get()
     }
 
     /// Fails every pending delivery as `expired`, at `now`: its subject is erased next.

@@ -48,7 +48,8 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use switchboard_core::index::{
-    flush_retry_delay_ms, number_digest as index_number_digest, FLUSH_DELAY_MS,
+    fixed_keys, flush_retry_delay_ms, number_digest as index_number_digest, subject_keys,
+    FLUSH_DELAY_MS,
 };
 use switchboard_core::live::{
     event_frame, snapshot_frame, CLOSE_SUBJECT_ERASED, MAX_SOCKETS_PER_SUBJECT,
@@ -71,6 +72,8 @@ use crate::erasure::{self, Owed};
 use crate::index::{self, KeyChange};
 use crate::outbox::{Committed, Outbox, Progress, SubjectKey, MAX_FAILED_CHANGES_PER_FLUSH};
 use crate::sockets::Sockets;
+use switchboard_core::delivery::failed_keys;
+use switchboard_core::retention::ttl_seconds;
 
 /// What an instance knows of its subject: the state folded from the committed events.
 struct Folded {
@@ -149,17 +152,19 @@ pub struct Subject {
     flush_failures: Cell<u32>,
     /// Alarms in a row whose delivery work failed.
     delivery_failures: Cell<u32>,
-    /// The aliases and number keys this instance wrote to the index (`index::fixed_keys`):
-    /// later flushes skip them unless they expire. A new instance writes them once more (the
+    /// The aliases and number keys ([`fixed_keys`]) this instance wrote to the index: later
+    /// flushes skip them until they are due again. A new instance writes them once more (the
     /// same value).
     fixed_keys_written: RefCell<BTreeSet<String>>,
     index_flush: Cell<IndexFlush>,
     /// The one alarm serves every kind of due work: the index flush, delivery attempts, socket
     /// expiry, and retention (dropping raw requests, erasing the subject and its index keys).
     alarm: Cell<Alarm>,
-    /// Counts this instance's erasures of the subject: a flush under way when one happens
-    /// records nothing.
-    erasures: Cell<u32>,
+    /// Retention work (or an erasure's KV changes) that failed in a row.
+    retention_failures: Cell<u32>,
+    /// When the fixed keys this instance wrote expire (`Retention::fixed_key_expires_at`): they
+    /// are written again once the subject would outlive them.
+    fixed_keys_until: Cell<Option<i64>>,
     /// This instance has made sure the alarm is set for the work it found due (local workerd
     /// may lose an alarm across a restart: the first read after one resumes it).
     due_work_resumed: Cell<bool>,
@@ -183,7 +188,8 @@ impl DurableObject for Subject {
             index_flush: Cell::new(IndexFlush::Unknown),
             alarm: Cell::new(Alarm::Unknown),
             due_work_resumed: Cell::new(false),
-            erasures: Cell::new(0),
+            retention_failures: Cell::new(0),
+            fixed_keys_until: Cell::new(None),
         }
     }
 
@@ -215,51 +221,55 @@ impl DurableObject for Subject {
         }
     }
 
-    /// Runs the subject's due work and sets the alarm for the earliest work left: closes the
-    /// sockets whose token has expired, refreshes the subject's KV index entries when due, and
-    /// makes the delivery attempts that are due (`src/outbox.rs`). An event committed while
-    /// this runs makes the index due again and sets the alarm itself. A failed flush is logged
-    /// and tried again later ([`flush_retry_delay_ms`]), for as long as it fails: the runtime's
-    /// own alarm retries stop after a few, and a subject with no further event would then stay
-    /// stale in the lists.
+    /// Runs the subject's due work and sets the alarm for the earliest work left: retention
+    /// (before anything waits, so that no event commits between its decision and its writes),
+    /// an erasure's KV changes, closing the sockets whose token has expired, refreshing the
+    /// subject's KV index entries when due, and the delivery attempts that are due
+    /// (`src/outbox.rs`). An event committed while this runs makes the index due again and sets
+    /// the alarm itself. Failed work is logged and tried again later ([`flush_retry_delay_ms`]),
+    /// for as long as it fails: the runtime's own alarm retries stop after a few, and a subject
+    /// with no further event would then stay stale in the lists.
     async fn alarm(&self) -> Result<Response> {
         self.alarm.set(Alarm::Unset);
-        let retention = config(&self.env).map(|config| config.retention);
-        if let Ok(retention) = &retention {
-            self.apply_retention(retention)?;
-        }
-        let erasure_left = self.finish_erasure().await;
-        let next_expiry = self.sockets.close_expired(Date::now());
-        if self
-            .index_flush
-            .get()
-            .due()
-            .is_some_and(|due| due <= Date::now())
-        {
-            self.index_flush.set(IndexFlush::Done);
-            match self.flush_index().await {
-                Ok(()) => self.flush_failures.set(0),
-                Err(error) => {
-                    let retry_at =
-                        self.failed_again(&self.flush_failures, "index_flush_failed", &error);
-                    self.index_flush.set(IndexFlush::DueAt(retry_at));
-                }
+        let retention = config(&self.env).map(|config| config.retention).ok();
+        let mut retention_retry = None;
+        if let Some(retention) = &retention {
+            if let Err(error) = self.apply_retention(retention) {
+                // What it wrote is read again: it may have dropped some tables.
+                self.forget_storage();
+                retention_retry =
+                    Some(self.failed_again(&self.retention_failures, "retention_failed", &error));
             }
         }
-        let progress = self.deliver_due().await;
-        if progress.failed_index_stale {
-            self.index_changed();
-        }
+        let next_expiry = self.sockets.close_expired(Date::now());
+        // An erasure's KV changes run alone: a later subject of the same id writes keys of the
+        // same names (its aliases, its numbers) only once they are deleted, and one alarm stays
+        // within an invocation's subrequests.
+        let mut progress = Progress::default();
+        let erasure_next = match self.finish_erasure().await {
+            ErasureStep::NothingOwed => {
+                self.flush_if_due().await;
+                progress = self.deliver_due().await;
+                if progress.failed_index_stale {
+                    self.index_changed();
+                }
+                None
+            }
+            ErasureStep::Ran { again_at } => again_at,
+        };
         let retention_due = match &retention {
-            Ok(retention) => self.retention_due(retention)?,
-            Err(_) => None,
+            Some(retention) => self.retention_due(retention).unwrap_or_else(|error| {
+                Some(self.failed_again(&self.retention_failures, "retention_failed", &error))
+            }),
+            None => None,
         };
         for at in [
             next_expiry,
             progress.next_due_ms,
             self.index_flush.get().due(),
             retention_due,
-            erasure_left,
+            retention_retry,
+            erasure_next,
         ]
         .into_iter()
         .flatten()
@@ -329,7 +339,7 @@ impl Subject {
         let erase: Erase = serde_json::from_str(body).map_err(|error| {
             JsValue::from(TypeError::new(&format!("not an erase request: {error}")))
         })?;
-        let erased = self.erase_now(erase.reason, erase.number_digest.as_deref());
+        let erased = self.erase_now(erase.reason, &erase);
         if erased.is_err() {
             self.forget_storage();
         }
@@ -439,6 +449,23 @@ impl Subject {
         }
         self.due_work_resumed.set(true);
         Ok(())
+    }
+
+    /// Refreshes the index entries if due; a failed flush is tried again later.
+    async fn flush_if_due(&self) {
+        let due = self.index_flush.get().due();
+        if !due.is_some_and(|due| due <= Date::now()) {
+            return;
+        }
+        self.index_flush.set(IndexFlush::Done);
+        match self.flush_index().await {
+            Ok(()) => self.flush_failures.set(0),
+            Err(error) => {
+                let retry_at =
+                    self.failed_again(&self.flush_failures, "index_flush_failed", &error);
+                self.index_flush.set(IndexFlush::DueAt(retry_at));
+            }
+        }
     }
 
     /// The delivery attempts that are due (`Outbox::deliver_due`). A failure (the storage, the
@@ -552,22 +579,46 @@ impl Subject {
             .copied()
             .filter(|status| Some(*status) != summary.status)
             .collect();
-        let written = self.fixed_keys_written.borrow().clone();
         let retention = config(&self.env)?.retention;
         let now = Timestamp::from_millis(Date::now() as i64);
-        let last_received = self
-            .with_folded(|folded| folded.last_received_ms)
-            .unwrap_or(created_ms);
-        let ttl = retention.index_ttl_seconds(Timestamp::from_millis(last_received), now);
-        let erasures = self.erasures.get();
-        index::write(&self.env, &summary, created_ms, &stale, &written, ttl).await?;
-        if self.erasures.get() != erasures {
+        let last_received = Timestamp::from_millis(
+            self.with_folded(|folded| folded.last_received_ms)
+                .unwrap_or(created_ms),
+        );
+        // The fixed keys are written again, all of them, once the subject would outlive them.
+        let fixed_until = retention.fixed_key_expires_at(last_received);
+        let outlived = match (
+            self.fixed_keys_until.get(),
+            retention.subject_expires_at(last_received),
+        ) {
+            (Some(until), Some(expires)) => until < expires.millis(),
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if outlived {
+            self.fixed_keys_written.borrow_mut().clear();
+        }
+        let written = self.fixed_keys_written.borrow().clone();
+        let until = if outlived {
+            fixed_until.map(Timestamp::millis)
+        } else {
+            self.fixed_keys_until.get()
+        };
+        let fixed = index::FixedKeys {
+            skip: &written,
+            ttl_seconds: until.map(|until| ttl_seconds(Timestamp::from_millis(until), now)),
+        };
+        let ttl = retention.index_ttl_seconds(last_received, now);
+        let erasures = self.outbox.erasures();
+        index::write(&self.env, &summary, created_ms, &stale, ttl, fixed).await?;
+        if self.outbox.erasures() != erasures {
             // Erased meanwhile: its erasure deletes what was just written.
             return Ok(());
         }
         self.fixed_keys_written
             .borrow_mut()
-            .extend(index::fixed_keys(&summary).into_iter().map(|(key, _)| key));
+            .extend(fixed_keys(&summary).into_iter().map(|(key, _)| key));
+        self.fixed_keys_until.set(until);
         if !stale.is_empty() {
             self.sql.exec(
                 "DELETE FROM indexed_statuses WHERE status IS NOT ?",
@@ -585,7 +636,18 @@ impl Subject {
             .outbox
             .failed_index_changes(&subject, MAX_FAILED_CHANGES_PER_FLUSH)?;
         index::write_failed(&self.env, &changes, &retention, now).await?;
-        if self.erasures.get() != erasures {
+        if self.outbox.erasures() != erasures {
+            // Erased meanwhile, without these keys: they are its erasure's to delete too.
+            let written: Vec<KeyChange> = changes
+                .iter()
+                .filter_map(|change| change.write.as_ref())
+                .flat_map(|entry| {
+                    failed_keys(&entry.endpoint, entry.failed_at.millis(), &entry.webhook_id)
+                })
+                .map(KeyChange::delete)
+                .collect();
+            erasure::record(&self.sql, &written)?;
+            self.arm_by(Date::now())?;
             return Ok(());
         }
         for change in &changes {
@@ -844,7 +906,7 @@ impl Subject {
             })
             .unwrap_or(false);
         if expired {
-            self.erase_now(ErasureReason::Expired, None)?;
+            self.erase_now(ErasureReason::Expired, &Erase::expired())?;
             return Ok(());
         }
         if let Some(cutoff) = retention.raw_request_cutoff(now) {
@@ -896,13 +958,15 @@ impl Subject {
             .reduce(f64::min))
     }
 
-    /// Erases the subject, in one transaction (no `await`): drops its tables (events, index
+    /// Erases the subject, without waiting on anything: drops its tables (events, index
     /// bookkeeping, deliveries) and records what that owes the KV index (`src/erasure.rs`): its
     /// keys to delete and, when it `Expired`, its pending deliveries failed as `expired` to list.
-    /// Closes its sockets and sets the alarm, which makes the KV changes and then deletes the
-    /// object's storage. Answers `false`, erasing nothing, for a subject without events, or
-    /// whose `from` and `to` are not the number of `number_digest`.
-    fn erase_now(&self, reason: ErasureReason, number_digest: Option<&str>) -> Result<bool> {
+    /// Over RPC this runs in one transaction; from the alarm, a failure part-way is tried again
+    /// and ends the same. Sets the alarm, which makes the KV changes and then deletes the
+    /// object's storage, and only then, once nothing can fail, closes the subject's sockets and
+    /// forgets it in memory. Answers `false`, erasing nothing, for a subject without events, or
+    /// that does not have the number or the alias `check` names.
+    fn erase_now(&self, reason: ErasureReason, check: &Erase) -> Result<bool> {
         if !self.has_schema()? {
             return Ok(false);
         }
@@ -912,24 +976,24 @@ impl Subject {
         else {
             return Ok(false);
         };
-        if let Some(digest) = number_digest {
-            let numbers = [&summary.from, &summary.to];
-            let has_number = numbers
+        if let Some(digest) = &check.number_digest {
+            let has_number = [&summary.from, &summary.to]
                 .into_iter()
                 .flatten()
-                .any(|number| index_number_digest(number).as_deref() == Some(digest));
+                .any(|number| index_number_digest(number).as_ref() == Some(digest));
             if !has_number {
                 return Ok(false);
             }
         }
+        if let Some(alias) = &check.alias {
+            if !summary.aliases.contains(alias) {
+                return Ok(false);
+            }
+        }
         let statuses = self.indexed_statuses()?;
-        let mut changes: Vec<KeyChange> = index::subject_keys(&summary, created_ms, &statuses)
+        let mut changes: Vec<KeyChange> = subject_keys(&summary, created_ms, &statuses)
             .into_iter()
-            .map(|key| KeyChange {
-                key,
-                entry: None,
-                ttl_seconds: None,
-            })
+            .map(KeyChange::delete)
             .collect();
         if reason == ErasureReason::Expired {
             let now = Date::now() as i64;
@@ -947,16 +1011,8 @@ impl Subject {
                 Timestamp::from_millis(now),
             )?);
         } else {
-            changes.extend(
-                self.outbox
-                    .indexed_failed_keys()?
-                    .into_iter()
-                    .map(|key| KeyChange {
-                        key,
-                        entry: None,
-                        ttl_seconds: None,
-                    }),
-            );
+            let keys = self.outbox.indexed_failed_keys()?;
+            changes.extend(keys.into_iter().map(KeyChange::delete));
         }
         erasure::record(&self.sql, &changes)?;
         self.sql.exec(
@@ -964,50 +1020,65 @@ impl Subject {
              DROP TABLE IF EXISTS deliveries",
             None,
         )?;
+        self.arm_by(Date::now())?;
         self.folded.replace(None);
         self.schema_ready.set(false);
         self.indexed_statuses.replace(Some(Vec::new()));
         self.outbox.erased();
         self.fixed_keys_written.borrow_mut().clear();
+        self.fixed_keys_until.set(None);
         self.index_flush.set(IndexFlush::Done);
-        self.erasures.set(self.erasures.get().wrapping_add(1));
         self.sockets.close_all(CLOSE_SUBJECT_ERASED, "erased");
-        self.arm_by(Date::now())?;
         let line = serde_json::json!({
             "event": "subject_erased",
             "subject": object_name(summary.provider, summary.kind, &summary.id),
-            "reason": reason.as_str(),
+            "reason": reason,
         });
         worker::console_log!("{line}");
         Ok(true)
     }
 
     /// Makes the KV changes an erasure owes, and once they are all made and no new event has
-    /// come since, deletes the object's storage. Answers when to go on if some are left (a
-    /// failure is logged and tried again like a failed flush).
-    async fn finish_erasure(&self) -> Option<f64> {
-        let finished = match erasure::run(&self.env, &self.sql).await {
-            Ok(Owed::Nothing) => return None,
-            Ok(Owed::More) => return Some(Date::now()),
+    /// come since, deletes the object's storage. A failure is logged and tried again later.
+    async fn finish_erasure(&self) -> ErasureStep {
+        let ran = match erasure::run(&self.env, &self.sql).await {
+            Ok(Owed::Nothing) => return ErasureStep::NothingOwed,
+            Ok(Owed::More) => Ok(true),
             Ok(Owed::Done) => self.delete_storage().await,
             Err(error) => Err(error),
         };
-        finished
-            .err()
-            .map(|error| self.failed_again(&self.flush_failures, "erasure_failed", &error))
+        let again_at = match ran {
+            Ok(more) => {
+                self.retention_failures.set(0);
+                more.then(Date::now)
+            }
+            Err(error) => {
+                Some(self.failed_again(&self.retention_failures, "erasure_failed", &error))
+            }
+        };
+        ErasureStep::Ran { again_at }
     }
 
-    /// Deletes all of the object's storage, its alarm included, unless a new event has come
-    /// since the erasure (this runs in the alarm, which sets itself again for what is left).
-    async fn delete_storage(&self) -> Result<()> {
+    /// Deletes all of the object's storage, its alarm included (this runs in the alarm, which
+    /// sets itself again for what is left), unless a new event has come since the erasure;
+    /// answers whether one has, whose work is then due.
+    async fn delete_storage(&self) -> Result<bool> {
         if self.has_schema()? {
-            return Ok(());
+            return Ok(true);
         }
         self.storage.delete_all().await?;
         self.storage.delete_alarm().await?;
         self.alarm.set(Alarm::Unset);
-        Ok(())
+        Ok(false)
     }
+}
+
+/// What the alarm's erasure step did.
+enum ErasureStep {
+    /// No erasure owed anything: the alarm's other work runs.
+    NothingOwed,
+    /// It made KV changes (or failed to): the alarm's other work waits for `again_at`.
+    Ran { again_at: Option<f64> },
 }
 
 /// Whether the object's storage has the table `name`.

@@ -196,12 +196,12 @@ pub fn delivering_vars(receiver: &Receiver) -> Vec<(&'static str, String)> {
     vars
 }
 
-/// `RETENTION_DAYS` of the `retaining` worker: 17.28 s.
-pub const RETENTION_DAYS: &str = "0.0002";
-pub const RETENTION: std::time::Duration = std::time::Duration::from_millis(17_280);
-/// `RAW_REQUEST_DAYS` of the `retaining` worker: 8.64 s.
-pub const RAW_REQUEST_DAYS: &str = "0.0001";
-pub const RAW_REQUEST_RETENTION: std::time::Duration = std::time::Duration::from_millis(8_640);
+/// `RETENTION_DAYS` of the `retaining` worker: 25.92 s.
+pub const RETENTION_DAYS: &str = "0.0003";
+pub const RETENTION: std::time::Duration = std::time::Duration::from_millis(25_920);
+/// `RAW_REQUEST_DAYS` of the `retaining` worker: 12.96 s.
+pub const RAW_REQUEST_DAYS: &str = "0.00015";
+pub const RAW_REQUEST_RETENTION: std::time::Duration = std::time::Duration::from_millis(12_960);
 
 /// The `configured` worker's settings, keeping subjects [`RETENTION`] after their last event
 /// and raw requests [`RAW_REQUEST_RETENTION`], with a 2 s signature window (raw requests are

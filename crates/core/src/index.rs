@@ -32,7 +32,7 @@ use sha2::Sha256;
 
 use crate::crypto::hmac;
 use crate::secret::constant_time_eq;
-use crate::{Kind, ProviderId, Status};
+use crate::{Kind, ProviderId, Status, Summary};
 
 /// The most keys one KV list call returns.
 pub const MAX_BATCH: usize = 1000;
@@ -164,6 +164,46 @@ pub fn parse_number_key(key: &str) -> Option<(Kind, ProviderId, &str)> {
     let (kind, rest) = rest.split_once('/')?;
     let (provider, id) = rest.split_once('/')?;
     Some((kind.parse().ok()?, provider.parse().ok()?, id))
+}
+
+/// The keys a subject writes with a value that never changes: its aliases (the value is the
+/// subject's id: an alias never changes its subject) and its number keys (empty), each with
+/// its value.
+pub fn fixed_keys(summary: &Summary) -> Vec<(String, String)> {
+    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
+    let aliases = summary
+        .aliases
+        .iter()
+        .filter_map(|alias| alias_key(kind, provider, alias))
+        .map(|key| (key, id.to_owned()));
+    let numbers = [&summary.from, &summary.to]
+        .into_iter()
+        .flatten()
+        .filter_map(|number| number_digest(number))
+        .filter_map(|digest| number_key(&digest, kind, provider, id))
+        .map(|key| (key, String::new()));
+    let mut keys: Vec<(String, String)> = aliases.chain(numbers).collect();
+    // One put per key: `from` and `to` may be one number (KV takes one write per key a second).
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Every key a subject may have in the index, for its erasure: its list key, its status keys
+/// (of `statuses`, the ones it may have written), its aliases and its number keys.
+pub fn subject_keys(summary: &Summary, created_ms: i64, statuses: &[Status]) -> Vec<String> {
+    let (kind, provider, id) = (summary.kind, summary.provider, summary.id.as_str());
+    let mut keys = vec![all_key(kind, provider, created_ms, id)];
+    keys.extend(
+        statuses
+            .iter()
+            .chain(summary.status.as_ref())
+            .map(|&status| status_key(kind, provider, status, created_ms, id)),
+    );
+    keys.extend(fixed_keys(summary).into_iter().map(|(key, _)| key));
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Where one provider's scan continues: in the batch that KV returns for `cursor` (`None`: the
@@ -391,6 +431,49 @@ pub fn decode_cursor(
 #[cfg(test)]
 mod number_tests {
     use super::*;
+
+    fn summary(from: &str, to: &str, aliases: &[&str]) -> Summary {
+        let state = crate::SubjectState::new(ProviderId::Telnyx, Kind::Call, "leg/1");
+        let mut summary = state.summary(1);
+        summary.from = Some(from.into());
+        summary.to = Some(to.into());
+        summary.aliases = aliases.iter().map(|alias| (*alias).to_owned()).collect();
+        summary.status = Some(Status::Ringing);
+        summary
+    }
+
+    #[test]
+    fn a_subject_writes_each_fixed_key_once_and_its_erasure_deletes_them_all() {
+        let calling_itself = summary("+15550001111", "15550001111", &["control-1"]);
+        let keys = fixed_keys(&calling_itself);
+        let digest = number_digest("+15550001111").unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                ("call/telnyx/alias/control-1".to_owned(), "leg/1".to_owned()),
+                (
+                    number_key(&digest, Kind::Call, ProviderId::Telnyx, "leg/1").unwrap(),
+                    String::new()
+                ),
+            ],
+            "one number key for a call from a number to itself"
+        );
+        let erased = subject_keys(&calling_itself, 5, &[Status::Initiated]);
+        for key in keys.iter().map(|(key, _)| key) {
+            assert!(erased.contains(key), "{key}");
+        }
+        assert!(erased.contains(&all_key(Kind::Call, ProviderId::Telnyx, 5, "leg/1")));
+        for status in [Status::Initiated, Status::Ringing] {
+            assert!(erased.contains(&status_key(
+                Kind::Call,
+                ProviderId::Telnyx,
+                status,
+                5,
+                "leg/1"
+            )));
+        }
+        assert_eq!(erased.len(), 5);
+    }
 
     #[test]
     fn a_number_is_one_digest_however_it_is_written() {

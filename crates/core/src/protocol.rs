@@ -172,16 +172,6 @@ pub mod subject {
         PhoneNumber,
     }
 
-    impl ErasureReason {
-        pub fn as_str(self) -> &'static str {
-            match self {
-                Self::Expired => "expired",
-                Self::Request => "request",
-                Self::PhoneNumber => "phone_number",
-            }
-        }
-    }
-
     /// An erasure asked of a subject ([`ERASE`]).
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -192,6 +182,21 @@ pub mod subject {
         /// names now.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub number_digest: Option<String>,
+        /// Only if this is one of its aliases: the alias index may name a subject erased since
+        /// (KV is eventually consistent) while a later subject has its id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub alias: Option<String>,
+    }
+
+    impl Erase {
+        /// The erasure of a subject whose retention has run out.
+        pub fn expired() -> Self {
+            Self {
+                reason: ErasureReason::Expired,
+                number_digest: None,
+                alias: None,
+            }
+        }
     }
 
     /// The object name for a subject; also the namespace key of the KV index entries.
