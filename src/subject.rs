@@ -165,6 +165,9 @@ pub struct Subject {
     /// When the fixed keys this instance wrote expire (`Retention::fixed_key_expires_at`): they
     /// are written again once the subject would outlive them.
     fixed_keys_until: Cell<Option<i64>>,
+    /// When the oldest raw request kept was received (`None` inside: none is), once this
+    /// instance knows.
+    oldest_raw_ms: Cell<Option<Option<i64>>>,
     /// This instance has made sure the alarm is set for the work it found due (local workerd
     /// may lose an alarm across a restart: the first read after one resumes it).
     due_work_resumed: Cell<bool>,
@@ -188,6 +191,7 @@ impl DurableObject for Subject {
             index_flush: Cell::new(IndexFlush::Unknown),
             alarm: Cell::new(Alarm::Unknown),
             due_work_resumed: Cell::new(false),
+            oldest_raw_ms: Cell::new(None),
             retention_failures: Cell::new(0),
             fixed_keys_until: Cell::new(None),
         }
@@ -701,6 +705,7 @@ impl Subject {
     /// The transaction is rolled back, tables created or dropped in it included: what this
     /// instance knows of its storage is read again.
     fn forget_storage(&self) {
+        self.oldest_raw_ms.set(None);
         self.folded.replace(None);
         self.schema_ready.set(false);
         self.indexed_statuses.replace(None);
@@ -741,6 +746,11 @@ impl Subject {
         let mut deliveries_due = false;
         if let Some(Inserted { seq }) = inserted {
             Folded::add(&mut self.folded.borrow_mut(), &event);
+            if let Some(oldest) = self.oldest_raw_ms.get() {
+                let received = event.received_at.millis();
+                let oldest = oldest.map_or(received, |oldest| oldest.min(received));
+                self.oldest_raw_ms.set(Some(Some(oldest)));
+            }
             let config = config(&self.env)?;
             let endpoints = Outbox::wanting(&config.delivery, &event);
             if !endpoints.is_empty() {
@@ -909,7 +919,13 @@ impl Subject {
             self.erase_now(ErasureReason::Expired, &Erase::expired())?;
             return Ok(());
         }
-        if let Some(cutoff) = retention.raw_request_cutoff(now) {
+        let Some(cutoff) = retention.raw_request_cutoff(now) else {
+            return Ok(());
+        };
+        if self
+            .oldest_raw()?
+            .is_some_and(|oldest| oldest <= cutoff.millis())
+        {
             self.sql.exec(
                 "UPDATE events SET raw = ? WHERE raw <> ? AND received_at <= ?",
                 vec![
@@ -918,8 +934,31 @@ impl Subject {
                     cutoff.millis().into(),
                 ],
             )?;
+            self.oldest_raw_ms.set(None);
         }
         Ok(())
+    }
+
+    /// When the oldest raw request still kept was received, read once per instance and then
+    /// kept up to date (an alarm of a busy subject reads nothing for it).
+    fn oldest_raw(&self) -> Result<Option<i64>> {
+        if let Some(known) = self.oldest_raw_ms.get() {
+            return Ok(known);
+        }
+        #[derive(Deserialize)]
+        struct Oldest {
+            oldest: Option<i64>,
+        }
+        let rows: Vec<Oldest> = self
+            .sql
+            .exec(
+                "SELECT MIN(received_at) AS oldest FROM events WHERE raw <> ?",
+                vec![DROPPED_RAW.into()],
+            )?
+            .to_array()?;
+        let oldest = rows.first().and_then(|row| row.oldest);
+        self.oldest_raw_ms.set(Some(oldest));
+        Ok(oldest)
     }
 
     /// When retention next has work here (unix milliseconds): the subject's expiry, or the
@@ -934,23 +973,9 @@ impl Subject {
                 retention.subject_expires_at(Timestamp::from_millis(folded.last_received_ms))
             })
             .flatten();
-        #[derive(Deserialize)]
-        struct Oldest {
-            oldest: Option<i64>,
-        }
-        let oldest: Vec<Oldest> = self
-            .sql
-            .exec(
-                "SELECT MIN(received_at) AS oldest FROM events WHERE raw <> ?",
-                vec![DROPPED_RAW.into()],
-            )?
-            .to_array()?;
-        let raw_expiry = oldest
-            .first()
-            .and_then(|row| row.oldest)
-            .and_then(|received| {
-                retention.raw_request_expires_at(Timestamp::from_millis(received))
-            });
+        let raw_expiry = self.oldest_raw()?.and_then(|received| {
+            retention.raw_request_expires_at(Timestamp::from_millis(received))
+        });
         Ok([expiry, raw_expiry]
             .into_iter()
             .flatten()
@@ -1027,6 +1052,7 @@ impl Subject {
         self.outbox.erased();
         self.fixed_keys_written.borrow_mut().clear();
         self.fixed_keys_until.set(None);
+        self.oldest_raw_ms.set(Some(None));
         self.index_flush.set(IndexFlush::Done);
         self.sockets.close_all(CLOSE_SUBJECT_ERASED, "erased");
         let line = serde_json::json!({
