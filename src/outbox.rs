@@ -135,18 +135,7 @@ impl Outbox {
 
     /// The failed-delivery keys the subject has written (its erasure deletes them).
     pub fn indexed_failed_keys(&self) -> Result<Vec<String>> {
-        if !self.exists()? {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<Row> = self
-            .sql
-            .exec(
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM deliveries WHERE indexed_failed_at IS NOT NULL"
-                ),
-                None,
-            )?
-            .to_array()?;
+        let rows = self.rows("WHERE indexed_failed_at IS NOT NULL", Vec::new())?;
         Ok(rows
             .iter()
             .filter_map(|row| {
@@ -236,17 +225,22 @@ impl Outbox {
 
     /// The subject's deliveries, in commit order and then by endpoint.
     pub fn list(&self) -> Result<Vec<DeliveryView>> {
+        let rows = self.rows("ORDER BY event_seq, endpoint", Vec::new())?;
+        Ok(rows.into_iter().map(Row::view).collect())
+    }
+
+    /// The rows `clause` selects (every column but the body); none if the table does not
+    /// exist.
+    fn rows(&self, clause: &str, bindings: Vec<SqlStorageValue>) -> Result<Vec<Row>> {
         if !self.exists()? {
             return Ok(Vec::new());
         }
-        let rows: Vec<Row> = self
-            .sql
+        self.sql
             .exec(
-                &format!("SELECT {ROW_COLUMNS} FROM deliveries ORDER BY event_seq, endpoint"),
-                None,
+                &format!("SELECT {ROW_COLUMNS} FROM deliveries {clause}"),
+                bindings,
             )?
-            .to_array()?;
-        Ok(rows.into_iter().map(Row::view).collect())
+            .to_array()
     }
 
     /// Makes deliveries pending again, due now, each with a new schedule and its `webhook-id`,
@@ -464,20 +458,10 @@ impl Outbox {
         subject: &SubjectKey,
         limit: usize,
     ) -> Result<Vec<FailedIndexChange>> {
-        if !self.exists()? {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<Row> = self
-            .sql
-            .exec(
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM deliveries
-                     WHERE indexed_failed_at IS NOT (CASE WHEN state = 'failed' THEN failed_at END)
-                     LIMIT ?"
-                ),
-                vec![i64::try_from(limit).unwrap_or(i64::MAX).into()],
-            )?
-            .to_array()?;
+        let rows = self.rows(
+            "WHERE indexed_failed_at IS NOT (CASE WHEN state = 'failed' THEN failed_at END) LIMIT ?",
+            vec![i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        )?;
         Ok(rows
             .into_iter()
             .map(|row| {
