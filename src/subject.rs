@@ -47,6 +47,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
+use switchboard_core::delivery::failed_keys;
 use switchboard_core::index::{
     fixed_keys, flush_retry_delay_ms, number_digest as index_number_digest, subject_keys,
     FLUSH_DELAY_MS,
@@ -59,7 +60,7 @@ use switchboard_core::protocol::subject::{
     Timeline, Watch, WatchAnswer,
 };
 use switchboard_core::protocol::ReadAnswer;
-use switchboard_core::retention::Retention;
+use switchboard_core::retention::{ttl_seconds, Retention};
 use switchboard_core::{Event, Status, SubjectState, Summary, Timestamp};
 use wasm_bindgen::prelude::JsValue;
 use worker::js_sys::{Date, Object, TypeError};
@@ -72,8 +73,6 @@ use crate::erasure::{self, Owed};
 use crate::index::{self, KeyChange};
 use crate::outbox::{Committed, Outbox, Progress, SubjectKey, MAX_FAILED_CHANGES_PER_FLUSH};
 use crate::sockets::Sockets;
-use switchboard_core::delivery::failed_keys;
-use switchboard_core::retention::ttl_seconds;
 
 /// What an instance knows of its subject: the state folded from the committed events.
 struct Folded {
