@@ -159,8 +159,10 @@ pub struct Subject {
     /// The one alarm serves every kind of due work: the index flush, delivery attempts, socket
     /// expiry, and retention (dropping raw requests, erasing the subject and its index keys).
     alarm: Cell<Alarm>,
-    /// Retention work (or an erasure's KV changes) that failed in a row.
+    /// Retention steps that failed in a row.
     retention_failures: Cell<u32>,
+    /// An erasure's KV steps that failed in a row.
+    erasure_failures: Cell<u32>,
     /// When the fixed keys this instance wrote expire (`Retention::fixed_key_expires_at`): they
     /// are written again once the subject would outlive them.
     fixed_keys_until: Cell<Option<i64>>,
@@ -192,6 +194,7 @@ impl DurableObject for Subject {
             due_work_resumed: Cell::new(false),
             oldest_raw_ms: Cell::new(None),
             retention_failures: Cell::new(0),
+            erasure_failures: Cell::new(0),
             fixed_keys_until: Cell::new(None),
         }
     }
@@ -237,42 +240,48 @@ impl DurableObject for Subject {
         let retention = config(&self.env).map(|config| config.retention).ok();
         let mut retention_retry = None;
         if let Some(retention) = &retention {
-            if let Err(error) = self.apply_retention(retention) {
-                // What it wrote is read again: it may have dropped some tables.
-                self.forget_storage();
-                retention_retry =
-                    Some(self.failed_again(&self.retention_failures, "retention_failed", &error));
+            match self.apply_retention(retention) {
+                Ok(()) => self.retention_failures.set(0),
+                Err(error) => {
+                    // What it wrote is read again: it may have dropped some tables.
+                    self.forget_storage();
+                    retention_retry = Some(self.failed_again(
+                        &self.retention_failures,
+                        "retention_failed",
+                        &error,
+                    ));
+                }
             }
         }
         let next_expiry = self.sockets.close_expired(Date::now());
         // An erasure's KV changes run alone: a later subject of the same id writes keys of the
         // same names (its aliases, its numbers) only once they are deleted, and one alarm stays
         // within an invocation's subrequests.
-        let mut progress = Progress::default();
-        let erasure_next = match self.finish_erasure().await {
-            ErasureStep::NothingOwed => {
-                self.flush_if_due().await;
-                progress = self.deliver_due().await;
-                if progress.failed_index_stale {
-                    self.index_changed();
-                }
-                None
+        if let ErasureStep::Ran { again_at } = self.finish_erasure().await {
+            // Everything else waits for the erasure's next step (its backoff, while KV fails).
+            for at in [next_expiry, again_at].into_iter().flatten() {
+                self.arm_by(at)?;
             }
-            ErasureStep::Ran { again_at } => again_at,
-        };
-        let retention_due = match &retention {
-            Some(retention) => self.retention_due(retention).unwrap_or_else(|error| {
+            return Response::empty();
+        }
+        self.flush_if_due().await;
+        let progress = self.deliver_due().await;
+        if progress.failed_index_stale {
+            self.index_changed();
+        }
+        // A failed retention step is tried again after its backoff, not at its (past) due time.
+        let retention_due = match (&retention, retention_retry) {
+            (_, Some(retry_at)) => Some(retry_at),
+            (Some(retention), None) => self.retention_due(retention).unwrap_or_else(|error| {
                 Some(self.failed_again(&self.retention_failures, "retention_failed", &error))
             }),
-            None => None,
+            (None, None) => None,
         };
         for at in [
             next_expiry,
             progress.next_due_ms,
             self.index_flush.get().due(),
             retention_due,
-            retention_retry,
-            erasure_next,
         ]
         .into_iter()
         .flatten()
@@ -1074,12 +1083,10 @@ impl Subject {
         };
         let again_at = match ran {
             Ok(more) => {
-                self.retention_failures.set(0);
+                self.erasure_failures.set(0);
                 more.then(Date::now)
             }
-            Err(error) => {
-                Some(self.failed_again(&self.retention_failures, "erasure_failed", &error))
-            }
+            Err(error) => Some(self.failed_again(&self.erasure_failures, "erasure_failed", &error)),
         };
         ErasureStep::Ran { again_at }
     }
@@ -1102,7 +1109,8 @@ impl Subject {
 enum ErasureStep {
     /// No erasure owed anything: the alarm's other work runs.
     NothingOwed,
-    /// It made KV changes (or failed to): the alarm's other work waits for `again_at`.
+    /// It made KV changes (or failed to): the alarm's other work waits for `again_at` (`None`:
+    /// the object's storage is deleted, nothing is left).
     Ran { again_at: Option<f64> },
 }
 

@@ -57,6 +57,9 @@ fn parse_days_ms(text: &str) -> Option<i64> {
         return None;
     }
     let whole: i64 = whole.parse().ok().filter(|days| *days <= MAX_DAYS)?;
+    if whole == MAX_DAYS && fraction.bytes().any(|digit| digit != b'0') {
+        return None;
+    }
     let scale = 10_i128.pow(fraction.len() as u32);
     let fraction = if fraction.is_empty() {
         0
@@ -290,6 +293,7 @@ mod tests {
             "36501",
             "1.2.3",
             "0.1234567890123",
+            "36500.000000000001",
         ] {
             assert_eq!(parse_days_ms(text), None, "{text}");
         }
