@@ -460,6 +460,7 @@ async function subjectView(view, kind, provider, id) {
       h("section", { class: "card", "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Timeline"), timelineHolder),
     ),
     h("section", { class: "card", "aria-labelledby": "deliveries-title" }, h("h2", { id: "deliveries-title" }, "Deliveries"), deliveriesHolder),
+    session.role === "full" && state ? eraseCard(kind, path, id) : null,
   );
 
   const fresh = new Set();
@@ -513,6 +514,34 @@ async function subjectView(view, kind, provider, id) {
     onError: (error) => view.current() && notify(`Live updates: ${error.message}`),
   });
   view.onStop(() => live.close());
+}
+
+/** Erases the subject now (`DELETE`), after a second click; then back to its list. */
+function eraseCard(kind, path, id) {
+  const noun = kind === "call" ? "call" : "message";
+  const erase = async (button) => {
+    if (button.dataset.confirm !== "true") {
+      button.dataset.confirm = "true";
+      button.textContent = `Click again to erase this ${noun}`;
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api(path, { method: "DELETE" });
+      notify(`The ${noun} ${id} is erased.`);
+      location.hash = `#/${kind}s`;
+    } catch (error) {
+      notify(error.message);
+      button.disabled = false;
+    }
+  };
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "erase-title" },
+    h("h2", { id: "erase-title" }, "Erase"),
+    h("p", { class: "muted" }, `Erases this ${noun} now: its events, raw requests and deliveries. Deliveries already made stay with your app. A later event for it starts it anew.`),
+    h("div", { class: "actions" }, h("button", { type: "button", id: "erase", class: "danger", onclick: (event) => erase(event.currentTarget) }, `Erase ${noun}`)),
+  );
 }
 
 function deliveriesTable(rows, path, refresh) {

@@ -361,12 +361,25 @@ fn a_call_appears_in_the_list_and_its_page_follows_it_live(suite: &Suite) {
         "the page was reloaded"
     );
     page.screenshot("04-call-live");
+
+    // Erasing takes a second click, then the call is gone and the page back at the list.
+    page.click("#erase");
+    page.wait("#erase", Some("Click again"));
+    assert_eq!(status_of(&client, &format!("/v1/calls/twilio/{call}")), 200);
+    page.click("#erase");
+    page.wait("#notice", Some("is erased"));
+    page.wait("#list", None);
+    assert_eq!(status_of(&client, &format!("/v1/calls/twilio/{call}")), 404);
     page.assert_no_problems();
 
     page.click("#sign-out");
     page.wait("#sign-in:not([hidden])", None);
     let storage = page.run(json!({ "do": "storage" }));
     assert_eq!(storage["session"], json!({}), "{storage}");
+}
+
+fn status_of(client: &Client, path: &str) -> u16 {
+    client.api(path, TOKEN).expect("worker reachable").status
 }
 
 fn a_forged_twilio_request_shows_in_source_health_with_its_reason(suite: &Suite) {
@@ -459,6 +472,11 @@ fn a_browser_token_sees_its_call_on_a_phone_screen_without_full_access_links(sui
         page.text("#retry-failed"),
         "",
         "a retry button for a browser token"
+    );
+    assert_eq!(
+        page.text("#erase"),
+        "",
+        "an erase button for a browser token"
     );
     send(&client, &call, "in-progress", 2);
     page.wait("#state [data-status=in_progress]", None);

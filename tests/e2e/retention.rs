@@ -277,6 +277,21 @@ fn a_subject_erased_on_request_is_gone_with_its_index_aliases_and_sockets(suite:
         Some(CloseCode::from(CLOSE_SUBJECT_ERASED))
     );
     gone_everywhere(&client, &leg, &control);
+    // The log says which subject was erased, never its data.
+    let line = poll("the erasure's log line", SETTLE, || {
+        suite
+            .configured
+            .log()
+            .lines()
+            .find(|line| line.contains("subject_erased") && line.contains(&leg))
+            .map(str::to_owned)
+    });
+    let logged: Value = serde_json::from_str(&line[line.find('{').expect("a JSON line")..])
+        .expect("a JSON log line");
+    assert_eq!(
+        logged,
+        json!({"event": "subject_erased", "subject": format!("telnyx:call:{leg}"), "reason": "request"})
+    );
     assert_error(&request(&client, "DELETE", &path, TOKEN), 404, "not_found");
     let unknown = format!("/v1/messages/twilio/{}", unique_id("SMnever"));
     assert_error(
@@ -420,4 +435,12 @@ fn erasure_by_number_reaches_every_subject_of_that_number_however_written(suite:
         200,
         "a call of another number erased"
     );
+    let log = suite.configured.log();
+    let erasures: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("subject_erased") && line.contains("phone_number"))
+        .filter(|line| twilio_calls.iter().any(|sid| line.contains(sid.as_str())))
+        .collect();
+    assert_eq!(erasures.len(), 21, "one line per erased Twilio call");
+    assert!(!log.contains(digits), "the log holds the erased number");
 }

@@ -251,9 +251,14 @@ impl Worker {
         let _ = child.wait();
     }
 
+    /// The server's output so far, with the worker's log lines.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
     /// The last lines of the server's output (and the worker's log lines), for failure messages.
     pub fn log_tail(&self) -> String {
-        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
