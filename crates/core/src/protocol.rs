@@ -617,7 +617,8 @@ pub fn entry_module() -> String {
 #[cfg(test)]
 mod tests {
     use super::subject::{
-        AppendBody, AppendRequest, Read, Retry, StoredRequest, Timeline, Watch, WatchAnswer,
+        AppendBody, AppendRequest, Erase, ErasureReason, Read, Retry, StoredRequest, Timeline,
+        Watch, WatchAnswer,
     };
     use super::token_guard::{Claim, ClaimAnswer};
     use super::*;
@@ -719,7 +720,7 @@ mod tests {
 
     #[test]
     fn answers_are_read_back_from_their_status() {
-        for answer in [ReadAnswer::Found, ReadAnswer::NotFound] {
+        for answer in [ReadAnswer::Found, ReadAnswer::NotFound, ReadAnswer::Gone] {
             assert_eq!(ReadAnswer::from_status(answer.status()), Some(answer));
         }
         for answer in [
@@ -765,6 +766,35 @@ mod tests {
             body.raw.get(),
             serde_json::to_string(&raw.redacted()).unwrap()
         );
+    }
+
+    #[test]
+    fn an_erase_request_is_read_as_written_and_nothing_else_is_one() {
+        let erase = Erase {
+            reason: ErasureReason::PhoneNumber,
+            number_digest: Some("ab".repeat(32)),
+            alias: None,
+        };
+        let text = serde_json::to_string(&erase).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"reason":"phone_number","number_digest":"{}"}}"#,
+                "ab".repeat(32)
+            )
+        );
+        assert_eq!(serde_json::from_str::<Erase>(&text).unwrap(), erase);
+        assert_eq!(
+            serde_json::from_str::<Erase>(r#"{"reason":"expired"}"#).unwrap(),
+            Erase::expired()
+        );
+        for other in [
+            r#"{"reason":"later"}"#,
+            r#"{"reason":"request","all":true}"#,
+            "{}",
+        ] {
+            assert!(serde_json::from_str::<Erase>(other).is_err(), "{other}");
+        }
     }
 
     #[test]
