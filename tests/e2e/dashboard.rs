@@ -17,7 +17,7 @@ use switchboard_core::ProviderId;
 use crate::concurrency::twilio_status;
 use crate::http::{exchange, AfterSending, Client};
 use crate::receiver::{Answer, Script};
-use crate::support::{accepted, assert_error, deliver, json_lines, summary, unique_id};
+use crate::support::{accepted, assert_error, deliver, json_lines, status, summary, unique_id};
 use crate::tokens::minted;
 use crate::worker::project_root;
 use crate::{Suite, Test, MAIN_SECRETS, TOKEN};
@@ -365,21 +365,17 @@ fn a_call_appears_in_the_list_and_its_page_follows_it_live(suite: &Suite) {
     // Erasing takes a second click, then the call is gone and the page back at the list.
     page.click("#erase");
     page.wait("#erase", Some("Click again"));
-    assert_eq!(status_of(&client, &format!("/v1/calls/twilio/{call}")), 200);
+    assert_eq!(status(&client, &format!("/v1/calls/twilio/{call}")), 200);
     page.click("#erase");
     page.wait("#notice", Some("is erased"));
     page.wait("#list", None);
-    assert_eq!(status_of(&client, &format!("/v1/calls/twilio/{call}")), 404);
+    assert_eq!(status(&client, &format!("/v1/calls/twilio/{call}")), 404);
     page.assert_no_problems();
 
     page.click("#sign-out");
     page.wait("#sign-in:not([hidden])", None);
     let storage = page.run(json!({ "do": "storage" }));
     assert_eq!(storage["session"], json!({}), "{storage}");
-}
-
-fn status_of(client: &Client, path: &str) -> u16 {
-    client.api(path, TOKEN).expect("worker reachable").status
 }
 
 fn a_forged_twilio_request_shows_in_source_health_with_its_reason(suite: &Suite) {

@@ -20,7 +20,9 @@ use crate::http::{Client, Response};
 use crate::live::watch;
 use crate::providers::telnyx_call;
 use crate::receiver::{Answer, Script};
-use crate::support::{accepted, assert_error, call_listed, deliver, now, summary, unique_id};
+use crate::support::{
+    accepted, assert_error, call_listed, deliver, now, status, summary, unique_id,
+};
 use crate::tokens::minted;
 use crate::{Suite, Test, RAW_REQUEST_RETENTION, RETENTION, TOKEN};
 
@@ -39,10 +41,6 @@ const SETTLE: Duration = Duration::from_secs(15);
 
 /// The close code of a socket whose subject was erased (`switchboard_core::live`).
 const CLOSE_SUBJECT_ERASED: u16 = switchboard_core::live::CLOSE_SUBJECT_ERASED;
-
-fn status(client: &Client, path: &str) -> u16 {
-    client.api(path, TOKEN).expect("worker reachable").status
-}
 
 /// A request with the status API token (or `credential`), any method.
 fn request(client: &Client, method: &str, path: &str, credential: &str) -> Response {

@@ -39,6 +39,11 @@ pub fn accepted(response: &Response) -> Value {
     response.json()["accepted"][0].clone()
 }
 
+/// The status of a `GET` of `path` with the status API token.
+pub fn status(client: &Client, path: &str) -> u16 {
+    client.api(path, TOKEN).expect("worker reachable").status
+}
+
 pub fn summary(client: &Client, path: &str) -> Value {
     let response = client.api(path, TOKEN).expect("status api reachable");
     assert_eq!(response.status, 200, "{path}: {}", response.body);

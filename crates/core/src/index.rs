@@ -125,9 +125,10 @@ pub fn alias_key(kind: Kind, provider: ProviderId, alias: &str) -> Option<String
 }
 
 /// What a phone number is indexed and erased by: SHA-256 (hex) of its digits when it is
-/// written as a number, whatever its punctuation (`+1 555-000-1111` and Vonage's
-/// `15550001111` are one number), or of the text itself, lowercased, when it is not (a SIP
-/// address, a client name, an alphanumeric sender id). `None` for empty text.
+/// written as a number, whatever its punctuation and `+` (`+1 555-000-1111` and `15550001111`
+/// are one number: Vonage writes E.164 without `+`, docs/providers/vonage.md §5), or of the
+/// text itself, lowercased, when it is not (a SIP address, a client name, an alphanumeric
+/// sender id). `None` for empty text.
 pub fn number_digest(text: &str) -> Option<String> {
     let text = text.trim();
     if text.is_empty() {
