@@ -218,8 +218,8 @@ async fn route(
             api::config_overview(&config, &caller)
         }
         Route::MaintainVis => {
-            let (config, _, caller) = status_api(request, env)?;
-            sources::maintain(env, &config, &caller).await
+            let (_, _, caller) = status_api(request, env)?;
+            sources::maintain(env, &caller).await
         }
         Route::Live { kind, provider, id } => {
             log.provider = Some(echo(provider));

@@ -89,7 +89,7 @@ impl Source {
             return Ok(Response::empty()?.with_status(409));
         }
         let _running = Running(&self.running);
-        let mut state = self.keeper_state()?;
+        let mut state = self.keeper_state()?.unwrap_or_default();
         let now = Timestamp::from_millis(Date::now() as i64);
         crate::vis_keeper::run(
             &self.env,
@@ -109,7 +109,8 @@ impl Source {
         Response::from_json(&state)
     }
 
-    fn keeper_state(&self) -> Result<KeeperState> {
+    /// The keeper's recorded state; `None` before its first run.
+    fn keeper_state(&self) -> Result<Option<KeeperState>> {
         #[derive(Deserialize)]
         struct Row {
             state: String,
@@ -120,8 +121,7 @@ impl Source {
             .to_array()?;
         Ok(rows
             .first()
-            .and_then(|row| serde_json::from_str(&row.state).ok())
-            .unwrap_or_default())
+            .and_then(|row| serde_json::from_str(&row.state).ok()))
     }
 
     /// The last minute an accepted webhook was counted in.
@@ -236,8 +236,7 @@ impl Source {
             .collect();
         let now = Timestamp::from_millis(Date::now() as i64);
         let mut health = Health::from_stored(&buckets, &samples, now);
-        let keeper = self.keeper_state()?;
-        health.keeper = (keeper != KeeperState::default()).then_some(keeper);
+        health.keeper = self.keeper_state()?;
         Ok(health)
     }
 }

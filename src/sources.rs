@@ -4,9 +4,10 @@
 //! through `waitUntil`: nothing is written before a webhook's acknowledgement, and no object
 //! takes a request per webhook. `GET /v1/sources` reads the seven objects.
 //!
-//! The flush is best effort: a provider's part that its object does not take is put back for the
-//! next flush (counted twice if the object stored it but its answer was lost), and the counts
-//! of an isolate evicted before its flush are lost. Events never depend on it.
+//! The flush is best effort: a provider's part that its object does not take is put back and
+//! tried again ([`FLUSH_TRIES`] times in one `waitUntil`, then with the next flush; counted
+//! twice if the object stored it but its answer was lost), and the counts of an isolate evicted
+//! before its flush are lost. Events never depend on it.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -35,6 +36,10 @@ thread_local! {
 /// `waitUntil` is best effort): the next request schedules another.
 const FLUSH_OVERDUE_MS: u64 = 6 * FLUSH_EVERY_MS as u64;
 
+/// How many times a flush is tried within one `waitUntil` while a provider's part is put back
+/// ([`FLUSH_EVERY_MS`] apart: within the 30 s a `waitUntil` may run after the answer).
+const FLUSH_TRIES: u32 = 3;
+
 /// Counts one answered webhook request, and schedules the batch's flush if none is.
 pub fn record(
     context: &Context,
@@ -53,22 +58,28 @@ pub fn record(
     FLUSH_SCHEDULED_AT.set(Some(now));
     let env = env.clone();
     context.wait_until(async move {
-        Delay::from(Duration::from_millis(FLUSH_EVERY_MS as u64)).await;
-        flush(&env).await;
+        for _ in 0..FLUSH_TRIES {
+            Delay::from(Duration::from_millis(FLUSH_EVERY_MS as u64)).await;
+            if flush(&env).await {
+                break;
+            }
+        }
     });
 }
 
-/// Sends this isolate's batch to the providers' objects. A part an object did not take is
-/// logged and put back for the next flush.
-async fn flush(env: &Env) {
+/// Sends this isolate's batch to the providers' objects, and answers whether every part was
+/// taken. A part an object did not take is logged and put back for the next flush.
+async fn flush(env: &Env) -> bool {
     FLUSH_SCHEDULED_AT.set(None);
     let batches = BATCH.with(|batch| batch.borrow_mut().take());
     let sent = batches.into_iter().map(|(provider, part)| async move {
         let result = send(env, provider, &part).await;
         (provider, part, result)
     });
+    let mut all_taken = true;
     for (provider, part, result) in join_all(sent).await {
         if let Err(error) = result {
+            all_taken = false;
             let line = serde_json::json!({
                 "event": "source_flush_failed",
                 "provider": provider,
@@ -78,6 +89,7 @@ async fn flush(env: &Env) {
             BATCH.with(|batch| batch.borrow_mut().restore(provider, part));
         }
     }
+    all_taken
 }
 
 async fn send(env: &Env, provider: ProviderId, batch: &ProviderBatch) -> Result<(), AppError> {
@@ -114,11 +126,8 @@ fn stub(env: &Env, provider: ProviderId) -> Result<worker::Stub, AppError> {
 
 /// `POST /v1/sources/vonage-business/maintain`: runs the VIS keeper now, for the status API
 /// token, and answers what it recorded.
-pub async fn maintain(env: &Env, config: &Config, caller: &Caller) -> Result<Response, AppError> {
+pub async fn maintain(env: &Env, caller: &Caller) -> Result<Response, AppError> {
     caller.require_full("running the VIS keeper needs the status API token")?;
-    if config.vis_keeper.is_none() {
-        return Err(AppError::VisKeeperNotConfigured);
-    }
     let state = run_keeper(env).await?;
     Ok(Response::from_json(&state)?)
 }
@@ -133,6 +142,7 @@ pub async fn run_keeper(env: &Env) -> Result<KeeperState, AppError> {
     match response.status_code() {
         200 => Ok(response.json().await?),
         409 => Err(AppError::MaintenanceRunning),
+        503 => Err(AppError::VisKeeperNotConfigured),
         status => Err(AppError::Internal(format!(
             "source vonage-business answered {status} to maintain"
         ))),

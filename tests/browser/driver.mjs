@@ -22,8 +22,8 @@
 //   {"do": "screenshot", "name"}              → SCREENSHOT_DIR/NAME.png, the full page
 //   {"do": "problems"}                        → {"problems": [...]}: console errors and warnings,
 //        uncaught page errors, failed requests and HTTP errors since the last "problems"
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -32,8 +32,14 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 // The flags keep Chromium off the network beyond loopback (its background services would try
 // Google's hosts) and let it run as root in a container.
+// `CHROMIUM`, else `chromium` where the PATH finds it, as scripts/bootstrap.sh looks for it.
+const onPath = (name) =>
+  (process.env.PATH ?? "")
+    .split(delimiter)
+    .map((dir) => join(dir, name))
+    .find((file) => existsSync(file));
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  executablePath: process.env.CHROMIUM ?? onPath("chromium") ?? "/usr/bin/chromium",
   args: [
     "--no-sandbox",
     "--disable-gpu",

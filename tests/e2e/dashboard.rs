@@ -167,10 +167,7 @@ impl Drop for Browser {
 
 /// Where the screenshots go: `target/dashboard/` (kept after the run, for people to look at).
 fn screenshot_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("target"))
-        .join("dashboard")
+    crate::support::target_dir().join("dashboard")
 }
 
 fn send(client: &Client, call_sid: &str, status: &str, sequence: u32) {

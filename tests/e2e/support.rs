@@ -62,11 +62,15 @@ pub fn assert_error(response: &Response, status: u16, code: &str) {
     );
 }
 
-pub fn cli_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::worker::project_root().join("target"));
-    let binary = target.join("debug").join("switchboard");
+        .unwrap_or_else(|| crate::worker::project_root().join("target"))
+}
+
+pub fn cli_binary() -> PathBuf {
+    let binary = target_dir().join("debug").join("switchboard");
     assert!(
         binary.exists(),
         "{} missing: run `cargo build -p switchboard-cli`",

@@ -328,7 +328,7 @@ fn simulate(args: &SimulateArgs) -> Result<(), Failure> {
                 settings::DEFAULT_DEV_VARS
             ))
         })?;
-    let base_url = target_base_url(&args.target)?;
+    let base_url = http_base_url("--target", &args.target)?;
 
     let ids = scenario_ids(args)?;
     let webhook_url = format!("{base_url}/webhooks/{provider_id}");
@@ -378,7 +378,7 @@ fn load(args: &LoadArgs) -> Result<(), Failure> {
         require_signing_key(&settings, provider)?;
     }
     let plan = load::Plan {
-        base_url: target_base_url(&args.target)?,
+        base_url: http_base_url("--target", &args.target)?,
         config: settings.config()?,
         providers,
         connections: usize::from(args.connections),
@@ -448,7 +448,7 @@ fn require_signing_key(settings: &Settings, provider: ProviderId) -> Result<(), 
 }
 
 /// `--target` without a trailing `/`; https only when built with the `https` feature.
-fn target_base_url(target: &str) -> Result<String, Failure> {
+pub(crate) fn http_base_url(name: &str, target: &str) -> Result<String, Failure> {
     let base_url = target.trim_end_matches('/');
     let scheme = base_url
         .split_once("://")
@@ -456,11 +456,11 @@ fn target_base_url(target: &str) -> Result<String, Failure> {
     match scheme.as_deref() {
         Some("http") => Ok(base_url.to_owned()),
         Some("https") if cfg!(feature = "https") => Ok(base_url.to_owned()),
-        Some("https") => Err(Failure::usage(
-            "--target: https needs a build with `--features https`",
-        )),
+        Some("https") => Err(Failure::usage(format!(
+            "{name}: https needs a build with `--features https`"
+        ))),
         _ => Err(Failure::usage(format!(
-            "--target `{target}` is not an http:// URL"
+            "{name} `{target}` is not an http:// URL"
         ))),
     }
 }

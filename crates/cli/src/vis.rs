@@ -32,6 +32,7 @@ pub fn register(settings: &Settings, url: &str, timeout: Duration) -> Result<Reg
                  (environment or .dev.vars)",
             )
         })?;
+    crate::http_base_url("VONAGE_BUSINESS_API_URL", &keeper.api_url)?;
     let agent: Agent = Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))

@@ -58,6 +58,31 @@ fn switchboard(test: &str, api: &FakeWorker, password: &str) -> Switchboard {
         .env("VONAGE_BUSINESS_PASSWORD", password)
 }
 
+/// Without TLS in the build, an https API is refused before any credential is sent.
+#[cfg(not(feature = "https"))]
+#[test]
+fn register_needs_an_https_build_for_an_https_api() {
+    let run = Switchboard::new("vis_register_https")
+        .env("VONAGE_BUSINESS_API_URL", "https://api.vonage.com")
+        .env("VONAGE_BUSINESS_CLIENT_ID", "id")
+        .env("VONAGE_BUSINESS_CLIENT_SECRET", "secret")
+        .env("VONAGE_BUSINESS_USERNAME", "ops")
+        .env("VONAGE_BUSINESS_PASSWORD", "pass")
+        .run(&[
+            "vis",
+            "register",
+            "--url",
+            "https://hooks.example.com/webhooks/vonage-business",
+        ])
+        .expect(2);
+    assert!(
+        run.stderr
+            .contains("VONAGE_BUSINESS_API_URL: https needs a build with `--features https`"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn register_creates_a_signed_registration_and_prints_the_secret_command() {
     let api = vis_api(json!([{"id": "w-1", "url": "https://other.example.com/hook"}]));

@@ -264,8 +264,9 @@ pub struct Statistics {
     pub total_successes: Option<u64>,
     #[serde(default, deserialize_with = "optional_count")]
     pub total_failures: Option<u64>,
-    /// Marked failed: nothing more is delivered until it is renewed.
-    #[serde(default, deserialize_with = "lenient")]
+    /// Marked failed: nothing more is delivered until it is renewed, which clears it [B1]. The
+    /// API document names it `failed` [B6], the webhooks page `isFailed` [B1]: either is read.
+    #[serde(default, alias = "isFailed", deserialize_with = "lenient")]
     pub failed: bool,
     #[serde(default, deserialize_with = "optional_text")]
     pub last_success: Option<String>,
@@ -480,13 +481,17 @@ impl KeeperState {
     }
 
     /// Records a backfill owed from `from` to `now`, before anything else in the run can fail.
-    /// A window still owed that starts as early goes on where it is (what came after it is
-    /// planned again once it is done); one that starts later is widened, and starts over.
+    /// A window still owed that starts as early goes on where it is, now ending at `now`: a
+    /// later outage is inside it, and its pages stay where they were, since events are listed
+    /// oldest first (docs/providers/vonage-business.md §6). One that starts later is widened,
+    /// and starts over.
     pub fn owe_backfill(&mut self, from: Timestamp, now: Timestamp) {
-        if self
-            .pending_backfill()
-            .is_some_and(|(pending_from, _, _)| pending_from <= from)
+        if let Some(pending) = self
+            .last_backfill
+            .as_mut()
+            .filter(|backfill| backfill.resume_page.is_some() && backfill.from <= from)
         {
+            pending.to = pending.to.max(now);
             return;
         }
         self.last_backfill = Some(BackfillRecord {
@@ -763,8 +768,8 @@ mod tests {
             Some((at(minute - 3_600_000), at(minute + 300_000), 0))
         );
         assert_eq!(state.last_stored(Some(minute)), Some(at(minute + 60_000)));
-        // A window owed goes on where it is when it covers the new one, and is widened and
-        // started over when it does not.
+        // A window owed goes on where it is when it starts as early as the new one, now to its
+        // end (a second outage is not lost), and is widened and started over when it does not.
         if let Some(backfill) = state.last_backfill.as_mut() {
             backfill.resume_page = Some(1);
             backfill.error = Some("the event list answered 503".into());
@@ -772,7 +777,7 @@ mod tests {
         state.owe_backfill(at(minute), at(minute + 600_000));
         assert_eq!(
             state.pending_backfill(),
-            Some((at(minute - 3_600_000), at(minute + 300_000), 1))
+            Some((at(minute - 3_600_000), at(minute + 600_000), 1))
         );
         state.owe_backfill(at(minute - 7_200_000), at(minute + 600_000));
         assert_eq!(
@@ -811,6 +816,11 @@ mod tests {
         assert_eq!(list[0].expire_at, None);
         assert_eq!(list[1].statistics, Statistics::default());
         assert!(Registration::parse_list(br#"[{"url":"u"}]"#).is_err());
+        // The webhooks page's name for the flag [B1].
+        let failed =
+            Registration::parse_list(br#"[{"id":"3","url":"u","statistics":{"isFailed":true}}]"#)
+                .unwrap();
+        assert!(failed[0].statistics.failed);
     }
 
     #[test]
